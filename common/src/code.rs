@@ -1,0 +1,99 @@
+//! Coupon codes: normalisation of what clients send, and generation.
+
+use std::fmt;
+
+use rand::RngExt;
+
+use crate::error::ApiError;
+
+/// Upper-case letters and digits without the look-alikes 0/O and 1/I/L.
+pub const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+pub const MIN_GENERATED_LENGTH: usize = 4;
+pub const MAX_CODE_LENGTH: usize = 64;
+pub const DEFAULT_GENERATED_LENGTH: usize = 8;
+
+/// A coupon code as stored: trimmed, upper case, `A-Z 0-9 - _` only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CouponCode(String);
+
+impl CouponCode {
+    /// Codes are case-insensitive: input is trimmed and upper-cased first.
+    pub fn parse(input: &str) -> Result<CouponCode, ApiError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(ApiError::Invalid("code must not be empty".into()));
+        }
+        if trimmed.len() > MAX_CODE_LENGTH {
+            return Err(ApiError::Invalid(format!(
+                "code must be at most {MAX_CODE_LENGTH} characters"
+            )));
+        }
+        if !trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ApiError::Invalid(
+                "code may contain only letters, digits, '-' and '_'".into(),
+            ));
+        }
+        Ok(CouponCode(trimmed.to_ascii_uppercase()))
+    }
+
+    /// A fresh code from the thread-local CSPRNG (ChaCha, seeded from the OS).
+    pub fn generate(length: usize) -> CouponCode {
+        let mut rng = rand::rng();
+        let code = (0..length)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect();
+        CouponCode(code)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CouponCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn normalises_case_and_whitespace() {
+        assert_eq!(
+            CouponCode::parse("  aysb23x2 ").unwrap().as_str(),
+            "AYSB23X2"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_codes() {
+        for bad in ["", "   ", "AB CD", "ÄBC", "A;DROP", &"A".repeat(65)] {
+            assert!(CouponCode::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn generated_codes_avoid_look_alikes() {
+        for _ in 0..200 {
+            let code = CouponCode::generate(32);
+            assert_eq!(code.as_str().len(), 32);
+            assert!(!code.as_str().contains(['0', 'O', '1', 'I', 'L']));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_is_idempotent(input in "\\PC{0,80}") {
+            if let Ok(code) = CouponCode::parse(&input) {
+                prop_assert_eq!(CouponCode::parse(code.as_str()).unwrap(), code);
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The date forms clients send: `15-Jan-2030` (the original API's), ISO
+//! `2030-01-15` and RFC 3339.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
+
+use crate::error::ApiError;
+
+/// Which instant a date without a time stands for.
+#[derive(Debug, Clone, Copy)]
+pub enum DayBoundary {
+    /// Last second of the day, UTC: an expiry date includes its whole day.
+    EndOfDay,
+    /// First second of the day, UTC: a start date includes its whole day.
+    StartOfDay,
+}
+
+pub fn parse_instant(
+    field: &str,
+    text: &str,
+    boundary: DayBoundary,
+) -> Result<DateTime<Utc>, ApiError> {
+    let text = text.trim();
+    let parsed = if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        Some(instant.with_timezone(&Utc))
+    } else {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(text, "%d-%b-%Y"))
+            .ok()
+            .map(|day| {
+                let time = match boundary {
+                    DayBoundary::EndOfDay => NaiveTime::from_hms_opt(23, 59, 59),
+                    DayBoundary::StartOfDay => NaiveTime::from_hms_opt(0, 0, 0),
+                };
+                Utc.from_utc_datetime(&day.and_time(time.unwrap_or_default()))
+            })
+    };
+    match parsed {
+        Some(instant) if (1970..=9999).contains(&instant.year()) => Ok(instant),
+        _ => Err(ApiError::Invalid(format!(
+            "{field} must be a date like 15-Jan-2030, 2030-01-15 or 2030-01-15T12:00:00Z, got {text:?}"
+        ))),
+    }
+}
+
+/// Milliseconds since the epoch, as stored in DynamoDB.
+pub fn to_millis(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp_millis()
+}
+
+pub fn from_millis(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+/// RFC 3339 in UTC with a `Z`, as every response shows times.
+pub fn format(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_the_three_forms() {
+        let end = |t| format(parse_instant("d", t, DayBoundary::EndOfDay).unwrap());
+        assert_eq!(end("15-Jan-2030"), "2030-01-15T23:59:59Z");
+        assert_eq!(end("2030-01-15"), "2030-01-15T23:59:59Z");
+        assert_eq!(end("2030-01-15T10:00:00+02:00"), "2030-01-15T08:00:00Z");
+        let start = format(parse_instant("d", "2030-01-15", DayBoundary::StartOfDay).unwrap());
+        assert_eq!(start, "2030-01-15T00:00:00Z");
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        for text in [
+            "",
+            "tomorrow",
+            "31-Feb-2030",
+            "2030-13-01",
+            "1969-12-31",
+            "15/01/2030",
+        ] {
+            assert!(
+                parse_instant("d", text, DayBoundary::EndOfDay).is_err(),
+                "{text:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,40}") {
+            let _ = parse_instant("d", &text, DayBoundary::EndOfDay);
+        }
+
+        #[test]
+        fn formatted_instants_parse_back(secs in 0i64..253_402_300_799) {
+            let instant = DateTime::from_timestamp(secs, 0).unwrap();
+            prop_assert_eq!(parse_instant("d", &format(instant), DayBoundary::EndOfDay).unwrap(), instant);
+        }
+    }
+}

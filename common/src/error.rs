@@ -1,0 +1,134 @@
+//! The one error type handlers return, and its RFC 9457 problem+json form.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// Why a coupon cannot be used right now. Shared by validate (reported as
+/// `reason`) and consume (reported as a 409 problem).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    Exhausted,
+    Expired,
+    NotYetValid,
+    Inactive,
+    ProductMismatch,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::Exhausted => "exhausted",
+            Refusal::Expired => "expired",
+            Refusal::NotYetValid => "not_yet_valid",
+            Refusal::Inactive => "inactive",
+            Refusal::ProductMismatch => "product_mismatch",
+        }
+    }
+
+    fn detail(self) -> &'static str {
+        match self {
+            Refusal::Exhausted => "The coupon has no uses left.",
+            Refusal::Expired => "The coupon has expired.",
+            Refusal::NotYetValid => "The coupon is not valid yet.",
+            Refusal::Inactive => "The coupon is inactive.",
+            Refusal::ProductMismatch => "The coupon does not apply to this product.",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body or query could not be read at all (bad JSON, bad encoding).
+    #[error("{0}")]
+    Malformed(String),
+    /// The request was readable but a field is missing, unknown or out of range.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("missing or invalid token")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{}", .0.detail())]
+    Refused(Refusal),
+    /// A dependency (DynamoDB) failed or throttled; nothing was written.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Seconds a client should wait before retrying after a dependency failure.
+const UNAVAILABLE_RETRY_AFTER_SECS: u32 = 1;
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::AlreadyExists(_) | ApiError::Refused(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Malformed(_) | ApiError::Invalid(_) => "invalid_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::AlreadyExists(_) => "already_exists",
+            ApiError::Refused(refusal) => refusal.code(),
+            ApiError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    pub fn to_response(&self) -> Response<Body> {
+        let status = self.status();
+        let problem = Problem {
+            kind: format!("https://coupon-service.dev/problems/{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = Response::new(Body::Binary(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match self {
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    code: &'static str,
+}

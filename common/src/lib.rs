@@ -1,0 +1,19 @@
+//! Everything the coupon functions share: domain types that parse and
+//! validate, the DynamoDB store, authentication, and the HTTP frame.
+
+pub mod app;
+pub mod auth;
+pub mod code;
+pub mod config;
+pub mod coupon;
+pub mod dates;
+pub mod error;
+pub mod http;
+pub mod money;
+pub mod request;
+pub mod store;
+pub mod telemetry;
+pub mod tenant;
+
+pub use app::App;
+pub use error::ApiError;

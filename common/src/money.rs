@@ -1,0 +1,145 @@
+//! Exact amounts: decimal text with at most two decimals, held as integers.
+
+use std::fmt;
+
+use crate::error::ApiError;
+
+/// Largest amount accepted, in minor units (one billion major units).
+const MAX_MINOR: u64 = 100_000_000_000;
+
+/// An amount in minor units (cents). Never a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Money(u64);
+
+/// A percentage in hundredths of a percent (12.5% is 1250), 0 < p <= 100%.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Percent(u32);
+
+impl Money {
+    pub fn parse(field: &str, text: &str) -> Result<Money, ApiError> {
+        let minor = parse_hundredths(field, text)?;
+        if minor == 0 || minor > MAX_MINOR {
+            return Err(ApiError::Invalid(format!(
+                "{field} must be greater than 0 and at most {}",
+                Money(MAX_MINOR)
+            )));
+        }
+        Ok(Money(minor))
+    }
+
+    pub fn from_minor(minor: u64) -> Money {
+        Money(minor)
+    }
+
+    pub fn minor(self) -> u64 {
+        self.0
+    }
+}
+
+impl Percent {
+    pub fn parse(field: &str, text: &str) -> Result<Percent, ApiError> {
+        let hundredths = parse_hundredths(field, text)?;
+        if hundredths == 0 || hundredths > 10_000 {
+            return Err(ApiError::Invalid(format!(
+                "{field} must be greater than 0 and at most 100"
+            )));
+        }
+        Ok(Percent(hundredths as u32))
+    }
+
+    pub fn from_hundredths(hundredths: u32) -> Percent {
+        Percent(hundredths)
+    }
+
+    pub fn hundredths(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+/// `"20"`, `"20.5"`, `"20.05"` -> 2000, 2050, 2005. No sign, no exponent,
+/// at most two decimals, so nothing is rounded.
+fn parse_hundredths(field: &str, text: &str) -> Result<u64, ApiError> {
+    let invalid = || {
+        ApiError::Invalid(format!(
+            "{field} must be a non-negative decimal with at most two decimals, got {text:?}"
+        ))
+    };
+    let text = text.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (text.contains('.') && !digits(fraction)) || fraction.len() > 2 {
+        return Err(invalid());
+    }
+    let whole: u64 = whole.parse().map_err(|_| invalid())?;
+    let fraction: u64 = format!("{fraction:0<2}").parse().map_err(|_| invalid())?;
+    Ok(whole * 100 + fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_exact_amounts() {
+        for (text, minor) in [("20", 2000), ("20.5", 2050), ("20.05", 2005), ("0.01", 1)] {
+            assert_eq!(Money::parse("amount", text).unwrap().minor(), minor);
+        }
+        assert_eq!(Money::from_minor(2005).to_string(), "20.05");
+    }
+
+    #[test]
+    fn rejects_inexact_or_out_of_range() {
+        for text in [
+            "",
+            "-1",
+            "0",
+            "1.234",
+            "1e3",
+            "NaN",
+            ".5",
+            "5.",
+            "1,5",
+            "99999999999999",
+        ] {
+            assert!(
+                Money::parse("amount", text).is_err(),
+                "{text:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn percent_is_bounded_by_100() {
+        assert_eq!(Percent::parse("p", "12.5").unwrap().hundredths(), 1250);
+        assert_eq!(Percent::parse("p", "100").unwrap().hundredths(), 10_000);
+        assert!(Percent::parse("p", "100.01").is_err());
+        assert!(Percent::parse("p", "0").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn display_round_trips(minor in 1u64..MAX_MINOR) {
+            let money = Money::from_minor(minor);
+            prop_assert_eq!(Money::parse("m", &money.to_string()).unwrap(), money);
+        }
+
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,30}") {
+            let _ = Money::parse("m", &text);
+            let _ = Percent::parse("p", &text);
+        }
+    }
+}

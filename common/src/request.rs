@@ -1,0 +1,230 @@
+//! Reading request bodies and query strings into typed, validated values.
+//!
+//! JSON, `application/x-www-form-urlencoded` and `multipart/form-data` bodies
+//! all become one JSON object first (form values as strings), so each route
+//! declares its fields once, as a struct with `deny_unknown_fields`.
+
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::{Body, Request, RequestExt};
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Bodies above this size are refused with 413 before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub type Fields = Map<String, Value>;
+
+/// The body's fields. An empty body is an empty object.
+pub async fn body_fields(req: &Request) -> Result<Fields, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Fields::new());
+    }
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" | "" => json_fields(bytes),
+        "application/x-www-form-urlencoded" => form_fields(bytes),
+        "multipart/form-data" => multipart_fields(content_type, bytes.to_vec()).await,
+        other => Err(ApiError::Malformed(format!(
+            "unsupported content type {other:?}; send application/json, \
+             application/x-www-form-urlencoded or multipart/form-data"
+        ))),
+    }
+}
+
+fn json_fields(bytes: &[u8]) -> Result<Fields, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        Ok(_) => Err(ApiError::Malformed(
+            "the JSON body must be an object".into(),
+        )),
+        Err(e) => Err(ApiError::Malformed(format!(
+            "the body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+fn form_fields(bytes: &[u8]) -> Result<Fields, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+        .map_err(|e| ApiError::Malformed(format!("the form body is malformed: {e}")))?;
+    collect_form_pairs(pairs)
+}
+
+async fn multipart_fields(content_type: &str, bytes: Vec<u8>) -> Result<Fields, ApiError> {
+    let malformed =
+        |e: multer::Error| ApiError::Malformed(format!("the multipart body is malformed: {e}"));
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut pairs = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            return Err(ApiError::Invalid(format!(
+                "field {name:?}: file uploads are not accepted"
+            )));
+        }
+        pairs.push((name, field.text().await.map_err(malformed)?));
+    }
+    collect_form_pairs(pairs)
+}
+
+/// Form values are strings; an empty value means "no value" (null).
+fn collect_form_pairs(pairs: Vec<(String, String)>) -> Result<Fields, ApiError> {
+    let mut fields = Fields::new();
+    for (name, value) in pairs {
+        let value = if value.is_empty() {
+            Value::Null
+        } else {
+            Value::String(value)
+        };
+        if fields.insert(name.clone(), value).is_some() {
+            return Err(ApiError::Invalid(format!(
+                "field {name:?} is given more than once"
+            )));
+        }
+    }
+    Ok(fields)
+}
+
+/// The query string as fields (strings), each name at most once.
+pub fn query_fields(req: &Request) -> Result<Fields, ApiError> {
+    let query = req.query_string_parameters();
+    let mut fields = Fields::new();
+    for (name, _) in query.iter() {
+        let values = query.all(name).unwrap_or_default();
+        if values.len() > 1 {
+            return Err(ApiError::Invalid(format!(
+                "query parameter {name:?} is given more than once"
+            )));
+        }
+        fields.insert(name.to_owned(), Value::String(values[0].to_owned()));
+    }
+    Ok(fields)
+}
+
+/// Query and body together; a name in both must carry the same value.
+pub fn merge(mut query: Fields, body: Fields) -> Result<Fields, ApiError> {
+    for (name, value) in body {
+        match query.get(&name) {
+            Some(existing) if existing != &value => {
+                return Err(ApiError::Invalid(format!(
+                    "{name:?} differs between the query string and the body"
+                )));
+            }
+            _ => {
+                query.insert(name, value);
+            }
+        }
+    }
+    Ok(query)
+}
+
+/// Turns fields into a route's request type; errors name the field.
+pub fn decode<T: DeserializeOwned>(fields: Fields) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::Invalid(inner.to_string())
+        } else {
+            ApiError::Invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// Field types that accept both JSON values and the strings forms send.
+pub mod lenient {
+    use super::*;
+
+    /// A whole number, from `5` or `"5"`.
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Number(n) => n
+                .as_u64()
+                .ok_or_else(|| D::Error::custom(format!("expected a whole number >= 0, got {n}"))),
+            Value::String(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| D::Error::custom(format!("expected a whole number >= 0, got {s:?}"))),
+            other => Err(D::Error::custom(format!(
+                "expected a whole number, got {other}"
+            ))),
+        }
+    }
+
+    pub fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        nullable(d, number)
+    }
+
+    /// `true`/`false`, also as strings.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(b) => Ok(b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+            other => Err(D::Error::custom(format!(
+                "expected true or false, got {other}"
+            ))),
+        }
+    }
+
+    pub fn opt_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        nullable(d, flag)
+    }
+
+    /// Text: a string, or a number written as text (`"apple123"`, `42`).
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(s),
+            // A JSON number's shortest round-trip form, so `20.05` stays "20.05".
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(D::Error::custom(format!("expected a string, got {other}"))),
+        }
+    }
+
+    pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        nullable(d, text)
+    }
+
+    /// For updates: absent is `None`, `null` is `Some(None)` (clear the value).
+    pub fn patch_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+        nullable(d, text).map(Some)
+    }
+
+    fn nullable<'de, D, T>(
+        d: D,
+        inner: fn(serde_json::Value) -> Result<T, serde_json::Error>,
+    ) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            value => inner(value).map(Some).map_err(D::Error::custom),
+        }
+    }
+}

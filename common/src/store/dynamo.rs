@@ -1,0 +1,547 @@
+//! The DynamoDB implementation of the store traits.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, DeleteRequest, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
+};
+use chrono::{DateTime, Utc};
+
+use super::item::*;
+use super::schema::*;
+use super::{CouponStore, Page, RedemptionStore, StoreError, StoreResult, TenantStore};
+use crate::code::CouponCode;
+use crate::coupon::{Coupon, CouponPatch, Redemption};
+use crate::tenant::{Tenant, TenantId, TokenRecord};
+
+/// DynamoDB allows at most 100 items in one transaction.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Attempts at a consume whose coupon changed terms between read and write.
+const CONSUME_ATTEMPTS: usize = 3;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+fn is_condition_failure<E, R>(e: &SdkError<E, R>, check: impl Fn(&E) -> bool) -> bool {
+    e.as_service_error().is_some_and(check)
+}
+
+fn cancellation_reasons<R>(
+    e: &SdkError<TransactWriteItemsError, R>,
+) -> Option<&[CancellationReason]> {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
+            Some(t.cancellation_reasons())
+        }
+        _ => None,
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item)
+    }
+
+    /// Every item of one GSI1 partition, optionally from one sort key on.
+    async fn query_gsi1(&self, pk: String, sk: Option<&str>) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .expression_attribute_values(":pk", s(&pk))
+                .set_exclusive_start_key(start);
+            query = match sk {
+                Some(sk) => query
+                    .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
+                    .expression_attribute_values(":sk", s(sk)),
+                None => query.key_condition_expression("GSI1PK = :pk"),
+            };
+            let output = query.send().await.map_err(unavailable)?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Removes coupons this process just created and never showed anyone:
+    /// the undo step when a multi-batch create fails part-way.
+    pub async fn discard_coupons(
+        &self,
+        tenant: &TenantId,
+        codes: &[CouponCode],
+    ) -> StoreResult<()> {
+        for chunk in codes.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|code| {
+                    let delete = DeleteRequest::builder()
+                        .key(PK, s(coupon_pk(tenant, code)))
+                        .key(SK, s(COUPON_SK))
+                        .build()
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<StoreResult<_>>()?;
+            for _ in 0..5 {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CouponStore for DynamoStore {
+    async fn insert_coupons(&self, tenant: &TenantId, coupons: &[Coupon]) -> StoreResult<()> {
+        const NEW_ONLY: &str = "attribute_not_exists(PK)";
+        if let [coupon] = coupons {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(coupon_item(tenant, coupon)))
+                .condition_expression(NEW_ONLY)
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) =>
+                {
+                    Err(StoreError::AlreadyExists)
+                }
+                Err(e) => Err(unavailable(e)),
+            };
+        }
+        debug_assert!(coupons.len() <= MAX_TRANSACTION_ITEMS);
+        let puts = coupons
+            .iter()
+            .map(|coupon| {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(coupon_item(tenant, coupon)))
+                    .condition_expression(NEW_ONLY)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(puts))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let collisions: Vec<usize> = cancellation_reasons(&e)
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                    .map(|(i, _)| i)
+                    .collect();
+                if collisions.is_empty() {
+                    Err(unavailable(e))
+                } else {
+                    Err(StoreError::Collisions(collisions))
+                }
+            }
+        }
+    }
+
+    async fn get_coupon(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+    ) -> StoreResult<Option<Coupon>> {
+        self.get(coupon_pk(tenant, code), COUPON_SK)
+            .await?
+            .map(|item| coupon_from(&item))
+            .transpose()
+    }
+
+    async fn list_coupons(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+        after: Option<&CouponCode>,
+    ) -> StoreResult<Page<Coupon>> {
+        let start = after.map(|code| {
+            Item::from([
+                (PK.to_owned(), s(coupon_pk(tenant, code))),
+                (SK.to_owned(), s(COUPON_SK)),
+                (GSI1PK.to_owned(), s(coupons_gsi1pk(tenant))),
+                (GSI1SK.to_owned(), s(code.as_str())),
+            ])
+        });
+        // One more than asked, to know for certain whether another page exists.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(coupons_gsi1pk(tenant)))
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut items = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(coupon_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|c| c.code.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn update_coupon(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        patch: &CouponPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Coupon> {
+        let mut set = vec!["updated_at = :now".to_owned()];
+        let mut remove = Vec::new();
+        let mut values = Item::from([(":now".to_owned(), time(now))]);
+        let mut assign = |name: &str, value: Option<Option<AttributeValue>>| match value {
+            None => {}
+            Some(Some(value)) => {
+                set.push(format!("{name} = :{name}"));
+                values.insert(format!(":{name}"), value);
+            }
+            Some(None) => remove.push(name.to_owned()),
+        };
+        assign("uses_left", patch.uses_left.map(|v| Some(n(v))));
+        assign("product_id", patch.product_id.clone().map(|v| v.map(s)));
+        assign("promo_type", patch.promo_type.clone().map(|v| v.map(s)));
+        assign("currency", patch.currency.clone().map(|v| v.map(s)));
+        assign("starts_at", patch.starts_at.map(|v| v.map(time)));
+        assign("expires_at", patch.expires_at.map(|v| v.map(time)));
+        assign(
+            "active",
+            patch.active.map(|v| Some(AttributeValue::Bool(v))),
+        );
+        let discount = patch.discount.map(|d| d.map(discount_attrs));
+        assign(
+            "discount_type",
+            discount.clone().map(|d| d.map(|(kind, _)| kind)),
+        );
+        assign(
+            "discount_value",
+            discount.map(|d| d.map(|(_, value)| value)),
+        );
+
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(coupon_pk(tenant, code)))
+            .key(SK, s(COUPON_SK))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(PK)")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => coupon_from(&output.attributes.unwrap_or_default()),
+            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete_coupon(&self, tenant: &TenantId, code: &CouponCode) -> StoreResult<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(coupon_pk(tenant, code)))
+            .key(SK, s(COUPON_SK))
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+/// The consume condition: the same rules as `Coupon::refusal`, evaluated by
+/// DynamoDB at write time, plus "the terms copied into the log are still the
+/// coupon's" so a concurrent update cannot make the log row lie.
+fn consume_condition(seen: &Coupon, product_id: Option<&str>, values: &mut Item) -> String {
+    let mut clauses = vec![
+        "attribute_exists(PK)".to_owned(),
+        "active = :true".to_owned(),
+        "uses_left > :zero".to_owned(),
+        "(attribute_not_exists(starts_at) OR starts_at <= :now)".to_owned(),
+        "(attribute_not_exists(expires_at) OR expires_at >= :now)".to_owned(),
+    ];
+    values.insert(":true".into(), AttributeValue::Bool(true));
+    values.insert(":zero".into(), n(0));
+    if let Some(product_id) = product_id {
+        clauses.push("(attribute_not_exists(product_id) OR product_id = :asked_product)".into());
+        values.insert(":asked_product".into(), s(product_id));
+    }
+    let discount = seen.discount.map(discount_attrs);
+    let terms = [
+        ("product_id", seen.product_id.clone().map(s)),
+        ("promo_type", seen.promo_type.clone().map(s)),
+        ("currency", seen.currency.clone().map(s)),
+        ("discount_type", discount.clone().map(|(kind, _)| kind)),
+        ("discount_value", discount.map(|(_, value)| value)),
+    ];
+    for (name, value) in terms {
+        match value {
+            Some(value) => {
+                clauses.push(format!("{name} = :seen_{name}"));
+                values.insert(format!(":seen_{name}"), value);
+            }
+            None => clauses.push(format!("attribute_not_exists({name})")),
+        }
+    }
+    clauses.join(" AND ")
+}
+
+impl RedemptionStore for DynamoStore {
+    async fn consume(
+        &self,
+        tenant: &TenantId,
+        seen: &Coupon,
+        product_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Redemption> {
+        let mut seen = seen.clone();
+        for _ in 0..CONSUME_ATTEMPTS {
+            let redemption = Redemption {
+                redemption_id: uuid::Uuid::now_v7().to_string(),
+                code: seen.code.clone(),
+                product_id: product_id
+                    .map(str::to_owned)
+                    .or_else(|| seen.product_id.clone()),
+                promo_type: seen.promo_type.clone(),
+                discount: seen.discount,
+                currency: seen.currency.clone(),
+                consumed_at: now,
+                uses_left: seen.uses_left.saturating_sub(1),
+            };
+            let mut values =
+                Item::from([(":now".to_owned(), time(now)), (":one".to_owned(), n(1))]);
+            let condition = consume_condition(&seen, product_id, &mut values);
+            let take_one_use = Update::builder()
+                .table_name(&self.table)
+                .key(PK, s(coupon_pk(tenant, &seen.code)))
+                .key(SK, s(COUPON_SK))
+                .update_expression(
+                    "SET uses_left = uses_left - :one, redeemed_count = redeemed_count + :one, updated_at = :now",
+                )
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let log_row = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(redemption_item(tenant, &redemption)))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(take_one_use).build())
+                .transact_items(TransactWriteItem::builder().put(log_row).build())
+                .send()
+                .await;
+            let e = match result {
+                Ok(_) => return Ok(redemption),
+                Err(e) => e,
+            };
+            // The coupon's cancellation reason carries its current item: it
+            // tells the refusal without another read.
+            let Some(reason) = cancellation_reasons(&e).and_then(|r| r.first()) else {
+                return Err(unavailable(e));
+            };
+            if reason.code() != Some("ConditionalCheckFailed") {
+                return Err(unavailable(e));
+            }
+            let Some(current) = reason.item() else {
+                return Err(StoreError::NotFound);
+            };
+            let current = coupon_from(current)?;
+            if let Some(refusal) = current.refusal(now, product_id) {
+                return Err(StoreError::Refused(refusal));
+            }
+            // Still usable, but its terms changed after we read it: go again
+            // with the terms it has now.
+            seen = current;
+        }
+        Err(StoreError::Unavailable(
+            "the coupon kept changing during consume".into(),
+        ))
+    }
+}
+
+impl TenantStore for DynamoStore {
+    async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(tenant_item(tenant)))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
+        self.get(tenant_pk(id), TENANT_SK)
+            .await?
+            .map(|item| tenant_from(&item))
+            .transpose()
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.query_gsi1(TENANTS_GSI1PK.to_owned(), None)
+            .await?
+            .iter()
+            .map(tenant_from)
+            .collect()
+    }
+
+    async fn insert_token(&self, record: &TokenRecord, hash: &str) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(token_item(record, hash)))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn find_token(&self, hash: &str) -> StoreResult<Option<TokenRecord>> {
+        self.get(token_pk(hash), TOKEN_SK)
+            .await?
+            .map(|item| token_from(&item))
+            .transpose()
+    }
+
+    async fn list_tokens(&self, tenant: &TenantId) -> StoreResult<Vec<TokenRecord>> {
+        self.query_gsi1(tokens_gsi1pk(tenant), None)
+            .await?
+            .iter()
+            .map(token_from)
+            .collect()
+    }
+
+    async fn revoke_token(
+        &self,
+        tenant: &TenantId,
+        token_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let items = self
+            .query_gsi1(tokens_gsi1pk(tenant), Some(token_id))
+            .await?;
+        let Some(pk) = items.first().and_then(|item| item.get(PK)).cloned() else {
+            return Err(StoreError::NotFound);
+        };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, pk)
+            .key(SK, s(TOKEN_SK))
+            .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
+            .expression_attribute_values(":now", time(now))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}

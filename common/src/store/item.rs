@@ -1,0 +1,203 @@
+//! Domain values to DynamoDB items and back. Times are epoch milliseconds
+//! (numbers), so condition expressions can compare them with "now".
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use super::schema::*;
+use crate::code::CouponCode;
+use crate::coupon::{Coupon, Discount, Redemption};
+use crate::dates::{from_millis, to_millis};
+use crate::money::{Money, Percent};
+use crate::tenant::{Tenant, TenantId, TokenRecord};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+pub fn time(value: DateTime<Utc>) -> AttributeValue {
+    n(to_millis(value))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("stored item has a missing or malformed {what}"))
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+fn get_time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    get_n(item, name).map(from_millis)
+}
+fn req<T>(value: Option<T>, name: &str) -> Result<T, StoreError> {
+    value.ok_or_else(|| corrupt(name))
+}
+
+pub fn discount_attrs(discount: Discount) -> (AttributeValue, AttributeValue) {
+    match discount {
+        Discount::Fixed(money) => (s("fixed"), n(money.minor())),
+        Discount::Percent(percent) => (s("percent"), n(percent.hundredths())),
+    }
+}
+
+fn discount_of(item: &Item) -> Result<Option<Discount>, StoreError> {
+    match (
+        get_s(item, "discount_type"),
+        get_n::<u64>(item, "discount_value"),
+    ) {
+        (None, _) => Ok(None),
+        (Some("fixed"), Some(v)) => Ok(Some(Discount::Fixed(Money::from_minor(v)))),
+        (Some("percent"), Some(v)) => {
+            Ok(Some(Discount::Percent(Percent::from_hundredths(v as u32))))
+        }
+        _ => Err(corrupt("discount")),
+    }
+}
+
+pub fn coupon_item(tenant: &TenantId, coupon: &Coupon) -> Item {
+    let mut item = Item::from([
+        (PK.into(), s(coupon_pk(tenant, &coupon.code))),
+        (SK.into(), s(COUPON_SK)),
+        (GSI1PK.into(), s(coupons_gsi1pk(tenant))),
+        (GSI1SK.into(), s(coupon.code.as_str())),
+        ("type".into(), s("coupon")),
+        ("code".into(), s(coupon.code.as_str())),
+        ("uses_left".into(), n(coupon.uses_left)),
+        ("redeemed_count".into(), n(coupon.redeemed_count)),
+        ("active".into(), AttributeValue::Bool(coupon.active)),
+        ("created_at".into(), time(coupon.created_at)),
+        ("updated_at".into(), time(coupon.updated_at)),
+    ]);
+    let optional = [
+        ("product_id", coupon.product_id.clone().map(s)),
+        ("promo_type", coupon.promo_type.clone().map(s)),
+        ("currency", coupon.currency.clone().map(s)),
+        ("starts_at", coupon.starts_at.map(time)),
+        ("expires_at", coupon.expires_at.map(time)),
+    ];
+    item.extend(
+        optional
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?))),
+    );
+    if let Some(discount) = coupon.discount {
+        let (kind, value) = discount_attrs(discount);
+        item.insert("discount_type".into(), kind);
+        item.insert("discount_value".into(), value);
+    }
+    item
+}
+
+pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
+    Ok(Coupon {
+        code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
+        product_id: get_s(item, "product_id").map(str::to_owned),
+        promo_type: get_s(item, "promo_type").map(str::to_owned),
+        discount: discount_of(item)?,
+        currency: get_s(item, "currency").map(str::to_owned),
+        uses_left: req(get_n(item, "uses_left"), "uses_left")?,
+        redeemed_count: req(get_n(item, "redeemed_count"), "redeemed_count")?,
+        starts_at: get_time(item, "starts_at"),
+        expires_at: get_time(item, "expires_at"),
+        active: req(
+            item.get("active").and_then(|v| v.as_bool().ok()).copied(),
+            "active",
+        )?,
+        created_at: req(get_time(item, "created_at"), "created_at")?,
+        updated_at: req(get_time(item, "updated_at"), "updated_at")?,
+    })
+}
+
+pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
+    let at = redemption.consumed_at;
+    let mut item = Item::from([
+        (PK.into(), s(redemptions_pk(tenant, at))),
+        (SK.into(), s(redemption_sk(at, &redemption.redemption_id))),
+        ("type".into(), s("redemption")),
+        ("tenant_id".into(), s(tenant.as_str())),
+        ("redemption_id".into(), s(&redemption.redemption_id)),
+        ("code".into(), s(redemption.code.as_str())),
+        ("consumed_at".into(), time(at)),
+    ]);
+    let optional = [
+        ("product_id", redemption.product_id.clone().map(s)),
+        ("promo_type", redemption.promo_type.clone().map(s)),
+        ("currency", redemption.currency.clone().map(s)),
+    ];
+    item.extend(
+        optional
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?))),
+    );
+    if let Some(discount) = redemption.discount {
+        let (kind, value) = discount_attrs(discount);
+        item.insert("discount_type".into(), kind);
+        item.insert("discount_value".into(), value);
+    }
+    item
+}
+
+pub fn tenant_item(tenant: &Tenant) -> Item {
+    Item::from([
+        (PK.into(), s(tenant_pk(&tenant.id))),
+        (SK.into(), s(TENANT_SK)),
+        (GSI1PK.into(), s(TENANTS_GSI1PK)),
+        (GSI1SK.into(), s(tenant.id.as_str())),
+        ("type".into(), s("tenant")),
+        ("tenant_id".into(), s(tenant.id.as_str())),
+        ("name".into(), s(&tenant.name)),
+        ("rate_per_second".into(), n(tenant.rate_per_second)),
+        ("burst".into(), n(tenant.burst)),
+        ("created_at".into(), time(tenant.created_at)),
+    ])
+}
+
+pub fn tenant_from(item: &Item) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: tenant_id_of(item)?,
+        name: req(get_s(item, "name"), "name")?.to_owned(),
+        rate_per_second: req(get_n(item, "rate_per_second"), "rate_per_second")?,
+        burst: req(get_n(item, "burst"), "burst")?,
+        created_at: req(get_time(item, "created_at"), "created_at")?,
+    })
+}
+
+pub fn token_item(record: &TokenRecord, hash: &str) -> Item {
+    Item::from([
+        (PK.into(), s(token_pk(hash))),
+        (SK.into(), s(TOKEN_SK)),
+        (GSI1PK.into(), s(tokens_gsi1pk(&record.tenant_id))),
+        (GSI1SK.into(), s(&record.token_id)),
+        ("type".into(), s("token")),
+        ("tenant_id".into(), s(record.tenant_id.as_str())),
+        ("token_id".into(), s(&record.token_id)),
+        ("created_at".into(), time(record.created_at)),
+    ])
+}
+
+pub fn token_from(item: &Item) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        token_id: req(get_s(item, "token_id"), "token_id")?.to_owned(),
+        tenant_id: tenant_id_of(item)?,
+        created_at: req(get_time(item, "created_at"), "created_at")?,
+        revoked_at: get_time(item, "revoked_at"),
+    })
+}
+
+fn tenant_id_of(item: &Item) -> Result<TenantId, StoreError> {
+    TenantId::parse(req(get_s(item, "tenant_id"), "tenant_id")?).map_err(|_| corrupt("tenant_id"))
+}

@@ -1,0 +1,135 @@
+//! Persistence, one trait per capability. `DynamoStore` implements them all
+//! against the single table described in the README.
+
+mod dynamo;
+mod item;
+pub mod schema;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+pub use dynamo::DynamoStore;
+
+use crate::code::CouponCode;
+use crate::coupon::{Coupon, CouponPatch, Redemption};
+use crate::error::{ApiError, Refusal};
+use crate::tenant::{Tenant, TenantId, TokenRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB failed, throttled or timed out; the operation did not happen.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// An item that should not exist does (custom code, tenant id).
+    #[error("it already exists")]
+    AlreadyExists,
+    #[error("not found")]
+    NotFound,
+    /// Generated codes that collided with existing ones, by index in the batch.
+    #[error("{} generated codes already exist", .0.len())]
+    Collisions(Vec<usize>),
+    #[error("{}", .0.code())]
+    Refused(Refusal),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Unavailable(_) | StoreError::Collisions(_) => {
+                // Details of the dependency failure go to the log, not the client.
+                tracing::warn!(error = %e, "store unavailable");
+                ApiError::Unavailable(
+                    "a dependency failed; nothing was changed, retry later".into(),
+                )
+            }
+            StoreError::AlreadyExists => {
+                ApiError::AlreadyExists("that coupon code already exists".into())
+            }
+            StoreError::NotFound => ApiError::NotFound("no such coupon".into()),
+            StoreError::Refused(refusal) => ApiError::Refused(refusal),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page of results and where the next one starts.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<CouponCode>,
+}
+
+pub trait CouponStore: Send + Sync {
+    /// Inserts all coupons or none. A code that exists already is never
+    /// overwritten: `AlreadyExists` for a single custom code, `Collisions`
+    /// naming the clashing indices otherwise.
+    fn insert_coupons(
+        &self,
+        tenant: &TenantId,
+        coupons: &[Coupon],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_coupon(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+    ) -> impl Future<Output = StoreResult<Option<Coupon>>> + Send;
+    fn list_coupons(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+        after: Option<&CouponCode>,
+    ) -> impl Future<Output = StoreResult<Page<Coupon>>> + Send;
+    fn update_coupon(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        patch: &CouponPatch,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Coupon>> + Send;
+    fn delete_coupon(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait RedemptionStore: Send + Sync {
+    /// Takes one use of `seen` (the coupon as just read) and writes its
+    /// redemption row in one transaction. The write is conditional on the
+    /// coupon still being usable and still carrying the terms `seen` shows.
+    fn consume(
+        &self,
+        tenant: &TenantId,
+        seen: &Coupon,
+        product_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Redemption>> + Send;
+}
+
+pub trait TenantStore: Send + Sync {
+    fn insert_tenant(&self, tenant: &Tenant) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_tenant(&self, id: &TenantId)
+    -> impl Future<Output = StoreResult<Option<Tenant>>> + Send;
+    fn list_tenants(&self) -> impl Future<Output = StoreResult<Vec<Tenant>>> + Send;
+    fn insert_token(
+        &self,
+        record: &TokenRecord,
+        hash: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn find_token(
+        &self,
+        hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<TokenRecord>>> + Send;
+    fn list_tokens(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = StoreResult<Vec<TokenRecord>>> + Send;
+    fn revoke_token(
+        &self,
+        tenant: &TenantId,
+        token_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}

@@ -1,0 +1,107 @@
+//! The single table's keys. `template.yaml` declares the same schema; the
+//! local stack and the tests create it with [`create_table`].
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use chrono::{DateTime, Utc};
+
+use crate::code::CouponCode;
+use crate::tenant::TenantId;
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+
+pub fn coupon_pk(tenant: &TenantId, code: &CouponCode) -> String {
+    format!("T#{tenant}#C#{code}")
+}
+pub const COUPON_SK: &str = "COUPON";
+/// GSI1 partition listing a tenant's coupons, sorted by code.
+pub fn coupons_gsi1pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#COUPONS")
+}
+
+/// Redemptions of one tenant and UTC day, sorted by time: an export for a
+/// range is one Query per day, never a Scan.
+pub fn redemptions_pk(tenant: &TenantId, at: DateTime<Utc>) -> String {
+    format!("T#{tenant}#R#{}", at.format("%Y-%m-%d"))
+}
+pub fn redemption_sk(at: DateTime<Utc>, redemption_id: &str) -> String {
+    format!("{}#{redemption_id}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+}
+
+pub fn tenant_pk(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+pub const TENANT_SK: &str = "TENANT";
+/// GSI1 partition listing every tenant, so no job needs a Scan to find them.
+pub const TENANTS_GSI1PK: &str = "TENANTS";
+
+pub fn token_pk(hash: &str) -> String {
+    format!("TOKEN#{hash}")
+}
+pub const TOKEN_SK: &str = "TOKEN";
+pub fn tokens_gsi1pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#TOKENS")
+}
+
+/// Creates the table as `template.yaml` declares it. An existing table is fine.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let result = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(vec![
+            attr(PK)?,
+            attr(SK)?,
+            attr(GSI1PK)?,
+            attr(GSI1SK)?,
+        ]))
+        .set_key_schema(Some(vec![
+            key(PK, KeyType::Hash)?,
+            key(SK, KeyType::Range)?,
+        ]))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GSI1)
+                .set_key_schema(Some(vec![
+                    key(GSI1PK, KeyType::Hash)?,
+                    key(GSI1SK, KeyType::Range)?,
+                ]))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()?,
+        )
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

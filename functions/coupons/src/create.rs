@@ -1,0 +1,246 @@
+//! `POST /coupon`: one coupon with a custom or generated code, or `quantity`
+//! generated ones.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use common::code::{CouponCode, DEFAULT_GENERATED_LENGTH, MAX_CODE_LENGTH, MIN_GENERATED_LENGTH};
+use common::coupon::{
+    Coupon, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency,
+    parse_label,
+};
+use common::dates::{DayBoundary, parse_instant};
+use common::http::json;
+use common::request::{self, lenient};
+use common::store::{CouponStore, DynamoStore, StoreError};
+use common::tenant::TenantId;
+use common::{ApiError, App};
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+/// Most codes one request may create.
+pub const MAX_QUANTITY: u64 = 1_000;
+/// Codes per all-or-nothing insert (DynamoDB's transaction limit).
+const BATCH: usize = 100;
+/// Fresh draws for codes that collide with existing ones before giving up.
+const COLLISION_RETRIES: usize = 5;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_number")]
+    code_length: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_number")]
+    quantity: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_number")]
+    availability_count: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    expiry_date: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    starts_at: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    product_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    promo_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    discount_fixed: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    discount_percent: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    discount_variable: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    currency: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
+    active: Option<bool>,
+}
+
+/// Where the codes come from.
+enum Codes {
+    Custom(CouponCode),
+    Generated { length: usize, quantity: usize },
+}
+
+pub async fn handle(
+    app: &App,
+    tenant: &TenantId,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let fields = request::body_fields(req).await?;
+    let as_list = fields.get("quantity").is_some_and(|q| !q.is_null());
+    let body: CreateRequest = request::decode(fields)?;
+    let (codes, template) = parse(body)?;
+    let coupons = match codes {
+        Codes::Custom(code) => {
+            let coupon = Coupon { code, ..template };
+            app.store
+                .insert_coupons(tenant, std::slice::from_ref(&coupon))
+                .await
+                .map_err(|e| match e {
+                    StoreError::AlreadyExists => {
+                        ApiError::AlreadyExists(format!("coupon {} already exists", coupon.code))
+                    }
+                    e => e.into(),
+                })?;
+            vec![coupon]
+        }
+        Codes::Generated { length, quantity } => {
+            insert_generated(&app.store, tenant, &template, length, quantity).await?
+        }
+    };
+    let mut response = if as_list {
+        let data: Vec<_> = coupons.iter().map(Coupon::to_json).collect();
+        json(
+            StatusCode::CREATED,
+            &serde_json::json!({"object": "list", "data": data, "count": data.len()}),
+        )
+    } else {
+        json(StatusCode::CREATED, &coupons[0].to_json())
+    };
+    if let [coupon] = coupons.as_slice()
+        && let Ok(location) = HeaderValue::from_str(&format!("/coupon?code={}", coupon.code))
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn parse(body: CreateRequest) -> Result<(Codes, Coupon), ApiError> {
+    let codes = match (body.code, body.code_length, body.quantity) {
+        (Some(_), Some(_), _) => {
+            return Err(ApiError::Invalid(
+                "give code or code_length, not both".into(),
+            ));
+        }
+        (Some(_), _, Some(q)) if q != 1 => {
+            return Err(ApiError::Invalid(
+                "a custom code makes exactly one coupon; drop quantity".into(),
+            ));
+        }
+        (Some(code), _, _) => Codes::Custom(CouponCode::parse(&code)?),
+        (None, length, quantity) => {
+            let length = length.unwrap_or(DEFAULT_GENERATED_LENGTH as u64);
+            if !(MIN_GENERATED_LENGTH as u64..=MAX_CODE_LENGTH as u64).contains(&length) {
+                return Err(ApiError::Invalid(format!(
+                    "code_length must be {MIN_GENERATED_LENGTH} to {MAX_CODE_LENGTH}"
+                )));
+            }
+            let quantity = quantity.unwrap_or(1);
+            if !(1..=MAX_QUANTITY).contains(&quantity) {
+                return Err(ApiError::Invalid(format!(
+                    "quantity must be 1 to {MAX_QUANTITY}"
+                )));
+            }
+            Codes::Generated {
+                length: length as usize,
+                quantity: quantity as usize,
+            }
+        }
+    };
+    let uses = body.availability_count.unwrap_or(1);
+    if !(1..=MAX_AVAILABILITY).contains(&uses) {
+        return Err(ApiError::Invalid(format!(
+            "availability_count must be 1 to {MAX_AVAILABILITY}"
+        )));
+    }
+    let starts_at = body
+        .starts_at
+        .map(|t| parse_instant("starts_at", &t, DayBoundary::StartOfDay))
+        .transpose()?;
+    let expires_at = body
+        .expiry_date
+        .map(|t| parse_instant("expiry_date", &t, DayBoundary::EndOfDay))
+        .transpose()?;
+    if let (Some(start), Some(end)) = (starts_at, expires_at)
+        && start > end
+    {
+        return Err(ApiError::Invalid(
+            "starts_at must not be after expiry_date".into(),
+        ));
+    }
+    let now = Utc::now();
+    let template = Coupon {
+        code: CouponCode::generate(MIN_GENERATED_LENGTH),
+        product_id: body
+            .product_id
+            .map(|p| parse_label("product_id", &p, MAX_PRODUCT_ID_CHARS))
+            .transpose()?,
+        promo_type: body
+            .promo_type
+            .map(|p| parse_label("promo_type", &p, MAX_PROMO_TYPE_CHARS))
+            .transpose()?,
+        discount: Discount::from_fields(
+            body.discount_fixed.as_deref(),
+            body.discount_percent.as_deref(),
+            body.discount_variable.as_deref(),
+        )?,
+        currency: body.currency.map(|c| parse_currency(&c)).transpose()?,
+        uses_left: uses,
+        redeemed_count: 0,
+        starts_at,
+        expires_at,
+        active: body.active.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    Ok((codes, template))
+}
+
+/// Inserts `quantity` coupons with fresh codes, in all-or-nothing batches.
+/// A code that already exists is drawn again, never overwritten. If a batch
+/// fails for good, the batches already written are removed again: their
+/// codes were never shown to anyone, so the request leaves nothing behind.
+async fn insert_generated(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    template: &Coupon,
+    length: usize,
+    quantity: usize,
+) -> Result<Vec<Coupon>, ApiError> {
+    let mut drawn = HashSet::new();
+    let mut fresh_code = || loop {
+        let code = CouponCode::generate(length);
+        if drawn.insert(code.clone()) {
+            return code;
+        }
+    };
+    let mut created: Vec<Coupon> = Vec::with_capacity(quantity);
+    while created.len() < quantity {
+        let size = BATCH.min(quantity - created.len());
+        let mut batch: Vec<Coupon> = (0..size)
+            .map(|_| Coupon {
+                code: fresh_code(),
+                ..template.clone()
+            })
+            .collect();
+        let mut retries = 0;
+        let outcome = loop {
+            let collisions = match store.insert_coupons(tenant, &batch).await {
+                Ok(()) => break Ok(()),
+                Err(StoreError::AlreadyExists) => vec![0],
+                Err(StoreError::Collisions(indices)) => indices,
+                Err(e) => break Err(e),
+            };
+            retries += 1;
+            if retries > COLLISION_RETRIES {
+                break Err(StoreError::Unavailable(
+                    "generated codes kept colliding".into(),
+                ));
+            }
+            for i in collisions {
+                batch[i].code = fresh_code();
+            }
+        };
+        if let Err(e) = outcome {
+            let codes: Vec<CouponCode> = created.iter().map(|c| c.code.clone()).collect();
+            if let Err(undo) = store.discard_coupons(tenant, &codes).await {
+                tracing::error!(error = %undo, count = codes.len(), "could not remove a failed create's coupons");
+            }
+            return Err(e.into());
+        }
+        created.extend(batch);
+    }
+    Ok(created)
+}

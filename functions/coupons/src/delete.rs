@@ -1,0 +1,17 @@
+//! `DELETE /coupon/{code}`: removes the coupon; its redemption log stays.
+
+use common::code::CouponCode;
+use common::http::no_content;
+use common::store::{CouponStore, StoreError};
+use common::tenant::TenantId;
+use common::{ApiError, App};
+use lambda_http::{Body, Response};
+
+pub async fn handle(app: &App, tenant: &TenantId, code: &str) -> Result<Response<Body>, ApiError> {
+    let code = CouponCode::parse(code)?;
+    match app.store.delete_coupon(tenant, &code).await {
+        Ok(()) => Ok(no_content()),
+        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("no coupon {code}"))),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,7 @@
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    common::telemetry::init();
+    run(service_fn(ping::handle)).await
+}
