@@ -54,7 +54,7 @@ fn finish(
         request_id = %request_id,
         tenant = tenant.map(TenantId::as_str),
         method = %req.method(),
-        path = req.uri().path(),
+        path = path(req),
         status = response.status().as_u16(),
         code,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -94,11 +94,15 @@ pub fn no_content() -> Response<Body> {
     response
 }
 
-/// The path's segments without empty ones, so `/coupon/` and `/coupon` match alike.
+/// The path's segments without empty ones, so `/coupon/` and `/coupon` match
+/// alike. The raw path never carries an API Gateway stage prefix.
 pub fn path_segments(req: &Request) -> Vec<&str> {
-    req.uri()
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect()
+    path(req).split('/').filter(|s| !s.is_empty()).collect()
+}
+
+fn path(req: &Request) -> &str {
+    match req.raw_http_path() {
+        "" => req.uri().path(),
+        raw => raw,
+    }
 }

@@ -1,6 +1,7 @@
 //! Everything the coupon functions share: domain types that parse and
 //! validate, the DynamoDB store, authentication, and the HTTP frame.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod code;

@@ -1,1 +1,12 @@
-fn main() {}
+//! Integration tests: the real handlers, called in-process, against a local
+//! moto server. Each test gets its own table.
+
+mod auth;
+mod concurrency;
+mod coupons;
+mod events;
+mod helpers;
+mod malformed;
+mod seed;
+mod tenancy;
+mod validate_consume;

@@ -21,6 +21,9 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
     if path_segments(req) != ["coupon", "consume"] {
         return Err(ApiError::NotFound("no such route".into()));
     }
+    if !matches!(*req.method(), Method::GET | Method::POST) {
+        return Err(ApiError::MethodNotAllowed);
+    }
     let (code, product_id) = params(req).await?;
     let coupon = app
         .store
@@ -29,24 +32,21 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
         .ok_or_else(|| ApiError::NotFound(format!("no coupon {code}")))?;
     let now = Utc::now();
     let refusal = coupon.refusal(now, product_id.as_deref());
-    match *req.method() {
-        Method::GET => Ok(json(
+    if *req.method() == Method::GET {
+        return Ok(json(
             StatusCode::OK,
             &Validation {
                 valid: refusal.is_none(),
                 reason: refusal.map(|r| r.code()),
                 coupon: coupon.to_json(),
             },
-        )),
-        Method::POST => {
-            // Refuse early without a write; the transaction re-checks it all.
-            if let Some(refusal) = refusal {
-                return Err(ApiError::Refused(refusal));
-            }
-            consume(app, &tenant, &coupon, product_id.as_deref()).await
-        }
-        _ => Err(ApiError::MethodNotAllowed),
+        ));
     }
+    // Refuse early without a write; the transaction re-checks it all.
+    if let Some(refusal) = refusal {
+        return Err(ApiError::Refused(refusal));
+    }
+    consume(app, &tenant, &coupon, product_id.as_deref()).await
 }
 
 async fn consume(

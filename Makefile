@@ -1,0 +1,34 @@
+# Two commands: `make dev` serves the API locally, `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+.PHONY: help bootstrap dev test fmt lint unit-and-integration template-lint clean
+
+help:
+	@echo "make dev    - local AWS emulator + the whole API on http://127.0.0.1:9000"
+	@echo "make test   - formatting, clippy, unit and integration tests, template lint"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+dev:
+	@scripts/dev.sh
+
+test: bootstrap fmt lint unit-and-integration template-lint
+
+fmt:
+	cargo fmt --all -- --check
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Unit tests, and integration tests against a moto server this run starts and stops.
+unit-and-integration:
+	scripts/with-moto.sh cargo test --workspace
+
+template-lint:
+	scripts/lint-template.sh .venv/bin
+
+clean:
+	rm -rf .dev .env.local

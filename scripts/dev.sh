@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `make dev`: the whole API on http://127.0.0.1:9000 against a local moto
+# server, with the real handlers run by `cargo lambda watch`. Ctrl-C stops
+# everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+moto_port=${MOTO_PORT:-5055}
+api_port=9000
+mkdir -p .dev
+cat > .env.local <<ENV
+AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
+AWS_REGION=us-east-1
+AWS_DEFAULT_REGION=us-east-1
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+AWS_EC2_METADATA_DISABLED=true
+TABLE_NAME=coupons-local
+EXPORT_BUCKET=coupon-exports-local
+RUST_LOG=info
+CMS_API_URL=http://127.0.0.1:$api_port
+ENV
+set -a; . ./.env.local; set +a
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null; then
+  echo "dev: reusing the moto server already on 127.0.0.1:$moto_port"
+else
+  pids+=("$(scripts/moto.sh start "$moto_port" .dev/moto.log)")
+  echo "dev: moto server on 127.0.0.1:$moto_port (log .dev/moto.log)"
+fi
+
+# Build first: `cargo lambda watch` would otherwise compile on the first request.
+cargo build --bin ping --bin coupons --bin consume --bin cms-admin
+admin=target/debug/cms-admin
+"$admin" setup --bucket "$EXPORT_BUCKET"
+token_args=()
+if [ -n "${CMS_DEMO_TOKEN:-}" ]; then token_args=(--token "$CMS_DEMO_TOKEN"); fi
+token=$("$admin" tenant create demo --id demo --exist-ok "${token_args[@]}" | tail -n 1)
+
+cat <<MSG
+
+  Coupon API:  http://127.0.0.1:$api_port
+  Demo token:  $token
+
+  curl http://127.0.0.1:$api_port/ping
+  curl -X POST http://127.0.0.1:$api_port/coupon/ -H "Authorization: $token" --form code_length=6 --form availability_count=10
+
+  Environment for cms-admin and scripts:  set -a; . ./.env.local; set +a
+  Ctrl-C stops the API and the moto server.
+
+MSG
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$api_port" --env-file .env.local &
+pids+=("$!")
+wait "${pids[-1]}"

@@ -1,0 +1,301 @@
+//! A per-test app on its own table, two tenants, and a request builder that
+//! produces API Gateway HTTP API (payload 2.0) events.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Utc};
+use common::App;
+use common::admin;
+use common::auth::Authenticator;
+use common::store::{DynamoStore, schema};
+use common::tenant::{DEFAULT_BURST, DEFAULT_RATE_PER_SECOND, IssuedToken, Tenant, TenantId};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub app: App,
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub tenant_a: TenantId,
+    pub token_a: String,
+    pub token_b: String,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_auth(Authenticator::default()).await
+    }
+
+    pub async fn with_auth(auth: Authenticator) -> TestApp {
+        let sdk = aws_config::load_from_env().await;
+        assert!(
+            sdk.endpoint_url()
+                .is_some_and(|u| u.starts_with("http://127.0.0.1")),
+            "integration tests run against a loopback moto server: use scripts/with-moto.sh"
+        );
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let table = format!("test-{}", uuid::Uuid::new_v4());
+        schema::create_table(&client, &table)
+            .await
+            .expect("create table");
+        let store = DynamoStore::new(client.clone(), &table);
+        let token_a = add_tenant(&store, "tenant-a").await;
+        let token_b = add_tenant(&store, "tenant-b").await;
+        TestApp {
+            app: App { store, auth },
+            client,
+            table,
+            tenant_a: TenantId::parse("tenant-a").unwrap(),
+            token_a,
+            token_b,
+        }
+    }
+
+    /// Routes a request to the function API Gateway would invoke for it.
+    pub async fn call(&self, req: Request) -> TestResponse {
+        let segments: Vec<String> = req
+            .uri()
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let response = match segments.as_slice() {
+            ["ping"] => ping::handle(req).await,
+            ["coupon", "consume"] => consume::handle(&self.app, req).await,
+            ["coupon"] | ["coupon", _] => coupons::handle(&self.app, req).await,
+            other => panic!("no function serves {other:?}"),
+        };
+        TestResponse::from(
+            response.expect("handlers answer Ok, with a problem response if need be"),
+        )
+    }
+
+    pub async fn send(&self, builder: RequestBuilder) -> TestResponse {
+        self.call(builder.build()).await
+    }
+
+    /// A coupon for tenant A, made through the API; returns its code.
+    pub async fn create_coupon(&self, fields: Value) -> String {
+        let response = self
+            .send(post("/coupon").token(&self.token_a).json(fields))
+            .await;
+        assert_eq!(response.status, 201, "{}", response.text());
+        response.json()["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Redemption-log rows of tenant A on the given UTC day.
+    pub async fn redemption_rows(
+        &self,
+        day: DateTime<Utc>,
+    ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut rows = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(schema::redemptions_pk(&self.tenant_a, day)),
+                )
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap();
+            rows.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return rows,
+            }
+        }
+    }
+}
+
+async fn add_tenant(store: &DynamoStore, id: &str) -> String {
+    let tenant = Tenant {
+        id: TenantId::parse(id).unwrap(),
+        name: id.to_owned(),
+        rate_per_second: DEFAULT_RATE_PER_SECOND,
+        burst: DEFAULT_BURST,
+        created_at: Utc::now(),
+    };
+    let tenant = admin::create_tenant(store, tenant, false).await.unwrap();
+    admin::issue_token(store, &tenant.id, IssuedToken::generate())
+        .await
+        .unwrap()
+        .secret
+}
+
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl From<Response<Body>> for TestResponse {
+    fn from(response: Response<Body>) -> TestResponse {
+        let (parts, body) = response.into_parts();
+        let body = match body {
+            Body::Empty => Vec::new(),
+            Body::Text(t) => t.into_bytes(),
+            Body::Binary(b) => b,
+            _ => Vec::new(),
+        };
+        TestResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let problem = self.json();
+        assert_eq!(problem["code"], code, "{problem}");
+        assert_eq!(problem["status"], status);
+        assert!(
+            problem["title"].is_string()
+                && problem["detail"].is_string()
+                && problem["type"].is_string()
+        );
+        assert!(self.header("x-request-id").is_some());
+    }
+}
+
+pub struct RequestBuilder {
+    method: &'static str,
+    path: String,
+    headers: serde_json::Map<String, Value>,
+    body: Option<(String, bool)>,
+}
+
+pub fn get(path: &str) -> RequestBuilder {
+    RequestBuilder::new("GET", path)
+}
+pub fn post(path: &str) -> RequestBuilder {
+    RequestBuilder::new("POST", path)
+}
+pub fn put(path: &str) -> RequestBuilder {
+    RequestBuilder::new("PUT", path)
+}
+pub fn delete(path: &str) -> RequestBuilder {
+    RequestBuilder::new("DELETE", path)
+}
+
+impl RequestBuilder {
+    pub fn new(method: &'static str, path_and_query: &str) -> RequestBuilder {
+        RequestBuilder {
+            method,
+            path: path_and_query.to_owned(),
+            headers: Default::default(),
+            body: None,
+        }
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn token(self, token: &str) -> RequestBuilder {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> RequestBuilder {
+        self.headers
+            .insert(name.to_owned(), Value::String(value.to_owned()));
+        self
+    }
+
+    pub fn json(self, body: Value) -> RequestBuilder {
+        self.raw("application/json", &body.to_string())
+    }
+
+    pub fn form(self, fields: &[(&str, &str)]) -> RequestBuilder {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.raw("application/x-www-form-urlencoded", &body)
+    }
+
+    /// What `curl --form` sends; API Gateway hands it over base64-encoded.
+    pub fn multipart(mut self, fields: &[(&str, &str)]) -> RequestBuilder {
+        let boundary = "------------------------d74496d66958873e";
+        let mut body = String::new();
+        for (name, value) in fields {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        self.headers.insert(
+            "content-type".into(),
+            Value::String(format!("multipart/form-data; boundary={boundary}")),
+        );
+        self.body = Some((BASE64.encode(body.as_bytes()), true));
+        self
+    }
+
+    pub fn raw(mut self, content_type: &str, body: &str) -> RequestBuilder {
+        self.headers.insert(
+            "content-type".into(),
+            Value::String(content_type.to_owned()),
+        );
+        self.body = Some((body.to_owned(), false));
+        self
+    }
+
+    pub fn event(&self) -> Value {
+        let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        let (body, encoded) = self
+            .body
+            .clone()
+            .map_or((Value::Null, false), |(b, e)| (Value::String(b), e));
+        json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": self.headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "local",
+                "domainName": "127.0.0.1",
+                "http": {"method": self.method, "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "tests"},
+                "requestId": uuid::Uuid::new_v4().to_string(),
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "23/Nov/2026:20:00:00 +0000",
+                "timeEpoch": 1795464000000u64
+            },
+            "body": body,
+            "isBase64Encoded": encoded
+        })
+    }
+
+    pub fn build(&self) -> Request {
+        lambda_http::request::from_str(&self.event().to_string())
+            .expect("a valid API Gateway event")
+    }
+}
