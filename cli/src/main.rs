@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use chrono::Utc;
 use clap::{Parser, Subcommand};
 use common::admin;
 use common::store::{DynamoStore, TenantStore, schema};
@@ -114,7 +113,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 name,
                 rate_per_second: rate.max(1),
                 burst: burst.max(1),
-                created_at: Utc::now(),
+                created_at: common::dates::now(),
             };
             let tenant = admin::create_tenant(&store, tenant, exist_ok)
                 .await
@@ -179,7 +178,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Token(TokenCommand::Revoke { tenant, token_id }) => {
             let tenant = TenantId::parse(&tenant).map_err(|e| e.to_string())?;
             store
-                .revoke_token(&tenant, &token_id, Utc::now())
+                .revoke_token(&tenant, &token_id, common::dates::now())
                 .await
                 .map_err(|e| e.to_string())?;
             println!("token {token_id} revoked");

@@ -1,7 +1,5 @@
 //! Operator actions shared by `cms-admin`, the local stack and the tests.
 
-use chrono::Utc;
-
 use crate::error::ApiError;
 use crate::store::{StoreError, TenantStore};
 use crate::tenant::{IssuedToken, Tenant, TenantId, TokenRecord, token_hash};
@@ -51,7 +49,7 @@ pub async fn issue_token(
     let record = TokenRecord {
         token_id: token.token_id.clone(),
         tenant_id: tenant.clone(),
-        created_at: Utc::now(),
+        created_at: crate::dates::now(),
         revoked_at: None,
     };
     store.insert_token(&record, &hash).await?;

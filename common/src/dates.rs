@@ -42,6 +42,12 @@ pub fn parse_instant(
     }
 }
 
+/// Now, to the millisecond: the precision times are stored with, so what a
+/// write answers is what a later read shows.
+pub fn now() -> DateTime<Utc> {
+    from_millis(Utc::now().timestamp_millis())
+}
+
 /// Milliseconds since the epoch, as stored in DynamoDB.
 pub fn to_millis(instant: DateTime<Utc>) -> i64 {
     instant.timestamp_millis()

@@ -1,7 +1,6 @@
 //! `/coupon/consume`: `GET` validates a code (no side effects), `POST`
 //! consumes one use atomically and logs the redemption.
 
-use chrono::Utc;
 use common::code::CouponCode;
 use common::coupon::{Coupon, MAX_PRODUCT_ID_CHARS, Validation, parse_label};
 use common::http::{json, path_segments, serve};
@@ -30,7 +29,7 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
         .get_coupon(&tenant, &code)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no coupon {code}")))?;
-    let now = Utc::now();
+    let now = common::dates::now();
     let refusal = coupon.refusal(now, product_id.as_deref());
     if *req.method() == Method::GET {
         return Ok(json(
@@ -57,7 +56,7 @@ async fn consume(
 ) -> Result<Response<Body>, ApiError> {
     let redemption = app
         .store
-        .consume(tenant, coupon, product_id, Utc::now())
+        .consume(tenant, coupon, product_id, common::dates::now())
         .await?;
     Ok(json(StatusCode::OK, &redemption.to_json()))
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
 use common::code::{CouponCode, DEFAULT_GENERATED_LENGTH, MAX_CODE_LENGTH, MIN_GENERATED_LENGTH};
 use common::coupon::{
     Coupon, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency,
@@ -160,7 +159,7 @@ fn parse(body: CreateRequest) -> Result<(Codes, Coupon), ApiError> {
             "starts_at must not be after expiry_date".into(),
         ));
     }
-    let now = Utc::now();
+    let now = common::dates::now();
     let template = Coupon {
         code: CouponCode::generate(MIN_GENERATED_LENGTH),
         product_id: body

@@ -1,7 +1,6 @@
 //! `PUT /coupon/{code}`: changes a coupon's attributes. A field left out
 //! stays as it is; `null` (or an empty form value) clears an optional one.
 
-use chrono::Utc;
 use common::code::CouponCode;
 use common::coupon::{
     CouponPatch, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS,
@@ -58,7 +57,7 @@ pub async fn handle(
     }
     match app
         .store
-        .update_coupon(tenant, &code, &patch, Utc::now())
+        .update_coupon(tenant, &code, &patch, common::dates::now())
         .await
     {
         Ok(coupon) => Ok(json(StatusCode::OK, &coupon.to_json())),
