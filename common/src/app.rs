@@ -1,5 +1,10 @@
 //! What every function builds once at cold start and shares across requests.
 
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+
 use crate::auth::Authenticator;
 use crate::config::{Config, MissingSetting};
 use crate::store::DynamoStore;
@@ -21,8 +26,22 @@ impl App {
     /// local emulator), clients built once.
     pub async fn from_env() -> Result<App, MissingSetting> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(sdk_timeouts())
+            .load()
+            .await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
         Ok(App::new(DynamoStore::new(client, config.table_name)))
     }
+}
+
+/// A request must answer well inside API Gateway's 30 s and the function's
+/// timeout: a hung DynamoDB call becomes a 503 the client can retry, not a
+/// Lambda timeout. Each attempt is bounded, and so are the SDK's retries.
+fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
 }
