@@ -8,5 +8,6 @@ mod events;
 mod helpers;
 mod malformed;
 mod seed;
+mod template;
 mod tenancy;
 mod validate_consume;

@@ -1,0 +1,131 @@
+//! `template.yaml` and the local stack describe the same service: the table
+//! the tests and `make dev` create has the template's keys, and `make dev`'s
+//! router sends every deployed route to the same function.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_yaml_ng::Value;
+
+use crate::helpers::TestApp;
+
+fn repo_file(name: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)).unwrap()
+}
+
+fn template() -> Value {
+    serde_yaml_ng::from_str(&repo_file("template.yaml")).expect("template.yaml parses")
+}
+
+/// `[(attribute, key type)]` from a CloudFormation `KeySchema` list.
+fn key_schema(value: &Value) -> Vec<(String, String)> {
+    value
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap().to_owned(),
+                k["KeyType"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_created_table_has_the_templates_keys() {
+    let t = TestApp::new().await;
+    let table = &template()["Resources"]["CouponTable"]["Properties"];
+    let described = t
+        .client
+        .describe_table()
+        .table_name(&t.table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+
+    let actual: Vec<(String, String)> = described
+        .key_schema()
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(actual, key_schema(&table["KeySchema"]));
+
+    let declared_indexes = table["GlobalSecondaryIndexes"].as_sequence().unwrap();
+    assert_eq!(
+        declared_indexes.len(),
+        described.global_secondary_indexes().len()
+    );
+    for declared in declared_indexes {
+        let name = declared["IndexName"].as_str().unwrap();
+        let index = described
+            .global_secondary_indexes()
+            .iter()
+            .find(|i| i.index_name() == Some(name))
+            .unwrap_or_else(|| panic!("index {name} missing"));
+        let actual: Vec<(String, String)> = index
+            .key_schema()
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(actual, key_schema(&declared["KeySchema"]), "{name}");
+        assert_eq!(
+            index
+                .projection()
+                .and_then(|p| p.projection_type())
+                .map(|p| p.as_str()),
+            declared["Projection"]["ProjectionType"].as_str()
+        );
+    }
+}
+
+#[test]
+fn make_dev_routes_every_deployed_route_to_the_same_function() {
+    let cargo: toml::Table = repo_file("Cargo.toml").parse().unwrap();
+    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+
+    let mut deployed = BTreeSet::new();
+    for (name, resource) in template()["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+            assert_eq!(event["Type"].as_str(), Some("HttpApi"), "{name:?}");
+            let path = event["Properties"]["Path"].as_str().unwrap();
+            deployed.insert(path.to_owned());
+            // The local router spells path parameters as the template does.
+            for local in [path.to_owned(), format!("{path}/")] {
+                assert_eq!(
+                    router.get(&local).and_then(|f| f.as_str()),
+                    Some(binary),
+                    "make dev must send {local} to {binary}"
+                );
+            }
+        }
+    }
+    let local: BTreeSet<String> = router
+        .keys()
+        .map(|p| p.trim_end_matches('/').to_owned())
+        .collect();
+    assert_eq!(
+        local, deployed,
+        "make dev serves exactly the deployed paths"
+    );
+}
