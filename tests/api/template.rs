@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use aws_sdk_dynamodb::types::KeySchemaElement;
 use serde_yaml_ng::Value;
 
 use crate::helpers::TestApp;
@@ -32,6 +33,17 @@ fn key_schema(value: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+fn described_keys(keys: &[KeySchemaElement]) -> Vec<(String, String)> {
+    keys.iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn the_created_table_has_the_templates_keys() {
     let t = TestApp::new().await;
@@ -46,17 +58,10 @@ async fn the_created_table_has_the_templates_keys() {
         .table
         .unwrap();
 
-    let actual: Vec<(String, String)> = described
-        .key_schema()
-        .iter()
-        .map(|k| {
-            (
-                k.attribute_name().to_owned(),
-                k.key_type().as_str().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(actual, key_schema(&table["KeySchema"]));
+    assert_eq!(
+        described_keys(described.key_schema()),
+        key_schema(&table["KeySchema"])
+    );
 
     let declared_indexes = table["GlobalSecondaryIndexes"].as_sequence().unwrap();
     assert_eq!(
@@ -70,17 +75,11 @@ async fn the_created_table_has_the_templates_keys() {
             .iter()
             .find(|i| i.index_name() == Some(name))
             .unwrap_or_else(|| panic!("index {name} missing"));
-        let actual: Vec<(String, String)> = index
-            .key_schema()
-            .iter()
-            .map(|k| {
-                (
-                    k.attribute_name().to_owned(),
-                    k.key_type().as_str().to_owned(),
-                )
-            })
-            .collect();
-        assert_eq!(actual, key_schema(&declared["KeySchema"]), "{name}");
+        assert_eq!(
+            described_keys(index.key_schema()),
+            key_schema(&declared["KeySchema"]),
+            "{name}"
+        );
         assert_eq!(
             index
                 .projection()

@@ -82,24 +82,39 @@ pub fn coupon_item(tenant: &TenantId, coupon: &Coupon) -> Item {
         ("created_at".into(), time(coupon.created_at)),
         ("updated_at".into(), time(coupon.updated_at)),
     ]);
-    let optional = [
-        ("product_id", coupon.product_id.clone().map(s)),
-        ("promo_type", coupon.promo_type.clone().map(s)),
-        ("currency", coupon.currency.clone().map(s)),
-        ("starts_at", coupon.starts_at.map(time)),
-        ("expires_at", coupon.expires_at.map(time)),
-    ];
-    item.extend(
-        optional
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_owned(), v?))),
+    insert_optional(&mut item, "starts_at", coupon.starts_at.map(time));
+    insert_optional(&mut item, "expires_at", coupon.expires_at.map(time));
+    insert_terms(
+        &mut item,
+        &coupon.product_id,
+        &coupon.promo_type,
+        &coupon.currency,
+        coupon.discount,
     );
-    if let Some(discount) = coupon.discount {
-        let (kind, value) = discount_attrs(discount);
+    item
+}
+
+fn insert_optional(item: &mut Item, name: &str, value: Option<AttributeValue>) {
+    if let Some(value) = value {
+        item.insert(name.to_owned(), value);
+    }
+}
+
+/// The terms a coupon carries and each of its redemptions copies.
+fn insert_terms(
+    item: &mut Item,
+    product_id: &Option<String>,
+    promo_type: &Option<String>,
+    currency: &Option<String>,
+    discount: Option<Discount>,
+) {
+    insert_optional(item, "product_id", product_id.clone().map(s));
+    insert_optional(item, "promo_type", promo_type.clone().map(s));
+    insert_optional(item, "currency", currency.clone().map(s));
+    if let Some((kind, value)) = discount.map(discount_attrs) {
         item.insert("discount_type".into(), kind);
         item.insert("discount_value".into(), value);
     }
-    item
 }
 
 pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
@@ -133,21 +148,13 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
         ("code".into(), s(redemption.code.as_str())),
         ("consumed_at".into(), time(at)),
     ]);
-    let optional = [
-        ("product_id", redemption.product_id.clone().map(s)),
-        ("promo_type", redemption.promo_type.clone().map(s)),
-        ("currency", redemption.currency.clone().map(s)),
-    ];
-    item.extend(
-        optional
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_owned(), v?))),
+    insert_terms(
+        &mut item,
+        &redemption.product_id,
+        &redemption.promo_type,
+        &redemption.currency,
+        redemption.discount,
     );
-    if let Some(discount) = redemption.discount {
-        let (kind, value) = discount_attrs(discount);
-        item.insert("discount_type".into(), kind);
-        item.insert("discount_value".into(), value);
-    }
     item
 }
 
