@@ -7,16 +7,20 @@ use aws_config::timeout::TimeoutConfig;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, MissingSetting};
+use crate::limits::{GuessingPolicy, Limits};
 use crate::store::DynamoStore;
 
 pub struct App {
     pub store: DynamoStore,
     pub auth: Authenticator,
+    pub limits: Limits,
 }
 
 impl App {
-    pub fn new(store: DynamoStore) -> App {
+    /// Rate-limit buckets live in the same table as everything else.
+    pub fn new(store: DynamoStore, guessing: GuessingPolicy) -> App {
         App {
+            limits: Limits::new(store.clone(), guessing),
             store,
             auth: Authenticator::default(),
         }
@@ -31,7 +35,10 @@ impl App {
             .load()
             .await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
-        Ok(App::new(DynamoStore::new(client, config.table_name)))
+        Ok(App::new(
+            DynamoStore::new(client, config.table_name),
+            GuessingPolicy::from_env(),
+        ))
     }
 }
 

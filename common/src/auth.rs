@@ -8,18 +8,20 @@ use lambda_http::Request;
 use lambda_http::http::header::AUTHORIZATION;
 
 use crate::error::ApiError;
+use crate::limiter::Rule;
+use crate::limits::Caller;
 use crate::store::TenantStore;
-use crate::tenant::{TenantId, token_hash};
+use crate::tenant::token_hash;
 
-/// How long a warm instance trusts a token it has checked. Revocation takes
-/// effect within this time.
+/// How long a warm instance trusts a token it has checked (and its tenant's
+/// rate settings). Revocation and rate changes take effect within this time.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Bound on cached tokens, so a flood of distinct valid tokens cannot grow memory.
 const TOKEN_CACHE_CAPACITY: usize = 10_000;
 
-/// Token hash -> tenant, per warm Lambda instance.
+/// Token hash -> caller (tenant and rate rule), per warm Lambda instance.
 pub struct Authenticator {
-    cache: Mutex<HashMap<String, (TenantId, Instant)>>,
+    cache: Mutex<HashMap<String, (Caller, Instant)>>,
     ttl: Duration,
 }
 
@@ -37,16 +39,16 @@ impl Authenticator {
         }
     }
 
-    /// The tenant whose live token the request carries.
-    pub async fn tenant(
+    /// The tenant whose live token the request carries, with its rate rule.
+    pub async fn caller(
         &self,
         store: &impl TenantStore,
         req: &Request,
-    ) -> Result<TenantId, ApiError> {
+    ) -> Result<Caller, ApiError> {
         let secret = bearer_token(req).ok_or(ApiError::Unauthorized)?;
         let hash = token_hash(secret);
-        if let Some(tenant) = self.cached(&hash) {
-            return Ok(tenant);
+        if let Some(caller) = self.cached(&hash) {
+            return Ok(caller);
         }
         let record = store
             .find_token(&hash)
@@ -55,11 +57,20 @@ impl Authenticator {
         if record.revoked_at.is_some() {
             return Err(ApiError::Unauthorized);
         }
-        self.remember(hash, record.tenant_id.clone());
-        Ok(record.tenant_id)
+        let tenant = store
+            .get_tenant(&record.tenant_id)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        let caller = Caller {
+            rule: Rule::per_second(tenant.rate_per_second, tenant.burst),
+            burst: tenant.burst,
+            tenant: tenant.id,
+        };
+        self.remember(hash, caller.clone());
+        Ok(caller)
     }
 
-    fn cached(&self, hash: &str) -> Option<TenantId> {
+    fn cached(&self, hash: &str) -> Option<Caller> {
         let cache = self
             .cache
             .lock()
@@ -67,10 +78,10 @@ impl Authenticator {
         cache
             .get(hash)
             .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(tenant, _)| tenant.clone())
+            .map(|(caller, _)| caller.clone())
     }
 
-    fn remember(&self, hash: String, tenant: TenantId) {
+    fn remember(&self, hash: String, caller: Caller) {
         let mut cache = self
             .cache
             .lock()
@@ -82,7 +93,7 @@ impl Authenticator {
                 cache.clear();
             }
         }
-        cache.insert(hash, (tenant, Instant::now()));
+        cache.insert(hash, (caller, Instant::now()));
     }
 }
 

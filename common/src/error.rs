@@ -58,6 +58,9 @@ pub enum ApiError {
     AlreadyExists(String),
     #[error("{}", .0.detail())]
     Refused(Refusal),
+    /// Over the tenant's rate, or paused for guessing codes.
+    #[error("{detail}")]
+    RateLimited { retry_after: u64, detail: String },
     /// A dependency (DynamoDB) failed or throttled; nothing was written.
     #[error("{0}")]
     Unavailable(String),
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::AlreadyExists(_) | ApiError::Refused(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -89,6 +93,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::AlreadyExists(_) => "already_exists",
             ApiError::Refused(refusal) => refusal.code(),
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
         }
     }
@@ -113,6 +118,9 @@ impl ApiError {
         match self {
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS.into());
+            }
+            ApiError::RateLimited { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, (*retry_after).into());
             }
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::limits::Quota;
 use crate::tenant::TenantId;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -24,22 +25,33 @@ where
     Fut: Future<Output = Result<Response<Body>, ApiError>> + Send + 'a,
 {
     let started = Instant::now();
-    let (tenant, outcome) = match app.auth.tenant(&app.store, req).await {
-        Ok(tenant) => (Some(tenant.clone()), route(app, tenant, req).await),
-        Err(e) => (None, Err(e)),
+    let caller = match app.auth.caller(&app.store, req).await {
+        Ok(caller) => caller,
+        Err(e) => return finish(req, started, None, None, Err(e)),
     };
-    finish(req, started, tenant.as_ref(), outcome)
+    let (outcome, quota) = match app.limits.admit(&caller, req).await {
+        Ok(quota) => {
+            let outcome = route(app, caller.tenant.clone(), req).await;
+            if matches!(outcome, Err(ApiError::NotFound(_))) {
+                app.limits.record_miss(&caller, req).await;
+            }
+            (outcome, quota)
+        }
+        Err((e, quota)) => (Err(e), quota),
+    };
+    finish(req, started, Some(&caller.tenant), quota, outcome)
 }
 
 /// The same frame for routes that need no token (`/ping`).
 pub fn serve_public(req: &Request, outcome: Result<Response<Body>, ApiError>) -> Response<Body> {
-    finish(req, Instant::now(), None, outcome)
+    finish(req, Instant::now(), None, None, outcome)
 }
 
 fn finish(
     req: &Request,
     started: Instant,
     tenant: Option<&TenantId>,
+    quota: Option<Quota>,
     outcome: Result<Response<Body>, ApiError>,
 ) -> Response<Body> {
     let request_id = request_id(req);
@@ -47,6 +59,9 @@ fn finish(
         Ok(response) => (response, None),
         Err(e) => (e.to_response(), Some(e.code())),
     };
+    if let Some(quota) = quota {
+        quota.apply(&mut response);
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

@@ -10,6 +10,8 @@ pub mod coupon;
 pub mod dates;
 pub mod error;
 pub mod http;
+pub mod limiter;
+pub mod limits;
 pub mod money;
 pub mod request;
 pub mod store;

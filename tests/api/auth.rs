@@ -61,7 +61,11 @@ async fn tokens_are_stored_only_as_hashes() {
 
 #[tokio::test]
 async fn a_revoked_token_is_refused_once_the_cache_expires() {
-    let t = TestApp::with_auth(Authenticator::with_ttl(Duration::from_millis(200))).await;
+    let t = TestApp::with(Options {
+        auth: Authenticator::with_ttl(Duration::from_millis(200)),
+        ..Options::default()
+    })
+    .await;
     assert_eq!(t.send(get("/coupon").token(&t.token_a)).await.status, 200);
 
     let store: &DynamoStore = &t.app.store;

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use common::App;
 use common::admin;
 use common::auth::Authenticator;
+use common::limits::{GuessingPolicy, Limits};
 use common::store::{DynamoStore, schema};
-use common::tenant::{DEFAULT_BURST, DEFAULT_RATE_PER_SECOND, IssuedToken, Tenant, TenantId};
+use common::tenant::{IssuedToken, Tenant, TenantId};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
@@ -22,12 +23,34 @@ pub struct TestApp {
     pub token_b: String,
 }
 
+/// How a test's app differs from the defaults.
+pub struct Options {
+    pub auth: Authenticator,
+    pub guessing: GuessingPolicy,
+    /// Both tenants' rate per second and burst.
+    pub rate: (u32, u32),
+    /// Keep rate-limit buckets in this (possibly missing) table instead.
+    pub buckets_table: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            auth: Authenticator::default(),
+            guessing: GuessingPolicy::default(),
+            // High enough that tests about other things are never limited.
+            rate: (1_000, 1_000),
+            buckets_table: None,
+        }
+    }
+}
+
 impl TestApp {
     pub async fn new() -> TestApp {
-        Self::with_auth(Authenticator::default()).await
+        Self::with(Options::default()).await
     }
 
-    pub async fn with_auth(auth: Authenticator) -> TestApp {
+    pub async fn with(options: Options) -> TestApp {
         let sdk = aws_config::load_from_env().await;
         assert!(
             sdk.endpoint_url()
@@ -40,10 +63,18 @@ impl TestApp {
             .await
             .expect("create table");
         let store = DynamoStore::new(client.clone(), &table);
-        let token_a = add_tenant(&store, "tenant-a").await;
-        let token_b = add_tenant(&store, "tenant-b").await;
+        let token_a = add_tenant(&store, "tenant-a", options.rate).await;
+        let token_b = add_tenant(&store, "tenant-b", options.rate).await;
+        let buckets = DynamoStore::new(
+            client.clone(),
+            options.buckets_table.as_deref().unwrap_or(&table),
+        );
         TestApp {
-            app: App { store, auth },
+            app: App {
+                store,
+                auth: options.auth,
+                limits: Limits::new(buckets, options.guessing),
+            },
             client,
             table,
             tenant_a: TenantId::parse("tenant-a").unwrap(),
@@ -117,12 +148,12 @@ impl TestApp {
     }
 }
 
-async fn add_tenant(store: &DynamoStore, id: &str) -> String {
+async fn add_tenant(store: &DynamoStore, id: &str, (rate, burst): (u32, u32)) -> String {
     let tenant = Tenant {
         id: TenantId::parse(id).unwrap(),
         name: id.to_owned(),
-        rate_per_second: DEFAULT_RATE_PER_SECOND,
-        burst: DEFAULT_BURST,
+        rate_per_second: rate,
+        burst,
         created_at: Utc::now(),
     };
     let tenant = admin::create_tenant(store, tenant, false).await.unwrap();

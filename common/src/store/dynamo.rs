@@ -27,7 +27,7 @@ pub struct DynamoStore {
     table: String,
 }
 
-fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+pub(super) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -35,7 +35,7 @@ where
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
 }
 
-fn is_condition_failure<E, R>(e: &SdkError<E, R>, check: impl Fn(&E) -> bool) -> bool {
+pub(super) fn is_condition_failure<E, R>(e: &SdkError<E, R>, check: impl Fn(&E) -> bool) -> bool {
     e.as_service_error().is_some_and(check)
 }
 

@@ -1,6 +1,7 @@
 //! Persistence, one trait per capability. `DynamoStore` implements them all
 //! against the single table described in the README.
 
+mod buckets;
 mod dynamo;
 mod item;
 pub mod schema;
