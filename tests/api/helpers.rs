@@ -29,7 +29,7 @@ pub struct Options {
     pub guessing: GuessingPolicy,
     /// Both tenants' rate per second and burst.
     pub rate: (u32, u32),
-    /// Keep rate-limit buckets in this (possibly missing) table instead.
+    /// Keep rate-limit buckets in this table (created here) instead.
     pub buckets_table: Option<String>,
 }
 
@@ -65,10 +65,11 @@ impl TestApp {
         let store = DynamoStore::new(client.clone(), &table);
         let token_a = add_tenant(&store, "tenant-a", options.rate).await;
         let token_b = add_tenant(&store, "tenant-b", options.rate).await;
-        let buckets = DynamoStore::new(
-            client.clone(),
-            options.buckets_table.as_deref().unwrap_or(&table),
-        );
+        let buckets_table = options.buckets_table.unwrap_or_else(|| table.clone());
+        schema::create_table(&client, &buckets_table)
+            .await
+            .expect("create buckets table");
+        let buckets = DynamoStore::new(client.clone(), buckets_table);
         TestApp {
             app: App {
                 store,
@@ -222,6 +223,7 @@ impl TestResponse {
 pub struct RequestBuilder {
     method: &'static str,
     path: String,
+    source_ip: String,
     headers: serde_json::Map<String, Value>,
     body: Option<(String, bool)>,
 }
@@ -244,6 +246,7 @@ impl RequestBuilder {
         RequestBuilder {
             method,
             path: path_and_query.to_owned(),
+            source_ip: "127.0.0.1".to_owned(),
             headers: Default::default(),
             body: None,
         }
@@ -252,6 +255,12 @@ impl RequestBuilder {
     /// `Authorization: Bearer <token>`.
     pub fn token(self, token: &str) -> RequestBuilder {
         self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// The client address API Gateway reports.
+    pub fn source_ip(mut self, ip: &str) -> RequestBuilder {
+        self.source_ip = ip.to_owned();
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> RequestBuilder {
@@ -313,7 +322,7 @@ impl RequestBuilder {
                 "apiId": "local",
                 "domainName": "127.0.0.1",
                 "http": {"method": self.method, "path": path, "protocol": "HTTP/1.1",
-                         "sourceIp": "127.0.0.1", "userAgent": "tests"},
+                         "sourceIp": self.source_ip, "userAgent": "tests"},
                 "requestId": uuid::Uuid::new_v4().to_string(),
                 "routeKey": "$default",
                 "stage": "$default",

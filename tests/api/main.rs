@@ -7,6 +7,7 @@ mod coupons;
 mod events;
 mod helpers;
 mod malformed;
+mod rate_limits;
 mod seed;
 mod template;
 mod tenancy;
