@@ -7,6 +7,7 @@ use aws_config::timeout::TimeoutConfig;
 
 use crate::auth::Authenticator;
 use crate::config::{Config, MissingSetting};
+use crate::keyspace::KeyspacePolicy;
 use crate::limits::{GuessingPolicy, Limits};
 use crate::store::DynamoStore;
 
@@ -14,15 +15,17 @@ pub struct App {
     pub store: DynamoStore,
     pub auth: Authenticator,
     pub limits: Limits,
+    pub keyspace: KeyspacePolicy,
 }
 
 impl App {
     /// Rate-limit buckets live in the same table as everything else.
-    pub fn new(store: DynamoStore, guessing: GuessingPolicy) -> App {
+    pub fn new(store: DynamoStore, guessing: GuessingPolicy, keyspace: KeyspacePolicy) -> App {
         App {
             limits: Limits::new(store.clone(), guessing),
             store,
             auth: Authenticator::default(),
+            keyspace,
         }
     }
 
@@ -38,6 +41,7 @@ impl App {
         Ok(App::new(
             DynamoStore::new(client, config.table_name),
             GuessingPolicy::from_env(),
+            KeyspacePolicy::from_env(),
         ))
     }
 }

@@ -10,6 +10,7 @@ pub mod coupon;
 pub mod dates;
 pub mod error;
 pub mod http;
+pub mod keyspace;
 pub mod limiter;
 pub mod limits;
 pub mod money;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use common::App;
 use common::admin;
 use common::auth::Authenticator;
+use common::keyspace::KeyspacePolicy;
 use common::limits::{GuessingPolicy, Limits};
 use common::store::{DynamoStore, schema};
 use common::tenant::{IssuedToken, Tenant, TenantId};
@@ -29,6 +30,7 @@ pub struct Options {
     pub guessing: GuessingPolicy,
     /// Both tenants' rate per second and burst.
     pub rate: (u32, u32),
+    pub keyspace: KeyspacePolicy,
     /// Keep rate-limit buckets in this table (created here) instead.
     pub buckets_table: Option<String>,
 }
@@ -41,6 +43,7 @@ impl Default for Options {
             // High enough that tests about other things are never limited.
             rate: (1_000, 1_000),
             buckets_table: None,
+            keyspace: KeyspacePolicy::default(),
         }
     }
 }
@@ -75,6 +78,7 @@ impl TestApp {
                 store,
                 auth: options.auth,
                 limits: Limits::new(buckets, options.guessing),
+                keyspace: options.keyspace,
             },
             client,
             table,

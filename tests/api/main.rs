@@ -6,6 +6,7 @@ mod concurrency;
 mod coupons;
 mod events;
 mod helpers;
+mod keyspace;
 mod malformed;
 mod rate_limits;
 mod seed;

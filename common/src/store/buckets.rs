@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::StoreResult;
@@ -104,9 +105,7 @@ impl BucketStore for DynamoStore {
             }
             Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
                 let old = e.as_service_error().and_then(|e| match e {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                        c.item().cloned()
-                    }
+                    UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
                     _ => None,
                 });
                 let old = old.unwrap_or_default();

@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, DeleteRequest, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
@@ -14,6 +15,7 @@ use super::schema::*;
 use super::{CouponStore, Page, RedemptionStore, StoreError, StoreResult, TenantStore};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch, Redemption};
+use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
 /// DynamoDB allows at most 100 items in one transaction.
@@ -148,14 +150,26 @@ impl DynamoStore {
 }
 
 impl CouponStore for DynamoStore {
-    async fn insert_coupons(&self, tenant: &TenantId, coupons: &[Coupon]) -> StoreResult<()> {
+    async fn insert_coupons(
+        &self,
+        tenant: &TenantId,
+        coupons: &[Coupon],
+        shape: Option<&str>,
+    ) -> StoreResult<()> {
+        let item = |coupon: &Coupon| {
+            let mut item = coupon_item(tenant, coupon);
+            if let Some(shape) = shape {
+                item.insert("shape".into(), s(shape));
+            }
+            item
+        };
         const NEW_ONLY: &str = "attribute_not_exists(PK)";
         if let [coupon] = coupons {
             let result = self
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(coupon_item(tenant, coupon)))
+                .set_item(Some(item(coupon)))
                 .condition_expression(NEW_ONLY)
                 .send()
                 .await;
@@ -175,7 +189,7 @@ impl CouponStore for DynamoStore {
             .map(|coupon| {
                 let put = Put::builder()
                     .table_name(&self.table)
-                    .set_item(Some(coupon_item(tenant, coupon)))
+                    .set_item(Some(item(coupon)))
                     .condition_expression(NEW_ONLY)
                     .build()
                     .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -323,7 +337,11 @@ impl CouponStore for DynamoStore {
         }
     }
 
-    async fn delete_coupon(&self, tenant: &TenantId, code: &CouponCode) -> StoreResult<()> {
+    async fn delete_coupon(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+    ) -> StoreResult<Option<String>> {
         let result = self
             .client
             .delete_item()
@@ -331,15 +349,74 @@ impl CouponStore for DynamoStore {
             .key(PK, s(coupon_pk(tenant, code)))
             .key(SK, s(COUPON_SK))
             .condition_expression("attribute_exists(PK)")
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(output) => Ok(output
+                .attributes
+                .and_then(|old| old.get("shape").and_then(|v| v.as_s().ok()).cloned())),
             Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::NotFound)
             }
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn reserve_live_codes(
+        &self,
+        tenant: &TenantId,
+        shape: &Shape,
+        quantity: u64,
+    ) -> StoreResult<Result<(), u64>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(live_codes_pk(tenant, &shape.key)))
+            .key(SK, s(LIVE_CODES_SK))
+            .update_expression("ADD live :q")
+            .condition_expression("attribute_not_exists(live) OR live <= :cap")
+            .expression_attribute_values(":q", n(quantity))
+            .expression_attribute_values(":cap", n(shape.max_live.saturating_sub(quantity)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
+                let live = match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => c
+                        .item()
+                        .and_then(|old| old.get("live"))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|v| v.parse().ok()),
+                    _ => None,
+                };
+                Ok(Err(live.unwrap_or(shape.max_live)))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn release_live_codes(
+        &self,
+        tenant: &TenantId,
+        shape_key: &str,
+        quantity: u64,
+    ) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(live_codes_pk(tenant, shape_key)))
+            .key(SK, s(LIVE_CODES_SK))
+            .update_expression("ADD live :minus")
+            .condition_expression("attribute_exists(live)")
+            .expression_attribute_values(":minus", AttributeValue::N(format!("-{quantity}")))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
 

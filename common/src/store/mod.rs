@@ -15,6 +15,7 @@ pub use dynamo::DynamoStore;
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch, Redemption};
 use crate::error::{ApiError, Refusal};
+use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,10 +67,12 @@ pub trait CouponStore: Send + Sync {
     /// Inserts all coupons or none. A code that exists already is never
     /// overwritten: `AlreadyExists` for a single custom code, `Collisions`
     /// naming the clashing indices otherwise.
+    /// `shape` marks generated codes with the keyspace they count against.
     fn insert_coupons(
         &self,
         tenant: &TenantId,
         coupons: &[Coupon],
+        shape: Option<&str>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_coupon(
         &self,
@@ -89,10 +92,26 @@ pub trait CouponStore: Send + Sync {
         patch: &CouponPatch,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Coupon>> + Send;
+    /// Deletes the coupon; answers the keyspace shape it counted against, if any.
     fn delete_coupon(
         &self,
         tenant: &TenantId,
         code: &CouponCode,
+    ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Counts `quantity` more live codes of `shape`, unless that would pass
+    /// its `max_live`; then answers `Err(live)` with the count as it stands.
+    fn reserve_live_codes(
+        &self,
+        tenant: &TenantId,
+        shape: &Shape,
+        quantity: u64,
+    ) -> impl Future<Output = StoreResult<Result<(), u64>>> + Send;
+    /// Gives back live-code counts of a shape (codes deleted or never made).
+    fn release_live_codes(
+        &self,
+        tenant: &TenantId,
+        shape_key: &str,
+        quantity: u64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 

@@ -35,6 +35,12 @@ pub fn redemption_sk(at: DateTime<Utc>, redemption_id: &str) -> String {
     format!("{}#{redemption_id}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
 }
 
+/// A tenant's count of live generated codes of one shape (length, alphabet).
+pub fn live_codes_pk(tenant: &TenantId, shape: &str) -> String {
+    format!("T#{tenant}#SHAPE#{shape}")
+}
+pub const LIVE_CODES_SK: &str = "SHAPE";
+
 pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}")
 }

@@ -10,6 +10,7 @@ use common::coupon::{
 };
 use common::dates::{DayBoundary, parse_instant};
 use common::http::json;
+use common::keyspace::{KeyspacePolicy, Shape};
 use common::request::{self, lenient};
 use common::store::{CouponStore, DynamoStore, StoreError};
 use common::tenant::TenantId;
@@ -59,7 +60,7 @@ struct CreateRequest {
 /// Where the codes come from.
 enum Codes {
     Custom(CouponCode),
-    Generated { length: usize, quantity: usize },
+    Generated { shape: Shape, quantity: u64 },
 }
 
 pub async fn handle(
@@ -70,12 +71,12 @@ pub async fn handle(
     let fields = request::body_fields(req).await?;
     let as_list = fields.get("quantity").is_some_and(|q| !q.is_null());
     let body: CreateRequest = request::decode(fields)?;
-    let (codes, template) = parse(body)?;
+    let (codes, template) = parse(body, &app.keyspace)?;
     let coupons = match codes {
         Codes::Custom(code) => {
             let coupon = Coupon { code, ..template };
             app.store
-                .insert_coupons(tenant, std::slice::from_ref(&coupon))
+                .insert_coupons(tenant, std::slice::from_ref(&coupon), None)
                 .await
                 .map_err(|e| match e {
                     StoreError::AlreadyExists => {
@@ -85,8 +86,27 @@ pub async fn handle(
                 })?;
             vec![coupon]
         }
-        Codes::Generated { length, quantity } => {
-            insert_generated(&app.store, tenant, &template, length, quantity).await?
+        Codes::Generated { shape, quantity } => {
+            if let Err(live) = app
+                .store
+                .reserve_live_codes(tenant, &shape, quantity)
+                .await?
+            {
+                return Err(app.keyspace.refusal(&shape, quantity, live));
+            }
+            match insert_generated(&app.store, tenant, &template, &shape, quantity as usize).await {
+                Ok(coupons) => coupons,
+                Err(e) => {
+                    if let Err(undo) = app
+                        .store
+                        .release_live_codes(tenant, &shape.key, quantity)
+                        .await
+                    {
+                        tracing::error!(error = %undo, "could not give back a failed create's live-code count");
+                    }
+                    return Err(e);
+                }
+            }
         }
     };
     let mut response = if as_list {
@@ -106,7 +126,7 @@ pub async fn handle(
     Ok(response)
 }
 
-fn parse(body: CreateRequest) -> Result<(Codes, Coupon), ApiError> {
+fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupon), ApiError> {
     let codes = match (body.code, body.code_length, body.quantity) {
         (Some(_), Some(_), _) => {
             return Err(ApiError::Invalid(
@@ -127,15 +147,18 @@ fn parse(body: CreateRequest) -> Result<(Codes, Coupon), ApiError> {
                 )));
             }
             let quantity = quantity.unwrap_or(1);
-            if !(1..=MAX_QUANTITY).contains(&quantity) {
+            if quantity == 0 {
+                return Err(ApiError::Invalid("quantity must be at least 1".into()));
+            }
+            // The keyspace check first: it says why a huge batch of short
+            // codes can never be made, which the request cap alone would not.
+            let shape = keyspace.shape(length as usize, quantity)?;
+            if quantity > MAX_QUANTITY {
                 return Err(ApiError::Invalid(format!(
                     "quantity must be 1 to {MAX_QUANTITY}"
                 )));
             }
-            Codes::Generated {
-                length: length as usize,
-                quantity: quantity as usize,
-            }
+            Codes::Generated { shape, quantity }
         }
     };
     let uses = body.availability_count.unwrap_or(1);
@@ -195,12 +218,12 @@ async fn insert_generated(
     store: &DynamoStore,
     tenant: &TenantId,
     template: &Coupon,
-    length: usize,
+    shape: &Shape,
     quantity: usize,
 ) -> Result<Vec<Coupon>, ApiError> {
     let mut drawn = HashSet::new();
     let mut fresh_code = || loop {
-        let code = CouponCode::generate(length);
+        let code = CouponCode::generate(shape.length);
         if drawn.insert(code.clone()) {
             return code;
         }
@@ -216,7 +239,7 @@ async fn insert_generated(
             .collect();
         let mut retries = 0;
         let outcome = loop {
-            let collisions = match store.insert_coupons(tenant, &batch).await {
+            let collisions = match store.insert_coupons(tenant, &batch, Some(&shape.key)).await {
                 Ok(()) => break Ok(()),
                 Err(StoreError::AlreadyExists) => vec![0],
                 Err(StoreError::Collisions(indices)) => indices,
