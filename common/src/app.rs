@@ -6,17 +6,28 @@ use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 
 use crate::auth::Authenticator;
+use crate::cache::TtlCache;
+use crate::code::CouponCode;
 use crate::config::{Config, MissingSetting};
+use crate::coupon::Coupon;
 use crate::keyspace::KeyspacePolicy;
 use crate::limits::{GuessingPolicy, Limits};
 use crate::store::DynamoStore;
+use crate::tenant::TenantId;
 
 pub struct App {
     pub store: DynamoStore,
     pub auth: Authenticator,
     pub limits: Limits,
     pub keyspace: KeyspacePolicy,
+    /// Coupons this instance read or consumed in the last few seconds.
+    pub recent_coupons: TtlCache<(TenantId, CouponCode), Coupon>,
 }
+
+/// How long consume trusts a coupon it read: only the response's
+/// `availability_count` can be that much out of date; every rule is checked
+/// by the consume transaction itself.
+pub const RECENT_COUPON_TTL: Duration = Duration::from_secs(10);
 
 impl App {
     /// Rate-limit buckets live in the same table as everything else.
@@ -26,6 +37,7 @@ impl App {
             store,
             auth: Authenticator::default(),
             keyspace,
+            recent_coupons: TtlCache::new(RECENT_COUPON_TTL, 10_000),
         }
     }
 

@@ -1,12 +1,11 @@
 //! Bearer-token authentication with a short-lived per-instance cache.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lambda_http::Request;
 use lambda_http::http::header::AUTHORIZATION;
 
+use crate::cache::TtlCache;
 use crate::error::ApiError;
 use crate::limiter::Rule;
 use crate::limits::Caller;
@@ -21,8 +20,7 @@ const TOKEN_CACHE_CAPACITY: usize = 10_000;
 
 /// Token hash -> caller (tenant and rate rule), per warm Lambda instance.
 pub struct Authenticator {
-    cache: Mutex<HashMap<String, (Caller, Instant)>>,
-    ttl: Duration,
+    cache: TtlCache<String, Caller>,
 }
 
 impl Default for Authenticator {
@@ -34,8 +32,7 @@ impl Default for Authenticator {
 impl Authenticator {
     pub fn with_ttl(ttl: Duration) -> Authenticator {
         Authenticator {
-            cache: Mutex::new(HashMap::new()),
-            ttl,
+            cache: TtlCache::new(ttl, TOKEN_CACHE_CAPACITY),
         }
     }
 
@@ -47,7 +44,7 @@ impl Authenticator {
     ) -> Result<Caller, ApiError> {
         let secret = bearer_token(req).ok_or(ApiError::Unauthorized)?;
         let hash = token_hash(secret);
-        if let Some(caller) = self.cached(&hash) {
+        if let Some(caller) = self.cache.get(&hash) {
             return Ok(caller);
         }
         let record = store
@@ -66,34 +63,8 @@ impl Authenticator {
             burst: tenant.burst,
             tenant: tenant.id,
         };
-        self.remember(hash, caller.clone());
+        self.cache.insert(hash, caller.clone());
         Ok(caller)
-    }
-
-    fn cached(&self, hash: &str) -> Option<Caller> {
-        let cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache
-            .get(hash)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(caller, _)| caller.clone())
-    }
-
-    fn remember(&self, hash: String, caller: Caller) {
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() >= TOKEN_CACHE_CAPACITY {
-            let ttl = self.ttl;
-            cache.retain(|_, (_, at)| at.elapsed() < ttl);
-            if cache.len() >= TOKEN_CACHE_CAPACITY {
-                cache.clear();
-            }
-        }
-        cache.insert(hash, (caller, Instant::now()));
     }
 }
 

@@ -16,11 +16,10 @@
 //! refuse, and for how long. Every write is conditional on the state it
 //! assumes, so concurrent instances never let more through than the rule.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::cache::TtlCache;
 use crate::store::StoreResult;
 
 /// A bucket: one token earned every `interval_us`, at most `burst` saved up.
@@ -171,28 +170,26 @@ fn micros(us: i64) -> Duration {
     Duration::from_micros(us.max(0) as u64)
 }
 
-/// Last TAT seen per bucket, per warm instance: only a guess at the form.
-#[derive(Default)]
-pub struct Hints(Mutex<HashMap<String, i64>>);
+/// Last TAT seen per bucket, per warm instance: only a guess at the form,
+/// so forgetting one costs at most a second write.
+pub struct Hints(TtlCache<String, i64>);
 
-/// Bound on remembered buckets; forgetting only costs a second write.
-const HINTS_CAPACITY: usize = 10_000;
+impl Default for Hints {
+    fn default() -> Self {
+        Hints(TtlCache::new(Duration::from_secs(3600), 10_000))
+    }
+}
 
 impl Hints {
     fn form(&self, key: &str, now: i64) -> Form {
-        let hints = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match hints.get(key) {
-            Some(&tat) if tat > now => Form::Busy,
+        match self.0.get(&key.to_owned()) {
+            Some(tat) if tat > now => Form::Busy,
             _ => Form::Idle,
         }
     }
 
     fn remember(&self, key: &str, tat: i64) {
-        let mut hints = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if hints.len() >= HINTS_CAPACITY && !hints.contains_key(key) {
-            hints.clear();
-        }
-        hints.insert(key.to_owned(), tat);
+        self.0.insert(key.to_owned(), tat);
     }
 }
 
@@ -204,6 +201,7 @@ pub fn whole_seconds(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use std::sync::Mutex as StdMutex;
 
     /// A bucket held in memory with DynamoDB's conditional semantics, to

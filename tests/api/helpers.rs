@@ -73,13 +73,11 @@ impl TestApp {
             .await
             .expect("create buckets table");
         let buckets = DynamoStore::new(client.clone(), buckets_table);
+        let mut app = App::new(store, options.guessing, options.keyspace);
+        app.auth = options.auth;
+        app.limits = Limits::new(buckets, options.guessing);
         TestApp {
-            app: App {
-                store,
-                auth: options.auth,
-                limits: Limits::new(buckets, options.guessing),
-                keyspace: options.keyspace,
-            },
+            app,
             client,
             table,
             tenant_a: TenantId::parse("tenant-a").unwrap(),

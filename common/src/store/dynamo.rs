@@ -464,7 +464,7 @@ impl RedemptionStore for DynamoStore {
         seen: &Coupon,
         product_id: Option<&str>,
         now: DateTime<Utc>,
-    ) -> StoreResult<Redemption> {
+    ) -> StoreResult<(Redemption, Coupon)> {
         let mut seen = seen.clone();
         for _ in 0..CONSUME_ATTEMPTS {
             let redemption = Redemption {
@@ -508,7 +508,15 @@ impl RedemptionStore for DynamoStore {
                 .send()
                 .await;
             let e = match result {
-                Ok(_) => return Ok(redemption),
+                Ok(_) => {
+                    let after = Coupon {
+                        uses_left: redemption.uses_left,
+                        redeemed_count: seen.redeemed_count + 1,
+                        updated_at: now,
+                        ..seen
+                    };
+                    return Ok((redemption, after));
+                }
                 Err(e) => e,
             };
             // The coupon's cancellation reason carries its current item: it

@@ -116,16 +116,17 @@ pub trait CouponStore: Send + Sync {
 }
 
 pub trait RedemptionStore: Send + Sync {
-    /// Takes one use of `seen` (the coupon as just read) and writes its
+    /// Takes one use of `seen` (the coupon as last read) and writes its
     /// redemption row in one transaction. The write is conditional on the
     /// coupon still being usable and still carrying the terms `seen` shows.
+    /// Answers the redemption and the coupon as this consume left it.
     fn consume(
         &self,
         tenant: &TenantId,
         seen: &Coupon,
         product_id: Option<&str>,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = StoreResult<Redemption>> + Send;
+    ) -> impl Future<Output = StoreResult<(Redemption, Coupon)>> + Send;
 }
 
 pub trait TenantStore: Send + Sync {

@@ -24,14 +24,22 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
         return Err(ApiError::MethodNotAllowed);
     }
     let (code, product_id) = params(req).await?;
-    let coupon = app
-        .store
-        .get_coupon(&tenant, &code)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no coupon {code}")))?;
-    let now = common::dates::now();
-    let refusal = coupon.refusal(now, product_id.as_deref());
-    if *req.method() == Method::GET {
+    let product_id = product_id.as_deref();
+    let key = (tenant.clone(), code.clone());
+    let consuming = *req.method() == Method::POST;
+    // A coupon this instance read moments ago saves the read: the consume
+    // transaction re-checks every rule and the terms, and answers the
+    // coupon's current state when they no longer hold.
+    if consuming && let Some(seen) = app.recent_coupons.get(&key) {
+        return consume(app, &tenant, &seen, product_id).await;
+    }
+    let Some(coupon) = app.store.get_coupon(&tenant, &code).await? else {
+        app.recent_coupons.remove(&key);
+        return Err(ApiError::NotFound(format!("no coupon {code}")));
+    };
+    app.recent_coupons.insert(key, coupon.clone());
+    let refusal = coupon.refusal(common::dates::now(), product_id);
+    if !consuming {
         return Ok(json(
             StatusCode::OK,
             &Validation {
@@ -41,24 +49,34 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
             },
         ));
     }
-    // Refuse early without a write; the transaction re-checks it all.
+    // Refuse early without a write.
     if let Some(refusal) = refusal {
         return Err(ApiError::Refused(refusal));
     }
-    consume(app, &tenant, &coupon, product_id.as_deref()).await
+    consume(app, &tenant, &coupon, product_id).await
 }
 
 async fn consume(
     app: &App,
     tenant: &TenantId,
-    coupon: &Coupon,
+    seen: &Coupon,
     product_id: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let redemption = app
+    let key = (tenant.clone(), seen.code.clone());
+    match app
         .store
-        .consume(tenant, coupon, product_id, common::dates::now())
-        .await?;
-    Ok(json(StatusCode::OK, &redemption.to_json()))
+        .consume(tenant, seen, product_id, common::dates::now())
+        .await
+    {
+        Ok((redemption, after)) => {
+            app.recent_coupons.insert(key, after);
+            Ok(json(StatusCode::OK, &redemption.to_json()))
+        }
+        Err(e) => {
+            app.recent_coupons.remove(&key);
+            Err(e.into())
+        }
+    }
 }
 
 #[derive(Deserialize)]
