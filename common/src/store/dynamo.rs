@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 
 use super::item::*;
 use super::schema::*;
@@ -18,8 +19,8 @@ use crate::coupon::{Coupon, CouponPatch, Redemption};
 use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
-/// DynamoDB allows at most 100 items in one transaction.
-pub const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Conditional puts in flight at once when inserting many coupons.
+const PUTS_IN_FLIGHT: usize = 16;
 /// Attempts at a consume whose coupon changed terms between read and write.
 const CONSUME_ATTEMPTS: usize = 3;
 
@@ -109,8 +110,36 @@ impl DynamoStore {
         }
     }
 
+    /// Writes one coupon unless its code exists: `false` when it does.
+    async fn put_new_coupon(
+        &self,
+        tenant: &TenantId,
+        coupon: &Coupon,
+        shape: Option<&str>,
+    ) -> StoreResult<bool> {
+        let mut item = coupon_item(tenant, coupon);
+        if let Some(shape) = shape {
+            item.insert("shape".into(), s(shape));
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     /// Removes coupons this process just created and never showed anyone:
-    /// the undo step when a multi-batch create fails part-way.
+    /// the undo step when a create fails part-way.
     pub async fn discard_coupons(
         &self,
         tenant: &TenantId,
@@ -150,75 +179,35 @@ impl DynamoStore {
 }
 
 impl CouponStore for DynamoStore {
-    async fn insert_coupons(
+    async fn insert_new_coupons(
         &self,
         tenant: &TenantId,
         coupons: &[Coupon],
         shape: Option<&str>,
-    ) -> StoreResult<()> {
-        let item = |coupon: &Coupon| {
-            let mut item = coupon_item(tenant, coupon);
-            if let Some(shape) = shape {
-                item.insert("shape".into(), s(shape));
-            }
-            item
-        };
-        const NEW_ONLY: &str = "attribute_not_exists(PK)";
-        if let [coupon] = coupons {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item(coupon)))
-                .condition_expression(NEW_ONLY)
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(()),
-                Err(e)
-                    if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) =>
-                {
-                    Err(StoreError::AlreadyExists)
-                }
-                Err(e) => Err(unavailable(e)),
-            };
-        }
-        debug_assert!(coupons.len() <= MAX_TRANSACTION_ITEMS);
-        let puts = coupons
-            .iter()
-            .map(|coupon| {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item(coupon)))
-                    .condition_expression(NEW_ONLY)
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                Ok(TransactWriteItem::builder().put(put).build())
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(puts))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let collisions: Vec<usize> = cancellation_reasons(&e)
-                    .unwrap_or_default()
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                    .map(|(i, _)| i)
-                    .collect();
-                if collisions.is_empty() {
-                    Err(unavailable(e))
-                } else {
-                    Err(StoreError::Collisions(collisions))
+    ) -> StoreResult<Vec<usize>> {
+        let mut taken = Vec::new();
+        let mut written = Vec::new();
+        for (chunk_index, chunk) in coupons.chunks(PUTS_IN_FLIGHT).enumerate() {
+            let puts = chunk
+                .iter()
+                .map(|coupon| self.put_new_coupon(tenant, coupon, shape));
+            let mut failure = None;
+            for (i, result) in join_all(puts).await.into_iter().enumerate() {
+                let index = chunk_index * PUTS_IN_FLIGHT + i;
+                match result {
+                    Ok(true) => written.push(coupons[index].code.clone()),
+                    Ok(false) => taken.push(index),
+                    Err(e) => failure = Some(e),
                 }
             }
+            if let Some(e) = failure {
+                if let Err(undo) = self.discard_coupons(tenant, &written).await {
+                    tracing::error!(error = %undo, count = written.len(), "could not remove a failed insert's coupons");
+                }
+                return Err(e);
+            }
         }
+        Ok(taken)
     }
 
     async fn get_coupon(

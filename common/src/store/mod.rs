@@ -23,14 +23,11 @@ pub enum StoreError {
     /// DynamoDB failed, throttled or timed out; the operation did not happen.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
-    /// An item that should not exist does (custom code, tenant id).
+    /// An item that should not exist does (a tenant id).
     #[error("it already exists")]
     AlreadyExists,
     #[error("not found")]
     NotFound,
-    /// Generated codes that collided with existing ones, by index in the batch.
-    #[error("{} generated codes already exist", .0.len())]
-    Collisions(Vec<usize>),
     #[error("{}", .0.code())]
     Refused(Refusal),
 }
@@ -38,7 +35,7 @@ pub enum StoreError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::Unavailable(_) | StoreError::Collisions(_) => {
+            StoreError::Unavailable(_) => {
                 // Details of the dependency failure go to the log, not the client.
                 tracing::warn!(error = %e, "store unavailable");
                 ApiError::Unavailable(
@@ -64,16 +61,17 @@ pub struct Page<T> {
 }
 
 pub trait CouponStore: Send + Sync {
-    /// Inserts all coupons or none. A code that exists already is never
-    /// overwritten: `AlreadyExists` for a single custom code, `Collisions`
-    /// naming the clashing indices otherwise.
-    /// `shape` marks generated codes with the keyspace they count against.
-    fn insert_coupons(
+    /// Writes each coupon whose code is free; a code that exists is never
+    /// overwritten. Answers the indices of the coupons whose code was taken
+    /// (those were not written). If a write fails, removes what this call
+    /// wrote before answering the failure. `shape` marks generated codes with
+    /// the keyspace they count against.
+    fn insert_new_coupons(
         &self,
         tenant: &TenantId,
         coupons: &[Coupon],
         shape: Option<&str>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<usize>>> + Send;
     fn get_coupon(
         &self,
         tenant: &TenantId,

@@ -12,7 +12,7 @@ use common::dates::{DayBoundary, parse_instant};
 use common::http::json;
 use common::keyspace::{KeyspacePolicy, Shape};
 use common::request::{self, lenient};
-use common::store::{CouponStore, DynamoStore, StoreError};
+use common::store::{CouponStore, DynamoStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -21,8 +21,6 @@ use serde::Deserialize;
 
 /// Most codes one request may create.
 pub const MAX_QUANTITY: u64 = 1_000;
-/// Codes per all-or-nothing insert (DynamoDB's transaction limit).
-const BATCH: usize = 100;
 /// Fresh draws for codes that collide with existing ones before giving up.
 const COLLISION_RETRIES: usize = 5;
 
@@ -75,15 +73,16 @@ pub async fn handle(
     let coupons = match codes {
         Codes::Custom(code) => {
             let coupon = Coupon { code, ..template };
-            app.store
-                .insert_coupons(tenant, std::slice::from_ref(&coupon), None)
-                .await
-                .map_err(|e| match e {
-                    StoreError::AlreadyExists => {
-                        ApiError::AlreadyExists(format!("coupon {} already exists", coupon.code))
-                    }
-                    e => e.into(),
-                })?;
+            let taken = app
+                .store
+                .insert_new_coupons(tenant, std::slice::from_ref(&coupon), None)
+                .await?;
+            if !taken.is_empty() {
+                return Err(ApiError::AlreadyExists(format!(
+                    "coupon {} already exists",
+                    coupon.code
+                )));
+            }
             vec![coupon]
         }
         Codes::Generated { shape, quantity } => {
@@ -210,10 +209,10 @@ fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupo
     Ok((codes, template))
 }
 
-/// Inserts `quantity` coupons with fresh codes, in all-or-nothing batches.
-/// A code that already exists is drawn again, never overwritten. If a batch
-/// fails for good, the batches already written are removed again: their
-/// codes were never shown to anyone, so the request leaves nothing behind.
+/// Inserts `quantity` coupons with fresh codes. A code that already exists
+/// is drawn again, never overwritten. If the insert fails for good, what it
+/// wrote is removed again: those codes were never shown to anyone, so the
+/// request leaves nothing behind.
 async fn insert_generated(
     store: &DynamoStore,
     tenant: &TenantId,
@@ -228,41 +227,51 @@ async fn insert_generated(
             return code;
         }
     };
-    let mut created: Vec<Coupon> = Vec::with_capacity(quantity);
-    while created.len() < quantity {
-        let size = BATCH.min(quantity - created.len());
-        let mut batch: Vec<Coupon> = (0..size)
-            .map(|_| Coupon {
-                code: fresh_code(),
-                ..template.clone()
-            })
-            .collect();
-        let mut retries = 0;
-        let outcome = loop {
-            let collisions = match store.insert_coupons(tenant, &batch, Some(&shape.key)).await {
-                Ok(()) => break Ok(()),
-                Err(StoreError::AlreadyExists) => vec![0],
-                Err(StoreError::Collisions(indices)) => indices,
-                Err(e) => break Err(e),
-            };
-            retries += 1;
-            if retries > COLLISION_RETRIES {
-                break Err(StoreError::Unavailable(
-                    "generated codes kept colliding".into(),
-                ));
-            }
-            for i in collisions {
-                batch[i].code = fresh_code();
+    let mut coupons: Vec<Coupon> = (0..quantity)
+        .map(|_| Coupon {
+            code: fresh_code(),
+            ..template.clone()
+        })
+        .collect();
+    // Indices of the coupons not written yet.
+    let mut pending: Vec<usize> = (0..quantity).collect();
+    for _ in 0..=COLLISION_RETRIES {
+        let batch: Vec<Coupon> = pending.iter().map(|&i| coupons[i].clone()).collect();
+        let taken = match store
+            .insert_new_coupons(tenant, &batch, Some(&shape.key))
+            .await
+        {
+            Ok(taken) => taken,
+            Err(e) => {
+                discard_written(store, tenant, &coupons, &pending).await;
+                return Err(e.into());
             }
         };
-        if let Err(e) = outcome {
-            let codes: Vec<CouponCode> = created.iter().map(|c| c.code.clone()).collect();
-            if let Err(undo) = store.discard_coupons(tenant, &codes).await {
-                tracing::error!(error = %undo, count = codes.len(), "could not remove a failed create's coupons");
-            }
-            return Err(e.into());
+        pending = taken.into_iter().map(|j| pending[j]).collect();
+        if pending.is_empty() {
+            return Ok(coupons);
         }
-        created.extend(batch);
+        for &i in &pending {
+            coupons[i].code = fresh_code();
+        }
     }
-    Ok(created)
+    discard_written(store, tenant, &coupons, &pending).await;
+    Err(ApiError::Unavailable(
+        "generated codes kept colliding with existing ones; retry".into(),
+    ))
+}
+
+async fn discard_written(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    coupons: &[Coupon],
+    pending: &[usize],
+) {
+    let written: Vec<CouponCode> = (0..coupons.len())
+        .filter(|i| !pending.contains(i))
+        .map(|i| coupons[i].code.clone())
+        .collect();
+    if let Err(undo) = store.discard_coupons(tenant, &written).await {
+        tracing::error!(error = %undo, count = written.len(), "could not remove a failed create's coupons");
+    }
 }
