@@ -1,7 +1,13 @@
 //! A per-test app on its own table, two tenants, and a request builder that
 //! produces API Gateway HTTP API (payload 2.0) events.
 
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
@@ -31,6 +37,8 @@ pub struct Options {
     /// Both tenants' rate per second and burst.
     pub rate: (u32, u32),
     pub keyspace: KeyspacePolicy,
+    /// Counts the DynamoDB operations the app makes.
+    pub counter: Option<RequestCounter>,
     /// Keep rate-limit buckets in this table (created here) instead.
     pub buckets_table: Option<String>,
 }
@@ -44,6 +52,7 @@ impl Default for Options {
             rate: (1_000, 1_000),
             buckets_table: None,
             keyspace: KeyspacePolicy::default(),
+            counter: None,
         }
     }
 }
@@ -60,7 +69,11 @@ impl TestApp {
                 .is_some_and(|u| u.starts_with("http://127.0.0.1")),
             "integration tests run against a loopback moto server: use scripts/with-moto.sh"
         );
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        if let Some(counter) = &options.counter {
+            config = config.interceptor(counter.clone());
+        }
+        let client = aws_sdk_dynamodb::Client::from_conf(config.build());
         let table = format!("test-{}", uuid::Uuid::new_v4());
         schema::create_table(&client, &table)
             .await
@@ -164,6 +177,37 @@ async fn add_tenant(store: &DynamoStore, id: &str, (rate, burst): (u32, u32)) ->
         .await
         .unwrap()
         .secret
+}
+
+/// An SDK interceptor that records each DynamoDB operation by name (once
+/// per operation, however many attempts the SDK's retries make; the
+/// operation's name is in the config bag from serialization on).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<Mutex<Vec<String>>>);
+
+impl RequestCounter {
+    /// The operations since the last call, and forgets them.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            self.0.lock().unwrap().push(metadata.name().to_owned());
+        }
+        Ok(())
+    }
 }
 
 pub struct TestResponse {

@@ -9,6 +9,7 @@ mod helpers;
 mod keyspace;
 mod malformed;
 mod rate_limits;
+mod request_counts;
 mod seed;
 mod template;
 mod tenancy;

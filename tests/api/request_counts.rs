@@ -1,0 +1,80 @@
+//! DynamoDB requests per operation, counted by an SDK interceptor.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn validate_and_consume_make_two_requests_each_when_warm() {
+    let counter = RequestCounter::default();
+    let t = TestApp::with(Options {
+        counter: Some(counter.clone()),
+        ..Options::default()
+    })
+    .await;
+    let code = t
+        .create_coupon(json!({"availability_count": 10, "product_id": "apple123"}))
+        .await;
+    let validate =
+        || get(&format!("/coupon/consume?code={code}&product_id=apple123")).token(&t.token_a);
+    let consume =
+        || post(&format!("/coupon/consume?code={code}&product_id=apple123")).token(&t.token_a);
+
+    // Warms the token cache (and the limiter's hint).
+    assert_eq!(t.send(validate()).await.status, 200);
+    counter.take();
+
+    assert_eq!(t.send(validate()).await.status, 200);
+    assert_eq!(
+        counter.take(),
+        ["UpdateItem", "GetItem"],
+        "validate: limiter, coupon"
+    );
+
+    // The checkout flow: validate, then consume the coupon validate just read.
+    assert_eq!(t.send(consume()).await.status, 200);
+    assert_eq!(
+        counter.take(),
+        ["UpdateItem", "TransactWriteItems"],
+        "consume: limiter, transaction"
+    );
+    assert_eq!(t.send(consume()).await.status, 200);
+    assert_eq!(counter.take(), ["UpdateItem", "TransactWriteItems"]);
+
+    let details = get(&format!("/coupon?code={code}")).token(&t.token_a);
+    assert_eq!(t.send(details).await.status, 200);
+    assert_eq!(
+        counter.take(),
+        ["UpdateItem", "GetItem"],
+        "details: limiter, coupon"
+    );
+}
+
+#[tokio::test]
+async fn a_cold_token_costs_two_reads_once() {
+    let counter = RequestCounter::default();
+    let t = TestApp::with(Options {
+        counter: Some(counter.clone()),
+        ..Options::default()
+    })
+    .await;
+    counter.take();
+    assert_eq!(
+        t.send(get("/coupon?limit=5").token(&t.token_a))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        counter.take(),
+        ["GetItem", "GetItem", "UpdateItem", "Query"],
+        "token, tenant, limiter, list"
+    );
+    assert_eq!(
+        t.send(get("/coupon?limit=5").token(&t.token_a))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(counter.take(), ["UpdateItem", "Query"]);
+}
