@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use common::admin;
-use common::store::{DynamoStore, TenantStore, schema};
+use common::store::{DynamoStore, StoreError, TenantStore, schema};
 use common::tenant::{DEFAULT_BURST, DEFAULT_RATE_PER_SECOND, IssuedToken, Tenant, TenantId};
 
 #[derive(Parser)]
@@ -52,6 +52,16 @@ enum TenantCommand {
         /// Keep an existing tenant of that id instead of failing.
         #[arg(long)]
         exist_ok: bool,
+    },
+    /// Change a tenant's rate limit; warm functions apply it within 60 seconds.
+    Update {
+        id: String,
+        /// Requests per second the tenant's token bucket refills.
+        #[arg(long)]
+        rate: u32,
+        /// Bucket size: the burst allowed above the rate.
+        #[arg(long)]
+        burst: u32,
     },
     /// List tenants.
     List,
@@ -134,6 +144,24 @@ async fn run(cli: Cli) -> Result<(), String> {
                 token.token_id
             );
             println!("{}", token.secret);
+        }
+        Command::Tenant(TenantCommand::Update { id, rate, burst }) => {
+            let id = TenantId::parse(&id).map_err(|e| e.to_string())?;
+            if rate == 0 || burst == 0 {
+                return Err("--rate and --burst must be at least 1".into());
+            }
+            let tenant =
+                store
+                    .update_tenant_limits(&id, rate, burst)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::NotFound => format!("no tenant {id}"),
+                        e => e.to_string(),
+                    })?;
+            println!(
+                "tenant {} rate {}/s burst {}",
+                tenant.id, tenant.rate_per_second, tenant.burst
+            );
         }
         Command::Tenant(TenantCommand::List) => {
             for t in store.list_tenants().await.map_err(|e| e.to_string())? {

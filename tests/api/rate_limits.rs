@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use common::limiter::Rule;
 use common::limits::GuessingPolicy;
+use common::store::TenantStore;
 use futures_util::future::join_all;
 use serde_json::json;
 
@@ -218,4 +219,31 @@ async fn without_its_limiter_create_fails_closed_and_checkout_stays_open() {
         404,
         "nothing was created"
     );
+}
+
+#[tokio::test]
+async fn a_changed_rate_applies_once_the_token_cache_expires() {
+    let auth = common::auth::Authenticator::with_ttl(Duration::from_millis(200));
+    let t = TestApp::with(Options {
+        auth,
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(t.send(get("/coupon").token(&t.token_a)).await.status, 200);
+
+    let updated = t
+        .app
+        .store
+        .update_tenant_limits(&t.tenant_a, 1, 1)
+        .await
+        .unwrap();
+    assert_eq!((updated.rate_per_second, updated.burst), (1, 1));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+
+    let first = t.send(get("/coupon").token(&t.token_a)).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("ratelimit-limit"), Some("1"));
+    t.send(get("/coupon").token(&t.token_a))
+        .await
+        .assert_problem(429, "rate_limited");
 }

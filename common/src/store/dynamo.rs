@@ -559,6 +559,34 @@ impl TenantStore for DynamoStore {
             .transpose()
     }
 
+    async fn update_tenant_limits(
+        &self,
+        id: &TenantId,
+        rate_per_second: u32,
+        burst: u32,
+    ) -> StoreResult<Tenant> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(tenant_pk(id)))
+            .key(SK, s(TENANT_SK))
+            .update_expression("SET rate_per_second = :rate, burst = :burst")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":rate", n(rate_per_second))
+            .expression_attribute_values(":burst", n(burst))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => tenant_from(&output.attributes.unwrap_or_default()),
+            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
         self.query_gsi1(TENANTS_GSI1PK.to_owned(), None)
             .await?

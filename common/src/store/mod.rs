@@ -131,6 +131,13 @@ pub trait TenantStore: Send + Sync {
     fn insert_tenant(&self, tenant: &Tenant) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_tenant(&self, id: &TenantId)
     -> impl Future<Output = StoreResult<Option<Tenant>>> + Send;
+    /// Sets a tenant's rate and burst; `NotFound` when there is no such tenant.
+    fn update_tenant_limits(
+        &self,
+        id: &TenantId,
+        rate_per_second: u32,
+        burst: u32,
+    ) -> impl Future<Output = StoreResult<Tenant>> + Send;
     fn list_tenants(&self) -> impl Future<Output = StoreResult<Vec<Tenant>>> + Send;
     fn insert_token(
         &self,
