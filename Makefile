@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help bootstrap dev test fmt lint unit-and-integration template-lint clean
+.PHONY: help bootstrap dev test bench fmt lint unit-and-integration template-lint clean
 
 help:
 	@echo "make dev    - local AWS emulator + the whole API on http://127.0.0.1:9000"
 	@echo "make test   - formatting, clippy, unit and integration tests, template lint"
+	@echo "make bench  - the measurements in BENCHMARKS.md (not part of make test)"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -26,6 +27,10 @@ lint:
 # Unit tests, and integration tests against a moto server this run starts and stops.
 unit-and-integration:
 	scripts/with-moto.sh cargo test --workspace
+
+# Benchmarks are ignored tests that print tables; they never run in `make test`.
+bench: bootstrap
+	scripts/with-moto.sh cargo test -p api-tests -- --ignored --nocapture --test-threads 1
 
 template-lint:
 	scripts/lint-template.sh .venv/bin

@@ -7,6 +7,7 @@ mod coupons;
 mod events;
 mod helpers;
 mod keyspace;
+mod limiter_cost;
 mod malformed;
 mod rate_limits;
 mod request_counts;
