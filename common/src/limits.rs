@@ -285,3 +285,39 @@ impl Limits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(rate: u32, burst: u32) -> Caller {
+        Caller {
+            tenant: TenantId::parse("t").unwrap(),
+            rule: Rule::per_second(rate, burst),
+            burst,
+        }
+    }
+
+    #[test]
+    fn one_bucket_item_up_to_its_partition_share() {
+        let (key, rule, all) = Limits::tenant_bucket(&caller(500, 1_000));
+        assert_eq!(all, ["T#t#RL#0"]);
+        assert_eq!(key, "T#t#RL#0");
+        assert_eq!(rule, Rule::per_second(500, 1_000));
+    }
+
+    #[test]
+    fn faster_tenants_are_spread_over_shards_that_add_up() {
+        let (key, rule, all) = Limits::tenant_bucket(&caller(2_000, 1_000));
+        assert_eq!(all.len(), 4);
+        assert!(all.contains(&key));
+        assert_eq!(
+            rule,
+            Rule {
+                interval_us: 2_000,
+                burst: 250
+            }
+        );
+        assert_eq!(1_000_000 / rule.interval_us * all.len() as i64, 2_000);
+    }
+}
