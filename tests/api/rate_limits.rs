@@ -74,18 +74,25 @@ async fn a_burst_of_40_gets_the_bucket_then_429_until_it_refills() {
     );
 }
 
-#[tokio::test]
-async fn guessing_codes_cuts_the_client_off_for_the_cooldown() {
+/// An app whose tenants may miss `per_tenant` codes, and each client
+/// `per_client`, before a ten-minute cool-down (no refill meanwhile).
+async fn guessing_app(per_tenant: u32, per_client: u32) -> TestApp {
+    let slow = Duration::from_secs(600);
     let guessing = GuessingPolicy {
-        per_tenant: Rule::every(Duration::from_secs(600), 1_000),
-        per_client: Rule::every(Duration::from_secs(600), 10),
-        cooldown: Duration::from_secs(600),
+        per_tenant: Rule::every(slow, per_tenant),
+        per_client: Rule::every(slow, per_client),
+        cooldown: slow,
     };
-    let t = TestApp::with(Options {
+    TestApp::with(Options {
         guessing,
         ..Options::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn guessing_codes_cuts_the_client_off_for_the_cooldown() {
+    let t = guessing_app(1_000, 10).await;
     let real = t.create_coupon(json!({"availability_count": 5})).await;
 
     let mut statuses = Vec::new();
@@ -144,16 +151,7 @@ async fn guessing_codes_cuts_the_client_off_for_the_cooldown() {
 
 #[tokio::test]
 async fn many_clients_guessing_block_the_tenants_lookups_only() {
-    let guessing = GuessingPolicy {
-        per_tenant: Rule::every(Duration::from_secs(600), 15),
-        per_client: Rule::every(Duration::from_secs(600), 10),
-        cooldown: Duration::from_secs(600),
-    };
-    let t = TestApp::with(Options {
-        guessing,
-        ..Options::default()
-    })
-    .await;
+    let t = guessing_app(15, 10).await;
     let mut statuses = Vec::new();
     for i in 0..30 {
         // Every guess from a different address: only the tenant bucket sees them all.
