@@ -5,20 +5,10 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use crate::error::ApiError;
 
-/// Which instant a date without a time stands for.
-#[derive(Debug, Clone, Copy)]
-pub enum DayBoundary {
-    /// Last second of the day, UTC: an expiry date includes its whole day.
-    EndOfDay,
-    /// First second of the day, UTC: a start date includes its whole day.
-    StartOfDay,
-}
-
-pub fn parse_instant(
-    field: &str,
-    text: &str,
-    boundary: DayBoundary,
-) -> Result<DateTime<Utc>, ApiError> {
+/// An instant from `15-Jan-2030`, `2030-01-15` or RFC 3339. A date without
+/// a time means the end of that day (23:59:59 UTC), as the API contract
+/// says for both `expiry_date` and `starts_at`.
+pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
     let text = text.trim();
     let parsed = if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
         Some(instant.with_timezone(&Utc))
@@ -27,11 +17,9 @@ pub fn parse_instant(
             .or_else(|_| NaiveDate::parse_from_str(text, "%d-%b-%Y"))
             .ok()
             .map(|day| {
-                let time = match boundary {
-                    DayBoundary::EndOfDay => NaiveTime::from_hms_opt(23, 59, 59),
-                    DayBoundary::StartOfDay => NaiveTime::from_hms_opt(0, 0, 0),
-                };
-                Utc.from_utc_datetime(&day.and_time(time.unwrap_or_default()))
+                Utc.from_utc_datetime(
+                    &day.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default()),
+                )
             })
     };
     match parsed {
@@ -69,12 +57,10 @@ mod tests {
 
     #[test]
     fn accepts_the_three_forms() {
-        let end = |t| format(parse_instant("d", t, DayBoundary::EndOfDay).unwrap());
+        let end = |t| format(parse_instant("d", t).unwrap());
         assert_eq!(end("15-Jan-2030"), "2030-01-15T23:59:59Z");
         assert_eq!(end("2030-01-15"), "2030-01-15T23:59:59Z");
         assert_eq!(end("2030-01-15T10:00:00+02:00"), "2030-01-15T08:00:00Z");
-        let start = format(parse_instant("d", "2030-01-15", DayBoundary::StartOfDay).unwrap());
-        assert_eq!(start, "2030-01-15T00:00:00Z");
     }
 
     #[test]
@@ -87,23 +73,20 @@ mod tests {
             "1969-12-31",
             "15/01/2030",
         ] {
-            assert!(
-                parse_instant("d", text, DayBoundary::EndOfDay).is_err(),
-                "{text:?}"
-            );
+            assert!(parse_instant("d", text).is_err(), "{text:?}");
         }
     }
 
     proptest! {
         #[test]
         fn never_panics(text in "\\PC{0,40}") {
-            let _ = parse_instant("d", &text, DayBoundary::EndOfDay);
+            let _ = parse_instant("d", &text);
         }
 
         #[test]
         fn formatted_instants_parse_back(secs in 0i64..253_402_300_799) {
             let instant = DateTime::from_timestamp(secs, 0).unwrap();
-            prop_assert_eq!(parse_instant("d", &format(instant), DayBoundary::EndOfDay).unwrap(), instant);
+            prop_assert_eq!(parse_instant("d", &format(instant)).unwrap(), instant);
         }
     }
 }

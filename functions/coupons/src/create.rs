@@ -8,7 +8,7 @@ use common::coupon::{
     Coupon, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency,
     parse_label,
 };
-use common::dates::{DayBoundary, parse_instant};
+use common::dates::parse_instant;
 use common::http::json;
 use common::keyspace::{KeyspacePolicy, Shape};
 use common::request::{self, lenient};
@@ -168,11 +168,11 @@ fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupo
     }
     let starts_at = body
         .starts_at
-        .map(|t| parse_instant("starts_at", &t, DayBoundary::StartOfDay))
+        .map(|t| parse_instant("starts_at", &t))
         .transpose()?;
     let expires_at = body
         .expiry_date
-        .map(|t| parse_instant("expiry_date", &t, DayBoundary::EndOfDay))
+        .map(|t| parse_instant("expiry_date", &t))
         .transpose()?;
     if let (Some(start), Some(end)) = (starts_at, expires_at)
         && start > end

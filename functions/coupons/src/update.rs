@@ -6,7 +6,7 @@ use common::coupon::{
     CouponPatch, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS,
     parse_currency, parse_label,
 };
-use common::dates::{DayBoundary, parse_instant};
+use common::dates::parse_instant;
 use common::http::json;
 use common::request::{self, lenient};
 use common::store::{CouponStore, StoreError};
@@ -108,12 +108,8 @@ fn parse(body: UpdateRequest) -> Result<CouponPatch, ApiError> {
         })?,
         discount,
         currency: patch(body.currency, parse_currency)?,
-        starts_at: patch(body.starts_at, |t| {
-            parse_instant("starts_at", t, DayBoundary::StartOfDay)
-        })?,
-        expires_at: patch(body.expiry_date, |t| {
-            parse_instant("expiry_date", t, DayBoundary::EndOfDay)
-        })?,
+        starts_at: patch(body.starts_at, |t| parse_instant("starts_at", t))?,
+        expires_at: patch(body.expiry_date, |t| parse_instant("expiry_date", t))?,
         active: body.active,
     })
 }
