@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::auth::Authenticator;
 use crate::cache::TtlCache;
@@ -41,21 +41,30 @@ impl App {
         }
     }
 
-    /// SDK config from the environment (`AWS_ENDPOINT_URL` points it at the
-    /// local emulator), clients built once.
+    /// Settings and SDK config from the environment.
     pub async fn from_env() -> Result<App, MissingSetting> {
+        App::from_sdk(&sdk_config().await)
+    }
+
+    /// Clients built once from the SDK config (see [`sdk_config`]).
+    pub fn from_sdk(sdk: &SdkConfig) -> Result<App, MissingSetting> {
         let config = Config::from_env()?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(sdk_timeouts())
-            .load()
-            .await;
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let client = aws_sdk_dynamodb::Client::new(sdk);
         Ok(App::new(
             DynamoStore::new(client, config.table_name),
             GuessingPolicy::from_env(),
             KeyspacePolicy::from_env(),
         ))
     }
+}
+
+/// SDK config from the environment (`AWS_ENDPOINT_URL` points it at the
+/// local emulator), with bounded timeouts.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(sdk_timeouts())
+        .load()
+        .await
 }
 
 /// A request must answer well inside API Gateway's 30 s and the function's

@@ -147,12 +147,11 @@ pub struct Redemption {
     pub discount: Option<Discount>,
     pub currency: Option<String>,
     pub consumed_at: DateTime<Utc>,
-    /// Uses left on the coupon right after this one.
-    pub uses_left: u64,
 }
 
 impl Redemption {
-    pub fn to_json(&self) -> Value {
+    /// The consume response: the redemption, and the uses the coupon has left.
+    pub fn to_json(&self, uses_left: u64) -> Value {
         json!({
             "object": "redemption",
             "redemption_id": self.redemption_id,
@@ -162,7 +161,7 @@ impl Redemption {
             "discount": self.discount.map(Discount::to_json),
             "currency": self.currency,
             "consumed_at": dates::format(self.consumed_at),
-            "availability_count": self.uses_left,
+            "availability_count": uses_left,
         })
     }
 }

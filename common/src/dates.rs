@@ -30,6 +30,17 @@ pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError>
     }
 }
 
+/// Like [`parse_instant`], but a date without a time means the start of that
+/// day: the lower end of a range such as an export's `from`.
+pub fn parse_start(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    let instant = parse_instant(field, text)?;
+    if DateTime::parse_from_rfc3339(text.trim()).is_ok() {
+        Ok(instant)
+    } else {
+        Ok(Utc.from_utc_datetime(&instant.date_naive().and_time(NaiveTime::MIN)))
+    }
+}
+
 /// Now, to the millisecond: the precision times are stored with, so what a
 /// write answers is what a later read shows.
 pub fn now() -> DateTime<Utc> {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod coupon;
 pub mod dates;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod keyspace;
 pub mod limiter;

@@ -68,7 +68,7 @@ async fn a_revoked_token_is_refused_once_the_cache_expires() {
     .await;
     assert_eq!(t.send(get("/coupon").token(&t.token_a)).await.status, 200);
 
-    let store: &DynamoStore = &t.app.store;
+    let store: &DynamoStore = &t.app().store;
     let token_id = store.list_tokens(&t.tenant_a).await.unwrap()[0]
         .token_id
         .clone();

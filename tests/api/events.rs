@@ -13,16 +13,25 @@ use crate::helpers::*;
 /// work against `make dev` too.
 const EVENTS_TOKEN: &str = "cms_local_demo_token_for_events_only";
 
-/// File, in replay order, and the status its function answers.
-const EXPECTED: &[(&str, u16)] = &[
-    ("00-ping.json", 200),
-    ("01-create-coupon.json", 201),
-    ("02-get-coupon.json", 200),
-    ("03-list-coupons.json", 200),
-    ("04-validate-coupon.json", 200),
-    ("05-consume-coupon.json", 200),
-    ("06-update-coupon.json", 200),
-    ("07-delete-coupon.json", 204),
+enum Outcome {
+    /// An API Gateway event, and the status its function answers.
+    Status(u16),
+    /// The EventBridge schedule, for which the export function succeeds.
+    Exported,
+}
+use Outcome::*;
+
+/// File, in replay order, and what it gets.
+const EXPECTED: &[(&str, Outcome)] = &[
+    ("00-ping.json", Status(200)),
+    ("01-create-coupon.json", Status(201)),
+    ("02-get-coupon.json", Status(200)),
+    ("03-list-coupons.json", Status(200)),
+    ("04-validate-coupon.json", Status(200)),
+    ("05-consume-coupon.json", Status(200)),
+    ("06-update-coupon.json", Status(200)),
+    ("07-delete-coupon.json", Status(204)),
+    ("08-scheduled-export.json", Exported),
 ];
 
 #[tokio::test]
@@ -35,11 +44,11 @@ async fn every_sample_event_replays_with_its_status() {
         burst: 100,
         created_at: Utc::now(),
     };
-    admin::create_tenant(&t.app.store, demo.clone(), false)
+    admin::create_tenant(&t.app().store, demo.clone(), false)
         .await
         .unwrap();
     admin::issue_token(
-        &t.app.store,
+        &t.app().store,
         &demo.id,
         IssuedToken::with_secret(EVENTS_TOKEN).unwrap(),
     )
@@ -59,11 +68,34 @@ async fn every_sample_event_replays_with_its_status() {
         "every event file has an expected status here"
     );
 
-    for (file, status) in EXPECTED {
+    for (file, outcome) in EXPECTED {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let request =
-            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let response = t.call(request).await;
-        assert_eq!(response.status, *status, "{file}: {}", response.text());
+        match outcome {
+            Status(status) => {
+                let request =
+                    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                let response = t.call(request).await;
+                assert_eq!(response.status, *status, "{file}: {}", response.text());
+            }
+            Exported => {
+                let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                let event =
+                    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+                let summary = export_schedule::handle(&t.state, event)
+                    .await
+                    .expect("the export runs");
+                assert_eq!(
+                    summary["day"], "2026-11-23",
+                    "the UTC day before the schedule fired"
+                );
+                let keys: Vec<&str> = summary["exports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["key"].as_str().unwrap())
+                    .collect();
+                assert!(keys.contains(&"exports/demo/2026-11-23.xlsx"), "{keys:?}");
+            }
+        }
     }
 }

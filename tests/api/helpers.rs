@@ -18,11 +18,15 @@ use common::keyspace::KeyspacePolicy;
 use common::limits::{GuessingPolicy, Limits};
 use common::store::{DynamoStore, schema};
 use common::tenant::{IssuedToken, Tenant, TenantId};
+use exports::{Exporter, ExportsApp};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 pub struct TestApp {
-    pub app: App,
+    /// The app every function builds, with the exports function's S3 part.
+    pub state: ExportsApp,
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
     pub client: aws_sdk_dynamodb::Client,
     pub table: String,
     pub tenant_a: TenantId,
@@ -37,6 +41,8 @@ pub struct Options {
     /// Both tenants' rate per second and burst.
     pub rate: (u32, u32),
     pub keyspace: KeyspacePolicy,
+    /// Data rows per worksheet in exports (to test the roll-over).
+    pub rows_per_sheet: Option<u32>,
     /// Counts the DynamoDB operations the app makes.
     pub counter: Option<RequestCounter>,
     /// Keep rate-limit buckets in this table (created here) instead.
@@ -53,6 +59,7 @@ impl Default for Options {
             buckets_table: None,
             keyspace: KeyspacePolicy::default(),
             counter: None,
+            rows_per_sheet: None,
         }
     }
 }
@@ -89,14 +96,31 @@ impl TestApp {
         let mut app = App::new(store, options.guessing, options.keyspace);
         app.auth = options.auth;
         app.limits = Limits::new(buckets, options.guessing);
+        let bucket = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let s3 = exports::s3_client(&sdk);
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket");
+        let mut exporter = Exporter::with(s3.clone(), &bucket);
+        if let Some(rows) = options.rows_per_sheet {
+            exporter.rows_per_sheet = rows;
+        }
         TestApp {
-            app,
+            state: ExportsApp { app, exporter },
+            s3,
+            bucket,
             client,
             table,
             tenant_a: TenantId::parse("tenant-a").unwrap(),
             token_a,
             token_b,
         }
+    }
+
+    pub fn app(&self) -> &App {
+        &self.state.app
     }
 
     /// Routes a request to the function API Gateway would invoke for it.
@@ -111,8 +135,9 @@ impl TestApp {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let response = match segments.as_slice() {
             ["ping"] => ping::handle(req).await,
-            ["coupon", "consume"] => consume::handle(&self.app, req).await,
-            ["coupon"] | ["coupon", _] => coupons::handle(&self.app, req).await,
+            ["coupon", "consume"] => consume::handle(self.app(), req).await,
+            ["coupon"] | ["coupon", _] => coupons::handle(self.app(), req).await,
+            ["exports"] => exports::handle(&self.state, req).await,
             other => panic!("no function serves {other:?}"),
         };
         TestResponse::from(

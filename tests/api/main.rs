@@ -5,6 +5,7 @@ mod auth;
 mod concurrency;
 mod coupons;
 mod events;
+mod exports;
 mod helpers;
 mod keyspace;
 mod limiter_cost;

@@ -230,7 +230,7 @@ async fn a_changed_rate_applies_once_the_token_cache_expires() {
     assert_eq!(t.send(get("/coupon").token(&t.token_a)).await.status, 200);
 
     let updated = t
-        .app
+        .app()
         .store
         .update_tenant_limits(&t.tenant_a, 1, 1)
         .await

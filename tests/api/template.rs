@@ -98,7 +98,7 @@ fn make_dev_routes_every_deployed_route_to_the_same_function() {
         .unwrap();
 
     let mut deployed = BTreeSet::new();
-    for (name, resource) in template()["Resources"].as_mapping().unwrap() {
+    for resource in template()["Resources"].as_mapping().unwrap().values() {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
@@ -106,7 +106,9 @@ fn make_dev_routes_every_deployed_route_to_the_same_function() {
             .as_str()
             .unwrap();
         for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
-            assert_eq!(event["Type"].as_str(), Some("HttpApi"), "{name:?}");
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
             let path = event["Properties"]["Path"].as_str().unwrap();
             deployed.insert(path.to_owned());
             // The local router spells path parameters as the template does.

@@ -8,14 +8,17 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, DeleteRequest, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use futures_util::future::join_all;
 
 use super::item::*;
 use super::schema::*;
-use super::{CouponStore, Page, RedemptionStore, StoreError, StoreResult, TenantStore};
+use super::{
+    CouponStore, ExportStore, Page, RedemptionStore, StoreError, StoreResult, TenantStore,
+};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch, Redemption};
+use crate::export::ExportRecord;
 use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
@@ -466,7 +469,6 @@ impl RedemptionStore for DynamoStore {
                 discount: seen.discount,
                 currency: seen.currency.clone(),
                 consumed_at: now,
-                uses_left: seen.uses_left.saturating_sub(1),
             };
             let mut values =
                 Item::from([(":now".to_owned(), time(now)), (":one".to_owned(), n(1))]);
@@ -499,7 +501,7 @@ impl RedemptionStore for DynamoStore {
             let e = match result {
                 Ok(_) => {
                     let after = Coupon {
-                        uses_left: redemption.uses_left,
+                        uses_left: seen.uses_left.saturating_sub(1),
                         redeemed_count: seen.redeemed_count + 1,
                         updated_at: now,
                         ..seen
@@ -530,6 +532,99 @@ impl RedemptionStore for DynamoStore {
         Err(StoreError::Unavailable(
             "the coupon kept changing during consume".into(),
         ))
+    }
+
+    async fn redemption_page(
+        &self,
+        tenant: &TenantId,
+        day: NaiveDate,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<String>,
+    ) -> StoreResult<(Vec<Redemption>, Option<String>)> {
+        let pk = redemptions_pk(tenant, day.and_time(NaiveTime::MIN).and_utc());
+        let start = after.map(|sk| Item::from([(PK.to_owned(), s(&pk)), (SK.to_owned(), s(sk))]));
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(&pk))
+            // Sort keys start with the time; "~" sorts after every id.
+            .expression_attribute_values(":from", s(redemption_sk(from, "")))
+            .expression_attribute_values(":to", s(redemption_sk(to, "~")))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let rows = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(redemption_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = output
+            .last_evaluated_key
+            .and_then(|key| key.get(SK).and_then(|v| v.as_s().ok()).cloned());
+        Ok((rows, next))
+    }
+}
+
+impl ExportStore for DynamoStore {
+    async fn put_export(&self, tenant: &TenantId, record: &ExportRecord) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(export_item(tenant, record)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_exports(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+        after: Option<&str>,
+    ) -> StoreResult<(Vec<ExportRecord>, Option<String>)> {
+        // The cursor is the last item's GSI1 sort key, which holds its key:
+        // the start key is rebuilt here, so a cursor never leaves the tenant.
+        let start = after.and_then(|cursor| {
+            let (_, key) = cursor.split_once('#')?;
+            Some(Item::from([
+                (PK.to_owned(), s(exports_pk(tenant))),
+                (SK.to_owned(), s(key)),
+                (GSI1PK.to_owned(), s(exports_pk(tenant))),
+                (GSI1SK.to_owned(), s(cursor)),
+            ]))
+        });
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(exports_pk(tenant)))
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut records = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(export_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if records.len() > limit as usize {
+            records.truncate(limit as usize);
+            records.last().map(export_gsi1sk)
+        } else {
+            None
+        };
+        Ok((records, next))
     }
 }
 

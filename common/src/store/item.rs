@@ -11,6 +11,7 @@ use super::schema::*;
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, Discount, Redemption};
 use crate::dates::{from_millis, to_millis};
+use crate::export::ExportRecord;
 use crate::money::{Money, Percent};
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
@@ -156,6 +157,43 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
         redemption.discount,
     );
     item
+}
+
+pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
+    Ok(Redemption {
+        redemption_id: req(get_s(item, "redemption_id"), "redemption_id")?.to_owned(),
+        code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
+        product_id: get_s(item, "product_id").map(str::to_owned),
+        promo_type: get_s(item, "promo_type").map(str::to_owned),
+        discount: discount_of(item)?,
+        currency: get_s(item, "currency").map(str::to_owned),
+        consumed_at: req(get_time(item, "consumed_at"), "consumed_at")?,
+    })
+}
+
+pub fn export_item(tenant: &TenantId, record: &ExportRecord) -> Item {
+    Item::from([
+        (PK.into(), s(exports_pk(tenant))),
+        (SK.into(), s(&record.key)),
+        (GSI1PK.into(), s(exports_pk(tenant))),
+        (GSI1SK.into(), s(export_gsi1sk(record))),
+        ("type".into(), s("export")),
+        ("key".into(), s(&record.key)),
+        ("rows".into(), n(record.rows)),
+        ("from".into(), time(record.from)),
+        ("to".into(), time(record.to)),
+        ("created_at".into(), time(record.created_at)),
+    ])
+}
+
+pub fn export_from(item: &Item) -> Result<ExportRecord, StoreError> {
+    Ok(ExportRecord {
+        key: req(get_s(item, "key"), "key")?.to_owned(),
+        rows: req(get_n(item, "rows"), "rows")?,
+        from: req(get_time(item, "from"), "from")?,
+        to: req(get_time(item, "to"), "to")?,
+        created_at: req(get_time(item, "created_at"), "created_at")?,
+    })
 }
 
 pub fn tenant_item(tenant: &Tenant) -> Item {

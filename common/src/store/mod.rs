@@ -8,13 +8,14 @@ pub mod schema;
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 pub use dynamo::DynamoStore;
 
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch, Redemption};
 use crate::error::{ApiError, Refusal};
+use crate::export::ExportRecord;
 use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
@@ -125,6 +126,33 @@ pub trait RedemptionStore: Send + Sync {
         product_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<(Redemption, Coupon)>> + Send;
+
+    /// One page of a tenant's redemptions on `day` (UTC) between `from` and
+    /// `to` (both included), oldest first, and the cursor of the next page.
+    fn redemption_page(
+        &self,
+        tenant: &TenantId,
+        day: NaiveDate,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<String>,
+    ) -> impl Future<Output = StoreResult<(Vec<Redemption>, Option<String>)>> + Send;
+}
+
+pub trait ExportStore: Send + Sync {
+    /// Records a written export; one for the same key replaces it.
+    fn put_export(
+        &self,
+        tenant: &TenantId,
+        record: &ExportRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The tenant's exports, newest first; `after` is a previous page's cursor.
+    fn list_exports(
+        &self,
+        tenant: &TenantId,
+        limit: u32,
+        after: Option<&str>,
+    ) -> impl Future<Output = StoreResult<(Vec<ExportRecord>, Option<String>)>> + Send;
 }
 
 pub trait TenantStore: Send + Sync {

@@ -41,6 +41,19 @@ pub fn live_codes_pk(tenant: &TenantId, shape: &str) -> String {
 }
 pub const LIVE_CODES_SK: &str = "SHAPE";
 
+/// A tenant's exports: one item per S3 key (a re-run replaces it), listed
+/// newest first through GSI1.
+pub fn exports_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#EXPORTS")
+}
+pub fn export_gsi1sk(record: &crate::export::ExportRecord) -> String {
+    format!(
+        "{:013}#{}",
+        record.created_at.timestamp_millis(),
+        record.key
+    )
+}
+
 pub fn tenant_pk(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}")
 }

@@ -69,8 +69,9 @@ async fn consume(
         .await
     {
         Ok((redemption, after)) => {
+            let response = json(StatusCode::OK, &redemption.to_json(after.uses_left));
             app.recent_coupons.insert(key, after);
-            Ok(json(StatusCode::OK, &redemption.to_json()))
+            Ok(response)
         }
         Err(e) => {
             app.recent_coupons.remove(&key);

@@ -1,0 +1,227 @@
+//! Writing an export: the tenant's redemptions for a time range, page by
+//! page from DynamoDB into a workbook, then one `PutObject` to S3.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use common::ApiError;
+use common::export::ExportRecord;
+use common::store::{DynamoStore, ExportStore, RedemptionStore};
+use common::tenant::TenantId;
+
+use crate::workbook::{MAX_DATA_ROWS_PER_SHEET, RedemptionWorkbook};
+
+const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(900);
+/// S3's limit for a presigned link: seven days.
+pub const MAX_LINK_TTL: Duration = Duration::from_secs(604_800);
+pub const DEFAULT_MAX_RANGE_DAYS: i64 = 31;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    #[error("EXPORT_BUCKET must be set")]
+    MissingBucket,
+    #[error("{0} must be a whole number in range, got {1:?}")]
+    OutOfRange(&'static str, String),
+}
+
+/// Where and how exports are written, built once per cold start.
+pub struct Exporter {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    pub link_ttl: Duration,
+    pub max_range_days: i64,
+    /// `MAX_DATA_ROWS_PER_SHEET`, smaller only in tests of the roll-over.
+    pub rows_per_sheet: u32,
+}
+
+fn setting(
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, SettingError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(text) => text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v| range.contains(v))
+            .ok_or(SettingError::OutOfRange(name, text)),
+    }
+}
+
+impl Exporter {
+    /// `EXPORT_BUCKET`, `EXPORT_LINK_TTL` (seconds, default 900, at most
+    /// 604800) and `EXPORT_MAX_DAYS` (default 31).
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Exporter, SettingError> {
+        let bucket = std::env::var("EXPORT_BUCKET")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .ok_or(SettingError::MissingBucket)?;
+        let ttl = setting(
+            "EXPORT_LINK_TTL",
+            DEFAULT_LINK_TTL.as_secs(),
+            1..=MAX_LINK_TTL.as_secs(),
+        )?;
+        let days = setting("EXPORT_MAX_DAYS", DEFAULT_MAX_RANGE_DAYS as u64, 1..=3_660)?;
+        Ok(Exporter {
+            s3: s3_client(sdk),
+            bucket,
+            link_ttl: Duration::from_secs(ttl),
+            max_range_days: days as i64,
+            rows_per_sheet: MAX_DATA_ROWS_PER_SHEET,
+        })
+    }
+
+    pub fn with(s3: aws_sdk_s3::Client, bucket: impl Into<String>) -> Exporter {
+        Exporter {
+            s3,
+            bucket: bucket.into(),
+            link_ttl: DEFAULT_LINK_TTL,
+            max_range_days: DEFAULT_MAX_RANGE_DAYS,
+            rows_per_sheet: MAX_DATA_ROWS_PER_SHEET,
+        }
+    }
+
+    /// Writes the tenant's redemptions from `from` to `to` (both included)
+    /// to `key` and records the export. The object appears whole or not at
+    /// all: a single `PutObject` of the finished file, retried by the SDK.
+    pub async fn export(
+        &self,
+        store: &DynamoStore,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        key: String,
+    ) -> Result<ExportRecord, ApiError> {
+        let file = TempFile::new();
+        let rows = self
+            .write_workbook(store, tenant, from, to, &file.0)
+            .await?;
+        let body = ByteStream::from_path(&file.0)
+            .await
+            .map_err(|e| unavailable("reading the workbook", e))?;
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type(XLSX_CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                unavailable(
+                    "uploading the export",
+                    aws_sdk_s3::error::DisplayErrorContext(e),
+                )
+            })?;
+        let record = ExportRecord {
+            key,
+            rows,
+            from,
+            to,
+            created_at: common::dates::now(),
+        };
+        store.put_export(tenant, &record).await?;
+        Ok(record)
+    }
+
+    async fn write_workbook(
+        &self,
+        store: &DynamoStore,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        path: &std::path::Path,
+    ) -> Result<u64, ApiError> {
+        let xlsx = |e| unavailable("writing the workbook", e);
+        let mut workbook = RedemptionWorkbook::new(self.rows_per_sheet).map_err(xlsx)?;
+        let days = from
+            .date_naive()
+            .iter_days()
+            .take_while(|day| *day <= to.date_naive());
+        for day in days {
+            let mut cursor = None;
+            loop {
+                let (rows, next) = store.redemption_page(tenant, day, from, to, cursor).await?;
+                for row in &rows {
+                    workbook.push(row).map_err(xlsx)?;
+                }
+                match next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        workbook.save(path).map_err(xlsx)
+    }
+
+    /// A presigned GET link for one of the tenant's keys, and when it expires.
+    pub async fn link(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        // Only the tenant's own prefix is ever signed.
+        if !key.starts_with(&tenant_prefix(tenant)) {
+            return Err(ApiError::NotFound("no such export".into()));
+        }
+        let config =
+            PresigningConfig::expires_in(self.link_ttl).map_err(|e| unavailable("signing", e))?;
+        let expires_at = common::dates::now() + self.link_ttl;
+        let request = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| unavailable("signing", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        Ok((request.uri().to_owned(), expires_at))
+    }
+}
+
+/// Every key of a tenant's exports starts with this.
+pub fn tenant_prefix(tenant: &TenantId) -> String {
+    format!("exports/{tenant}/")
+}
+
+/// S3 with path-style addressing against a local endpoint (the emulator
+/// serves every bucket on one port), and timeouts long enough for a large
+/// upload: DynamoDB's short ones would cut a 40 MB `PutObject` off.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(120))
+        .operation_timeout(Duration::from_secs(300))
+        .build();
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .timeout_config(timeouts)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %e, "{what} failed");
+    ApiError::Unavailable(format!("{what} failed; nothing was exported, retry later"))
+}
+
+/// A workbook file in the function's temporary directory, removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new() -> TempFile {
+        TempFile(std::env::temp_dir().join(format!("export-{}.xlsx", uuid::Uuid::new_v4())))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

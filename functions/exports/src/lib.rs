@@ -1,0 +1,58 @@
+//! `/exports`: `POST` writes the redemption log for a time range to S3 as
+//! `.xlsx` now; `GET` lists the tenant's exports with fresh presigned links.
+//! The scheduled daily export (`export-schedule`) uses the same writer.
+
+mod create;
+mod export;
+mod list;
+pub mod workbook;
+
+pub use export::{Exporter, SettingError, s3_client, tenant_prefix};
+
+use common::http::{path_segments, serve};
+use common::tenant::TenantId;
+use common::{ApiError, App};
+use lambda_http::http::Method;
+use lambda_http::{Body, Error, Request, Response};
+
+/// What the exports function builds once per cold start.
+pub struct ExportsApp {
+    pub app: App,
+    pub exporter: Exporter,
+}
+
+pub async fn handle(state: &ExportsApp, req: Request) -> Result<Response<Body>, Error> {
+    Ok(serve(&state.app, &req, |_, tenant, req| route(state, tenant, req)).await)
+}
+
+async fn route(
+    state: &ExportsApp,
+    tenant: TenantId,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    match (req.method(), path_segments(req).as_slice()) {
+        (&Method::POST, ["exports"]) => create::handle(state, &tenant, req).await,
+        (&Method::GET, ["exports"]) => list::handle(state, &tenant, req).await,
+        (_, ["exports"]) => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::NotFound("no such route".into())),
+    }
+}
+
+/// An export as clients see it, with a link that is fresh on every answer.
+async fn export_json(
+    exporter: &Exporter,
+    tenant: &TenantId,
+    record: &common::export::ExportRecord,
+) -> Result<serde_json::Value, ApiError> {
+    let (url, expires_at) = exporter.link(tenant, &record.key).await?;
+    Ok(serde_json::json!({
+        "object": "export",
+        "key": record.key,
+        "rows": record.rows,
+        "from": common::dates::format(record.from),
+        "to": common::dates::format(record.to),
+        "created_at": common::dates::format(record.created_at),
+        "url": url,
+        "expires_at": common::dates::format(expires_at),
+    }))
+}

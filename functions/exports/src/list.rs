@@ -1,0 +1,61 @@
+//! `GET /exports?limit=N&cursor=X`: the tenant's exports, newest first.
+
+use common::ApiError;
+use common::http::json;
+use common::request::{self, lenient};
+use common::store::ExportStore;
+use common::tenant::TenantId;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use crate::{ExportsApp, export_json};
+
+const DEFAULT_LIMIT: u64 = 25;
+const MAX_LIMIT: u64 = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default, deserialize_with = "lenient::opt_number")]
+    limit: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    cursor: Option<String>,
+}
+
+pub async fn handle(
+    state: &ExportsApp,
+    tenant: &TenantId,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let query: ListQuery = request::decode(request::query_fields(req)?)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Invalid(format!("limit must be 1 to {MAX_LIMIT}")));
+    }
+    if query
+        .cursor
+        .as_ref()
+        .is_some_and(|c| c.len() > 1_024 || !c.contains('#'))
+    {
+        return Err(ApiError::Invalid("cursor is not valid".into()));
+    }
+    let (records, next) = state
+        .app
+        .store
+        .list_exports(tenant, limit as u32, query.cursor.as_deref())
+        .await?;
+    let mut data = Vec::with_capacity(records.len());
+    for record in &records {
+        data.push(export_json(&state.exporter, tenant, record).await?);
+    }
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "object": "list",
+            "data": data,
+            "has_more": next.is_some(),
+            "next_cursor": next,
+        }),
+    ))
+}

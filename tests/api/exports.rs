@@ -1,0 +1,318 @@
+//! Redemption-log exports: written to S3 as xlsx, fetched through the
+//! presigned link with a plain HTTP GET, and read back cell by cell.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const HEADER: [&str; 9] = [
+    "redemption_id",
+    "kind",
+    "code",
+    "product_id",
+    "promo_type",
+    "discount_type",
+    "discount_value",
+    "currency",
+    "consumed_at (UTC)",
+];
+
+/// Consumes `n` uses of a fresh coupon of the token's tenant; the redemptions.
+async fn redeem(t: &TestApp, token: &str, n: usize, fields: Value) -> Vec<Value> {
+    let created = t.send(post("/coupon").token(token).json(fields)).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let code = created.json()["code"].as_str().unwrap().to_owned();
+    let mut redemptions = Vec::new();
+    for _ in 0..n {
+        let consumed = t
+            .send(post(&format!("/coupon/consume?code={code}")).token(token))
+            .await;
+        assert_eq!(consumed.status, 200, "{}", consumed.text());
+        redemptions.push(consumed.json());
+    }
+    redemptions
+}
+
+/// What a client does with the link: a plain HTTP GET.
+async fn download(url: &str) -> Vec<u8> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut response = ureq::get(&url).call().expect("GET the presigned link");
+        response.body_mut().read_to_vec().expect("read the body")
+    })
+    .await
+    .unwrap()
+}
+
+/// Every sheet's rows, as strings (datetimes as "datetime").
+fn read_workbook(bytes: Vec<u8>) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut workbook: Xlsx<_> =
+        open_workbook_from_rs(Cursor::new(bytes)).expect("an xlsx workbook");
+    let names = workbook.sheet_names().to_vec();
+    names
+        .into_iter()
+        .map(|name| {
+            let range = workbook.worksheet_range(&name).unwrap();
+            let rows = range
+                .rows()
+                .map(|row| {
+                    row.iter()
+                        .map(|cell| match cell {
+                            Data::DateTime(_) => "datetime".to_owned(),
+                            Data::Float(f) => format!("{f:.2}"),
+                            Data::Empty => String::new(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+/// An object as the bucket holds it.
+async fn fetch(t: &TestApp, key: &str) -> Vec<u8> {
+    let object =
+        t.s3.get_object()
+            .bucket(&t.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    object.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+#[tokio::test]
+async fn an_export_holds_every_row_of_the_tenant_and_none_of_another() {
+    let t = TestApp::new().await;
+    let mine = redeem(
+        &t,
+        &t.token_a,
+        3,
+        json!({"availability_count": 5, "product_id": "apple123", "promo_type": "voucher",
+               "discount_fixed": "4.99", "currency": "EUR"}),
+    )
+    .await;
+    let theirs = redeem(&t, &t.token_b, 2, json!({"availability_count": 5})).await;
+
+    let created = t
+        .send(
+            post("/exports")
+                .token(&t.token_a)
+                .json(json!({"from": today(), "to": today()})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let export = created.json();
+    assert_eq!(export["rows"], 3);
+    let key = export["key"].as_str().unwrap();
+    assert!(
+        key.starts_with("exports/tenant-a/") && key.ends_with(".xlsx"),
+        "{key}"
+    );
+    let url = export["url"].as_str().unwrap();
+    assert!(
+        url.contains("X-Amz-Expires=900"),
+        "links live 900 s by default: {url}"
+    );
+    assert!(export["expires_at"].is_string());
+
+    let sheets = read_workbook(download(url).await);
+    assert_eq!(sheets.len(), 1);
+    let (name, rows) = &sheets[0];
+    assert_eq!(name, "Redemptions");
+    assert_eq!(rows[0], HEADER);
+    assert_eq!(rows.len(), 4, "header and three rows");
+    let ids: BTreeSet<&str> = rows[1..].iter().map(|row| row[0].as_str()).collect();
+    let expected: BTreeSet<&str> = mine
+        .iter()
+        .map(|r| r["redemption_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, expected);
+    for row in &rows[1..] {
+        let code = mine[0]["code"].as_str().unwrap();
+        assert_eq!(
+            row[1..],
+            [
+                "redemption",
+                code,
+                "apple123",
+                "voucher",
+                "fixed",
+                "4.99",
+                "EUR",
+                "datetime"
+            ]
+        );
+    }
+    for other in &theirs {
+        let id = other["redemption_id"].as_str().unwrap();
+        assert!(!ids.contains(id), "another tenant's row leaked");
+    }
+}
+
+#[tokio::test]
+async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
+    let t = TestApp::with(Options {
+        rows_per_sheet: Some(3),
+        ..Options::default()
+    })
+    .await;
+    let redeemed = redeem(&t, &t.token_a, 7, json!({"availability_count": 10})).await;
+    let created = t
+        .send(
+            post("/exports")
+                .token(&t.token_a)
+                .json(json!({"from": today(), "to": today()})),
+        )
+        .await;
+    assert_eq!(created.json()["rows"], 7);
+    let sheets = read_workbook(download(created.json()["url"].as_str().unwrap()).await);
+    let names: Vec<&str> = sheets.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["Redemptions", "Redemptions 2", "Redemptions 3"]);
+    let sizes: Vec<usize> = sheets.iter().map(|(_, rows)| rows.len() - 1).collect();
+    assert_eq!(sizes, [3, 3, 1]);
+    let ids: BTreeSet<String> = sheets
+        .iter()
+        .flat_map(|(_, rows)| {
+            assert_eq!(rows[0], HEADER, "every sheet has the header");
+            rows[1..].iter().map(|row| row[0].clone())
+        })
+        .collect();
+    assert_eq!(ids.len(), 7, "no row lost or repeated");
+    assert!(
+        redeemed
+            .iter()
+            .all(|r| ids.contains(r["redemption_id"].as_str().unwrap()))
+    );
+}
+
+#[tokio::test]
+async fn exports_are_listed_newest_first_with_fresh_links_per_tenant() {
+    let t = TestApp::new().await;
+    redeem(&t, &t.token_a, 1, json!({})).await;
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let created = t
+            .send(
+                post("/exports")
+                    .token(&t.token_a)
+                    .json(json!({"from": today(), "to": today()})),
+            )
+            .await;
+        keys.push(created.json()["key"].as_str().unwrap().to_owned());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let page = t
+        .send(get("/exports?limit=2").token(&t.token_a))
+        .await
+        .json();
+    let first: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, [keys[2].as_str(), keys[1].as_str()]);
+    assert_eq!(page["has_more"], true);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = t
+        .send(get(&format!("/exports?limit=2&cursor={}", urlencode(cursor))).token(&t.token_a))
+        .await;
+    let rest = rest.json();
+    assert_eq!(rest["data"][0]["key"], keys[0].as_str());
+    assert_eq!(rest["has_more"], false);
+    let link = rest["data"][0]["url"].as_str().unwrap();
+    assert_eq!(read_workbook(download(link).await)[0].1.len(), 2);
+
+    let theirs = t.send(get("/exports").token(&t.token_b)).await.json();
+    assert_eq!(theirs["data"], json!([]));
+}
+
+#[tokio::test]
+async fn bad_export_requests_get_422() {
+    let t = TestApp::new().await;
+    let a = |body: Value| post("/exports").token(&t.token_a).json(body);
+    for body in [
+        json!({"from": "2030-01-02", "to": "2030-01-01"}),
+        json!({"from": "2030-01-01", "to": "2030-03-01"}),
+        json!({"from": "2030-01-01"}),
+        json!({"from": "yesterday", "to": "2030-01-01"}),
+        json!({"from": "2030-01-01", "to": "2030-01-01", "tenant": "tenant-b"}),
+    ] {
+        t.send(a(body)).await.assert_problem(422, "invalid_request");
+    }
+    t.send(get("/exports?cursor=nonsense").token(&t.token_a))
+        .await
+        .assert_problem(422, "invalid_request");
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("c", text)]).unwrap()[2..].to_owned()
+}
+
+#[tokio::test]
+async fn the_daily_export_writes_each_tenants_day_and_reruns_identically() {
+    let t = TestApp::new().await;
+    let mine = redeem(&t, &t.token_a, 2, json!({"availability_count": 5})).await;
+    // Fired just after midnight: exports the day the redemptions happened.
+    let fired = chrono::Utc::now() + chrono::Duration::days(1);
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_value(
+        json!({"source": "aws.events", "detail-type": "Scheduled Event",
+                                      "time": fired.to_rfc3339(), "detail": {}}),
+    )
+    .unwrap();
+    let run = || {
+        let event =
+            lambda_runtime::LambdaEvent::new(event.clone(), lambda_runtime::Context::default());
+        export_schedule::handle(&t.state, event)
+    };
+    let first = run().await.unwrap();
+    let key_a = format!("exports/tenant-a/{}.xlsx", today());
+    let key_b = format!("exports/tenant-b/{}.xlsx", today());
+    let exports = first["exports"].as_array().unwrap();
+    assert!(
+        exports
+            .iter()
+            .any(|e| e["key"] == key_a.as_str() && e["rows"] == 2),
+        "{first}"
+    );
+    assert!(
+        exports
+            .iter()
+            .any(|e| e["key"] == key_b.as_str() && e["rows"] == 0),
+        "header only: {first}"
+    );
+
+    let rows = |bytes: Vec<u8>| read_workbook(bytes).remove(0).1;
+    let before = rows(fetch(&t, &key_a).await);
+    assert_eq!(before.len(), 3);
+    assert!(mine.iter().all(|r| {
+        before
+            .iter()
+            .any(|row| row[0] == r["redemption_id"].as_str().unwrap())
+    }));
+    assert_eq!(rows(fetch(&t, &key_b).await), [HEADER]);
+
+    run().await.unwrap();
+    assert_eq!(
+        rows(fetch(&t, &key_a).await),
+        before,
+        "a re-run rewrites the same rows"
+    );
+    let listed = t.send(get("/exports").token(&t.token_a)).await.json();
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        1,
+        "one export per key"
+    );
+}
