@@ -28,9 +28,10 @@ lint:
 unit-and-integration:
 	scripts/with-moto.sh cargo test --workspace
 
-# Benchmarks are ignored tests that print tables; they never run in `make test`.
+# Benchmarks print Markdown tables for BENCHMARKS.md; they never run in `make test`.
 bench: bootstrap
 	scripts/with-moto.sh cargo test -p api-tests -- --ignored --nocapture --test-threads 1
+	scripts/bench-xlsx.sh 1000000
 
 template-lint:
 	scripts/lint-template.sh .venv/bin

@@ -40,7 +40,7 @@ else
 fi
 
 # Build first: `cargo lambda watch` would otherwise compile on the first request.
-cargo build --bin ping --bin coupons --bin consume --bin cms-admin
+cargo build --bin ping --bin coupons --bin consume --bin exports --bin export-schedule --bin cms-admin
 admin=target/debug/cms-admin
 "$admin" setup --bucket "$EXPORT_BUCKET"
 token_args=()

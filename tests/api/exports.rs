@@ -189,6 +189,28 @@ async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
         })
         .collect();
     assert_eq!(ids.len(), 7, "no row lost or repeated");
+
+    // Each sheet's header is frozen and carries an autofilter over its rows.
+    let bytes = download(created.json()["url"].as_str().unwrap()).await;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    for (sheet, last_row) in [(1, 4), (2, 4), (3, 2)] {
+        let mut xml = String::new();
+        std::io::Read::read_to_string(
+            &mut zip
+                .by_name(&format!("xl/worksheets/sheet{sheet}.xml"))
+                .unwrap(),
+            &mut xml,
+        )
+        .unwrap();
+        assert!(
+            xml.contains(&format!(r#"<autoFilter ref="A1:I{last_row}"/>"#)),
+            "sheet {sheet}: {xml}"
+        );
+        assert!(
+            xml.contains(r#"state="frozen""#),
+            "sheet {sheet} header frozen"
+        );
+    }
     assert!(
         redeemed
             .iter()

@@ -1,0 +1,41 @@
+//! Writes N synthetic redemption rows to an xlsx file through the export's
+//! workbook writer, in-process: the Rust side of `scripts/bench-xlsx.sh`.
+//!
+//! usage: workbook_bench ROWS OUT.xlsx
+
+use std::time::Instant;
+
+use chrono::{DateTime, Duration};
+use common::code::CouponCode;
+use common::coupon::{Discount, Redemption};
+use common::money::Money;
+use exports::workbook::{MAX_DATA_ROWS_PER_SHEET, RedemptionWorkbook};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let rows: u64 = args.next().ok_or("ROWS missing")?.parse()?;
+    let out = args.next().ok_or("OUT.xlsx missing")?;
+    let started = Instant::now();
+    let mut workbook = RedemptionWorkbook::new(MAX_DATA_ROWS_PER_SHEET)?;
+    let start = DateTime::from_timestamp(1_795_000_000, 0).ok_or("bad start")?;
+    let mut row = Redemption {
+        redemption_id: String::new(),
+        code: CouponCode::parse("SUMMER24ABCD")?,
+        product_id: Some("apple123".into()),
+        promo_type: Some("voucher".into()),
+        discount: Some(Discount::Fixed(Money::from_minor(499))),
+        currency: Some("EUR".into()),
+        consumed_at: start,
+    };
+    for i in 0..rows {
+        row.redemption_id = format!("0194c1a0-0000-7000-8000-{i:012}");
+        row.consumed_at = start + Duration::milliseconds(i as i64 * 250);
+        workbook.push(&row)?;
+    }
+    let written = workbook.save(std::path::Path::new(&out))?;
+    eprintln!(
+        "rust_xlsxwriter: {written} rows in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

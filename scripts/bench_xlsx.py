@@ -1,0 +1,70 @@
+"""The same redemption rows as functions/exports/examples/workbook_bench.rs,
+written by a Python library in its streaming mode: the peers of
+`scripts/bench-xlsx.sh`.
+
+usage: python scripts/bench_xlsx.py openpyxl|xlsxwriter ROWS OUT.xlsx
+"""
+
+import datetime
+import sys
+import time
+
+HEADER = ["redemption_id", "kind", "code", "product_id", "promo_type",
+          "discount_type", "discount_value", "currency", "consumed_at (UTC)"]
+START = datetime.datetime.fromtimestamp(1_795_000_000, datetime.timezone.utc).replace(tzinfo=None)
+
+
+def rows(n):
+    for i in range(n):
+        yield [f"0194c1a0-0000-7000-8000-{i:012d}", "redemption", "SUMMER24ABCD", "apple123",
+               "voucher", "fixed", 4.99, "EUR", START + datetime.timedelta(milliseconds=i * 250)]
+
+
+def with_openpyxl(n, out):
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Redemptions")
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for title in HEADER:
+        cell = WriteOnlyCell(ws, value=title)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    for row in rows(n):
+        ws.append(row)
+    ws.auto_filter.ref = f"A1:I{n + 1}"
+    wb.save(out)
+
+
+def with_xlsxwriter(n, out):
+    import xlsxwriter
+    wb = xlsxwriter.Workbook(out, {"constant_memory": True})
+    ws = wb.add_worksheet("Redemptions")
+    bold = wb.add_format({"bold": True})
+    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    amount = wb.add_format({"num_format": "0.00"})
+    ws.freeze_panes(1, 0)
+    ws.write_row(0, 0, HEADER, bold)
+    for r, row in enumerate(rows(n), start=1):
+        ws.write_string(r, 0, row[0])
+        ws.write_string(r, 1, row[1])
+        ws.write_string(r, 2, row[2])
+        ws.write_string(r, 3, row[3])
+        ws.write_string(r, 4, row[4])
+        ws.write_string(r, 5, row[5])
+        ws.write_number(r, 6, row[6], amount)
+        ws.write_string(r, 7, row[7])
+        ws.write_datetime(r, 8, row[8], when)
+    ws.autofilter(0, 0, n, 8)
+    wb.close()
+
+
+if __name__ == "__main__":
+    library, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    started = time.perf_counter()
+    {"openpyxl": with_openpyxl, "xlsxwriter": with_xlsxwriter}[library](n, out)
+    print(f"{library}: {n} rows in {time.perf_counter() - started:.2f} s", file=sys.stderr)
