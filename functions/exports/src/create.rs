@@ -28,8 +28,12 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let body: ExportRequest = request::decode(request::body_fields(req).await?)?;
     // A day alone means all of it: `from` its first instant, `to` its last.
+    // `to` includes the whole of its last second (times are kept in ms).
     let from = parse_start("from", &body.from)?;
-    let to = parse_instant("to", &body.to)?;
+    let mut to = parse_instant("to", &body.to)?;
+    if to.timestamp_subsec_millis() == 0 {
+        to += Duration::milliseconds(999);
+    }
     if to < from {
         return Err(ApiError::Invalid("to must not be before from".into()));
     }
