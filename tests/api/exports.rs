@@ -338,3 +338,63 @@ async fn the_daily_export_writes_each_tenants_day_and_reruns_identically() {
         "one export per key"
     );
 }
+
+#[tokio::test]
+async fn when_s3_fails_nothing_is_exported_or_recorded() {
+    let t = TestApp::new().await;
+    redeem(&t, &t.token_a, 1, json!({})).await;
+    // The bucket goes away: every upload now fails, after the SDK's retries.
+    t.s3.delete_bucket().bucket(&t.bucket).send().await.unwrap();
+
+    let created = t
+        .send(
+            post("/exports")
+                .token(&t.token_a)
+                .json(json!({"from": today(), "to": today()})),
+        )
+        .await;
+    created.assert_problem(503, "unavailable");
+    let listed = t.send(get("/exports").token(&t.token_a)).await.json();
+    assert_eq!(
+        listed["data"],
+        json!([]),
+        "no record of an export that was not written"
+    );
+
+    // The scheduled run fails as a whole, so Lambda retries it.
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_value(
+        json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+    )
+    .unwrap();
+    let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+    assert!(export_schedule::handle(&t.state, event).await.is_err());
+}
+
+#[tokio::test]
+async fn links_live_as_long_as_configured() {
+    let mut t = TestApp::new().await;
+    t.state.exporter.link_ttl = std::time::Duration::from_secs(60);
+    redeem(&t, &t.token_a, 1, json!({})).await;
+    let created = t
+        .send(
+            post("/exports")
+                .token(&t.token_a)
+                .json(json!({"from": today(), "to": today()})),
+        )
+        .await
+        .json();
+    assert!(
+        created["url"]
+            .as_str()
+            .unwrap()
+            .contains("X-Amz-Expires=60&"),
+        "{created}"
+    );
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(created["expires_at"].as_str().unwrap()).unwrap();
+    let left = expires_at.to_utc() - chrono::Utc::now();
+    assert!(
+        left <= chrono::Duration::seconds(60) && left > chrono::Duration::seconds(50),
+        "{left}"
+    );
+}

@@ -225,3 +225,27 @@ impl Drop for TempFile {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_ttl_is_checked_at_start() {
+        // One test owns these variables: tests in one binary share the environment.
+        let check = |value: &str| {
+            // SAFETY: no other test in this crate reads or writes the environment.
+            unsafe { std::env::set_var("EXPORT_LINK_TTL", value) };
+            setting("EXPORT_LINK_TTL", 900, 1..=MAX_LINK_TTL.as_secs())
+        };
+        assert_eq!(check("3600").unwrap(), 3600);
+        assert!(check("604801").is_err());
+        assert!(check("0").is_err());
+        assert!(check("soon").is_err());
+        unsafe { std::env::remove_var("EXPORT_LINK_TTL") };
+        assert_eq!(
+            setting("EXPORT_LINK_TTL", 900, 1..=MAX_LINK_TTL.as_secs()).unwrap(),
+            900
+        );
+    }
+}
