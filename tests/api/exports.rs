@@ -87,6 +87,16 @@ async fn fetch(t: &TestApp, key: &str) -> Vec<u8> {
     object.body.collect().await.unwrap().into_bytes().to_vec()
 }
 
+/// `POST /exports` for today, as tenant A.
+async fn export_today(t: &TestApp) -> TestResponse {
+    t.send(
+        post("/exports")
+            .token(&t.token_a)
+            .json(json!({"from": today(), "to": today()})),
+    )
+    .await
+}
+
 fn today() -> String {
     chrono::Utc::now().format("%Y-%m-%d").to_string()
 }
@@ -104,13 +114,7 @@ async fn an_export_holds_every_row_of_the_tenant_and_none_of_another() {
     .await;
     let theirs = redeem(&t, &t.token_b, 2, json!({"availability_count": 5})).await;
 
-    let created = t
-        .send(
-            post("/exports")
-                .token(&t.token_a)
-                .json(json!({"from": today(), "to": today()})),
-        )
-        .await;
+    let created = export_today(&t).await;
     assert_eq!(created.status, 201, "{}", created.text());
     let export = created.json();
     assert_eq!(export["rows"], 3);
@@ -168,13 +172,7 @@ async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
     })
     .await;
     let redeemed = redeem(&t, &t.token_a, 7, json!({"availability_count": 10})).await;
-    let created = t
-        .send(
-            post("/exports")
-                .token(&t.token_a)
-                .json(json!({"from": today(), "to": today()})),
-        )
-        .await;
+    let created = export_today(&t).await;
     assert_eq!(created.json()["rows"], 7);
     let sheets = read_workbook(download(created.json()["url"].as_str().unwrap()).await);
     let names: Vec<&str> = sheets.iter().map(|(name, _)| name.as_str()).collect();
@@ -224,13 +222,7 @@ async fn exports_are_listed_newest_first_with_fresh_links_per_tenant() {
     redeem(&t, &t.token_a, 1, json!({})).await;
     let mut keys = Vec::new();
     for _ in 0..3 {
-        let created = t
-            .send(
-                post("/exports")
-                    .token(&t.token_a)
-                    .json(json!({"from": today(), "to": today()})),
-            )
-            .await;
+        let created = export_today(&t).await;
         keys.push(created.json()["key"].as_str().unwrap().to_owned());
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
@@ -346,13 +338,7 @@ async fn when_s3_fails_nothing_is_exported_or_recorded() {
     // The bucket goes away: every upload now fails, after the SDK's retries.
     t.s3.delete_bucket().bucket(&t.bucket).send().await.unwrap();
 
-    let created = t
-        .send(
-            post("/exports")
-                .token(&t.token_a)
-                .json(json!({"from": today(), "to": today()})),
-        )
-        .await;
+    let created = export_today(&t).await;
     created.assert_problem(503, "unavailable");
     let listed = t.send(get("/exports").token(&t.token_a)).await.json();
     assert_eq!(
@@ -375,14 +361,7 @@ async fn links_live_as_long_as_configured() {
     let mut t = TestApp::new().await;
     t.state.exporter.link_ttl = std::time::Duration::from_secs(60);
     redeem(&t, &t.token_a, 1, json!({})).await;
-    let created = t
-        .send(
-            post("/exports")
-                .token(&t.token_a)
-                .json(json!({"from": today(), "to": today()})),
-        )
-        .await
-        .json();
+    let created = export_today(&t).await.json();
     assert!(
         created["url"]
             .as_str()

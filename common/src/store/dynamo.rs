@@ -141,6 +141,34 @@ impl DynamoStore {
         }
     }
 
+    /// Up to `limit` items of a GSI1 partition after `start`, and whether
+    /// more follow: one extra item is read to know that for certain.
+    async fn gsi1_page(
+        &self,
+        pk: String,
+        limit: u32,
+        start: Option<Item>,
+        newest_first: bool,
+    ) -> StoreResult<(Vec<Item>, bool)> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .scan_index_forward(!newest_first)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut items = output.items.unwrap_or_default();
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        Ok((items, more))
+    }
+
     /// Removes coupons this process just created and never showed anyone:
     /// the undo step when a create fails part-way.
     pub async fn discard_coupons(
@@ -238,31 +266,14 @@ impl CouponStore for DynamoStore {
                 (GSI1SK.to_owned(), s(code.as_str())),
             ])
         });
-        // One more than asked, to know for certain whether another page exists.
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(coupons_gsi1pk(tenant)))
-            .limit(limit as i32 + 1)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let mut items = output
-            .items
-            .unwrap_or_default()
+        let (items, more) = self
+            .gsi1_page(coupons_gsi1pk(tenant), limit, start, false)
+            .await?;
+        let items = items
             .iter()
             .map(coupon_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|c| c.code.clone())
-        } else {
-            None
-        };
+        let next = more.then(|| items.last().map(|c| c.code.clone())).flatten();
         Ok(Page { items, next })
     }
 
@@ -599,31 +610,14 @@ impl ExportStore for DynamoStore {
                 (GSI1SK.to_owned(), s(cursor)),
             ]))
         });
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", s(exports_pk(tenant)))
-            .scan_index_forward(false)
-            .limit(limit as i32 + 1)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let mut records = output
-            .items
-            .unwrap_or_default()
+        let (items, more) = self
+            .gsi1_page(exports_pk(tenant), limit, start, true)
+            .await?;
+        let records = items
             .iter()
             .map(export_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = if records.len() > limit as usize {
-            records.truncate(limit as usize);
-            records.last().map(export_gsi1sk)
-        } else {
-            None
-        };
+        let next = more.then(|| records.last().map(export_gsi1sk)).flatten();
         Ok((records, next))
     }
 }
