@@ -1,7 +1,7 @@
 //! The coupon and redemption domain: what a coupon is, when it may be used,
 //! and how it is shown to clients.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -79,6 +79,12 @@ pub const MAX_PRODUCT_ID_CHARS: usize = 128;
 pub const MAX_PROMO_TYPE_CHARS: usize = 64;
 pub const MAX_AVAILABILITY: u64 = 1_000_000_000;
 
+/// A coupon stays valid through the whole second its expiry names: an
+/// `expiry_date` of 2030-01-15 (23:59:59) covers 23:59:59.999 too.
+pub fn expiry_second(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.trunc_subsecs(0)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Coupon {
     pub code: CouponCode,
@@ -106,7 +112,7 @@ impl Coupon {
             Some(Refusal::Inactive)
         } else if self.starts_at.is_some_and(|start| start > now) {
             Some(Refusal::NotYetValid)
-        } else if self.expires_at.is_some_and(|end| end < now) {
+        } else if self.expires_at.is_some_and(|end| end < expiry_second(now)) {
             Some(Refusal::Expired)
         } else if matches!((&self.product_id, product_id), (Some(own), Some(asked)) if own != asked)
         {

@@ -17,7 +17,7 @@ use super::{
     CouponStore, ExportStore, Page, RedemptionStore, StoreError, StoreResult, TenantStore,
 };
 use crate::code::CouponCode;
-use crate::coupon::{Coupon, CouponPatch, Redemption};
+use crate::coupon::{Coupon, CouponPatch, Redemption, expiry_second};
 use crate::export::ExportRecord;
 use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
@@ -426,15 +426,21 @@ impl CouponStore for DynamoStore {
 /// The consume condition: the same rules as `Coupon::refusal`, evaluated by
 /// DynamoDB at write time, plus "the terms copied into the log are still the
 /// coupon's" so a concurrent update cannot make the log row lie.
-fn consume_condition(seen: &Coupon, product_id: Option<&str>, values: &mut Item) -> String {
+fn consume_condition(
+    seen: &Coupon,
+    product_id: Option<&str>,
+    now: DateTime<Utc>,
+    values: &mut Item,
+) -> String {
     let mut clauses = vec![
         "attribute_exists(PK)".to_owned(),
         "active = :true".to_owned(),
         "uses_left > :zero".to_owned(),
         "(attribute_not_exists(starts_at) OR starts_at <= :now)".to_owned(),
-        "(attribute_not_exists(expires_at) OR expires_at >= :now)".to_owned(),
+        "(attribute_not_exists(expires_at) OR expires_at >= :expiry_second)".to_owned(),
     ];
     values.insert(":true".into(), AttributeValue::Bool(true));
+    values.insert(":expiry_second".into(), time(expiry_second(now)));
     values.insert(":zero".into(), n(0));
     if let Some(product_id) = product_id {
         clauses.push("(attribute_not_exists(product_id) OR product_id = :asked_product)".into());
@@ -483,7 +489,7 @@ impl RedemptionStore for DynamoStore {
             };
             let mut values =
                 Item::from([(":now".to_owned(), time(now)), (":one".to_owned(), n(1))]);
-            let condition = consume_condition(&seen, product_id, &mut values);
+            let condition = consume_condition(&seen, product_id, now, &mut values);
             let take_one_use = Update::builder()
                 .table_name(&self.table)
                 .key(PK, s(coupon_pk(tenant, &seen.code)))
