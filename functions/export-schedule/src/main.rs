@@ -3,10 +3,6 @@ use lambda_runtime::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     common::telemetry::init();
-    let sdk = common::app::sdk_config().await;
-    let state = exports::ExportsApp {
-        app: common::App::from_sdk(&sdk)?,
-        exporter: exports::Exporter::from_env(&sdk)?,
-    };
+    let state = exports::ExportsApp::from_env().await?;
     run(service_fn(|event| export_schedule::handle(&state, event))).await
 }

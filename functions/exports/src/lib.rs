@@ -15,10 +15,21 @@ use common::{ApiError, App};
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
 
-/// What the exports function builds once per cold start.
+/// What the export functions build once per cold start.
 pub struct ExportsApp {
     pub app: App,
     pub exporter: Exporter,
+}
+
+impl ExportsApp {
+    /// Both from one SDK config, read from the environment.
+    pub async fn from_env() -> Result<ExportsApp, Error> {
+        let sdk = common::app::sdk_config().await;
+        Ok(ExportsApp {
+            app: App::from_sdk(&sdk)?,
+            exporter: Exporter::from_env(&sdk)?,
+        })
+    }
 }
 
 pub async fn handle(state: &ExportsApp, req: Request) -> Result<Response<Body>, Error> {
