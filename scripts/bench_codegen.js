@@ -1,0 +1,16 @@
+// The peer of common/examples/codegen_bench.rs: voucher-code-generator making
+// the same count of distinct codes of the same length over the same alphabet.
+// usage: node scripts/bench_codegen.js COUNT LENGTH   (NODE_PATH holds the package)
+const voucherCodes = require("voucher-code-generator");
+
+const [count, length] = process.argv.slice(2).map(Number);
+const started = process.hrtime.bigint();
+const codes = voucherCodes.generate({
+  length,
+  count,
+  charset: "23456789ABCDEFGHJKMNPQRSTUVWXYZ",
+});
+const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+if (new Set(codes).size !== count) throw new Error("codes are not distinct");
+console.log(elapsed.toFixed(3));
+console.error(`voucher-code-generator: ${codes.length} distinct codes of length ${length} in ${elapsed.toFixed(3)} s`);
