@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help bootstrap dev test bench fmt lint unit-and-integration template-lint clean
+.PHONY: help bootstrap dev test bench fmt lint unit-and-integration template-lint openapi-lint clean
 
 help:
 	@echo "make dev    - local AWS emulator + the whole API on http://127.0.0.1:9000"
@@ -16,7 +16,7 @@ bootstrap:
 dev:
 	@scripts/dev.sh
 
-test: bootstrap fmt lint unit-and-integration template-lint
+test: bootstrap fmt lint unit-and-integration template-lint openapi-lint
 
 fmt:
 	cargo fmt --all -- --check
@@ -36,6 +36,10 @@ bench: bootstrap
 
 template-lint:
 	scripts/lint-template.sh .venv/bin
+
+# The routes in openapi.yaml are checked against template.yaml by the tests.
+openapi-lint:
+	.venv/bin/openapi-spec-validator openapi.yaml
 
 clean:
 	rm -rf .dev .env.local

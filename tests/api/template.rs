@@ -130,3 +130,36 @@ fn make_dev_routes_every_deployed_route_to_the_same_function() {
         "make dev serves exactly the deployed paths"
     );
 }
+
+#[test]
+fn openapi_describes_exactly_the_deployed_routes() {
+    let openapi: Value =
+        serde_yaml_ng::from_str(&repo_file("openapi.yaml")).expect("openapi.yaml parses");
+    assert_eq!(openapi["openapi"].as_str(), Some("3.1.0"));
+    let mut documented = BTreeSet::new();
+    for (path, item) in openapi["paths"].as_mapping().unwrap() {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if method != "parameters" {
+                documented.insert((method.to_uppercase(), path.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let mut deployed = BTreeSet::new();
+    for resource in template()["Resources"].as_mapping().unwrap().values() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events
+            .values()
+            .filter(|e| e["Type"].as_str() == Some("HttpApi"))
+        {
+            let properties = &event["Properties"];
+            deployed.insert((
+                properties["Method"].as_str().unwrap().to_uppercase(),
+                properties["Path"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    assert_eq!(documented, deployed);
+}
