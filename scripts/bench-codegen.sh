@@ -15,6 +15,6 @@ ours=$(target/release/examples/codegen_bench "$count" "$length" 2>/dev/null)
 theirs=$(NODE_PATH=.dev/bench-node/node_modules node scripts/bench_codegen.js "$count" "$length" 2>/dev/null)
 echo "| generator | distinct codes | length | wall time (s) | our speed-up over it |"
 echo "|---|---|---|---|---|"
-echo "| this service (CouponCode::generate, rand ThreadRng, HashSet) | $count | $length | $ours | 1.0 |"
+echo "| this service (CouponCode::generate_with_fingerprint, fingerprint set) | $count | $length | $ours | 1.0 |"
 NODE_VERSION=$(node --version) awk -v o="$ours" -v t="$theirs" -v c="$count" -v l="$length" \
   'BEGIN { printf "| npm voucher-code-generator 1.3.0 (node %s) | %d | %d | %s | %.1f |\n", ENVIRON["NODE_VERSION"], c, l, t, t / o }'

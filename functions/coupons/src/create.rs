@@ -1,9 +1,9 @@
 //! `POST /coupon`: one coupon with a custom or generated code, or `quantity`
 //! generated ones.
 
-use std::collections::HashSet;
-
-use common::code::{CouponCode, DEFAULT_GENERATED_LENGTH, MAX_CODE_LENGTH, MIN_GENERATED_LENGTH};
+use common::code::{
+    CouponCode, DEFAULT_GENERATED_LENGTH, FingerprintSet, MAX_CODE_LENGTH, MIN_GENERATED_LENGTH,
+};
 use common::coupon::{
     Coupon, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency,
     parse_label,
@@ -220,10 +220,10 @@ async fn insert_generated(
     shape: &Shape,
     quantity: usize,
 ) -> Result<Vec<Coupon>, ApiError> {
-    let mut drawn = HashSet::new();
+    let mut drawn = FingerprintSet::default();
     let mut fresh_code = || loop {
-        let code = CouponCode::generate(shape.length);
-        if drawn.insert(code.clone()) {
+        let (code, fingerprint) = CouponCode::generate_with_fingerprint(shape.length);
+        if drawn.insert(fingerprint) {
             return code;
         }
     };
