@@ -103,7 +103,7 @@ impl BucketStore for DynamoStore {
                     super::StoreError::Unavailable("bucket update returned no tat".into())
                 })
             }
-            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
+            Err(e) if is_condition_failure(&e) => {
                 let old = e.as_service_error().and_then(|e| match e {
                     UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
                     _ => None,

@@ -1,7 +1,7 @@
 //! The DynamoDB implementation of the store traits.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -41,8 +41,11 @@ where
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
 }
 
-pub(super) fn is_condition_failure<E, R>(e: &SdkError<E, R>, check: impl Fn(&E) -> bool) -> bool {
-    e.as_service_error().is_some_and(check)
+/// Whether a conditional write failed because its condition did not hold
+/// (every DynamoDB write operation reports it with the same error code).
+pub(super) fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error().and_then(ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
 }
 
 fn cancellation_reasons<R>(
@@ -134,9 +137,7 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -333,9 +334,7 @@ impl CouponStore for DynamoStore {
             .await;
         match result {
             Ok(output) => coupon_from(&output.attributes.unwrap_or_default()),
-            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::NotFound)
-            }
+            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -359,9 +358,7 @@ impl CouponStore for DynamoStore {
             Ok(output) => Ok(output
                 .attributes
                 .and_then(|old| old.get("shape").and_then(|v| v.as_s().ok()).cloned())),
-            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::NotFound)
-            }
+            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -387,7 +384,7 @@ impl CouponStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(Ok(())),
-            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
+            Err(e) if is_condition_failure(&e) => {
                 let live = match e.as_service_error() {
                     Some(UpdateItemError::ConditionalCheckFailedException(c)) => c
                         .item()
@@ -640,9 +637,7 @@ impl TenantStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::AlreadyExists)
-            }
+            Err(e) if is_condition_failure(&e) => Err(StoreError::AlreadyExists),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -675,9 +670,7 @@ impl TenantStore for DynamoStore {
             .await;
         match result {
             Ok(output) => tenant_from(&output.attributes.unwrap_or_default()),
-            Err(e) if is_condition_failure(&e, |e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::NotFound)
-            }
+            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
             Err(e) => Err(unavailable(e)),
         }
     }

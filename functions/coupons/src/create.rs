@@ -183,6 +183,7 @@ fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupo
     }
     let now = common::dates::now();
     let template = Coupon {
+        // Each coupon made from this template gets its own code.
         code: CouponCode::generate(MIN_GENERATED_LENGTH),
         product_id: body
             .product_id
