@@ -51,6 +51,15 @@ impl Discount {
             Discount::Percent(percent) => json!({"type": "percent", "value": percent.to_string()}),
         }
     }
+
+    /// What this discount takes off an order: a percentage rounds half to
+    /// even, and no discount is ever more than the order.
+    pub fn amount_off(self, order: Money) -> Money {
+        match self {
+            Discount::Fixed(money) => money.min(order),
+            Discount::Percent(percent) => percent.of(order),
+        }
+    }
 }
 
 /// Free-text labels (product ids, promo types): trimmed, 1 to `max` printable characters.
@@ -78,6 +87,19 @@ pub fn parse_currency(text: &str) -> Result<String, ApiError> {
 pub const MAX_PRODUCT_ID_CHARS: usize = 128;
 pub const MAX_PROMO_TYPE_CHARS: usize = 64;
 pub const MAX_AVAILABILITY: u64 = 1_000_000_000;
+pub const MAX_CUSTOMER_ID_CHARS: usize = 128;
+
+/// `max_uses_per_customer`: 1 to `MAX_AVAILABILITY`; `None` is text that is
+/// not a whole number.
+pub fn parse_uses_per_customer(value: Option<u64>) -> Result<u64, ApiError> {
+    value
+        .filter(|n| (1..=MAX_AVAILABILITY).contains(n))
+        .ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "max_uses_per_customer must be a whole number from 1 to {MAX_AVAILABILITY}"
+            ))
+        })
+}
 
 /// A coupon stays valid through the whole second its expiry names: an
 /// `expiry_date` of 2030-01-15 (23:59:59) covers 23:59:59.999 too.
@@ -92,9 +114,15 @@ pub struct Coupon {
     pub promo_type: Option<String>,
     pub discount: Option<Discount>,
     pub currency: Option<String>,
+    /// Orders below this amount cannot use the coupon.
+    pub min_order_amount: Option<Money>,
+    /// Uses (and held reservations) one customer may have.
+    pub max_uses_per_customer: Option<u64>,
     /// Uses left; shown to clients as `availability_count`.
     pub uses_left: u64,
     pub redeemed_count: u64,
+    /// Uses held by reservations (not in `uses_left` until released).
+    pub reserved_count: u64,
     pub starts_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub active: bool,
@@ -103,25 +131,65 @@ pub struct Coupon {
 }
 
 impl Coupon {
-    /// Why this coupon cannot be consumed at `now` for `product_id`, if it
-    /// cannot. The order is the order a customer would want to hear about it.
+    /// Why this coupon cannot be used at `now` for `redeem`, if it cannot.
+    /// The order is the order a customer would want to hear about it.
     /// DynamoDB's consume condition encodes the same rules; this classifies
-    /// its refusals and answers validate.
-    pub fn refusal(&self, now: DateTime<Utc>, product_id: Option<&str>) -> Option<Refusal> {
+    /// its refusals and answers validate. The per-customer limit lives in its
+    /// own item and is checked by the store.
+    pub fn refusal(&self, now: DateTime<Utc>, redeem: &Redeem) -> Option<Refusal> {
         if !self.active {
             Some(Refusal::Inactive)
         } else if self.starts_at.is_some_and(|start| start > now) {
             Some(Refusal::NotYetValid)
         } else if self.expires_at.is_some_and(|end| end < expiry_second(now)) {
             Some(Refusal::Expired)
-        } else if matches!((&self.product_id, product_id), (Some(own), Some(asked)) if own != asked)
+        } else if matches!((&self.product_id, &redeem.product_id), (Some(own), Some(asked)) if own != asked)
         {
             Some(Refusal::ProductMismatch)
+        } else if let Some(order) = &redeem.order
+            && matches!((&self.currency, &order.currency), (Some(own), Some(asked)) if own != asked)
+        {
+            Some(Refusal::CurrencyMismatch)
+        } else if let (Some(min), Some(order)) = (self.min_order_amount, &redeem.order)
+            && order.amount < min
+        {
+            Some(Refusal::BelowMinimumOrder)
         } else if self.uses_left == 0 {
             Some(Refusal::Exhausted)
         } else {
             None
         }
+    }
+
+    /// What a consume or reservation must say for this coupon's conditions
+    /// to be checked at all: validate may leave them out, consume may not.
+    pub fn require_details(&self, redeem: &Redeem) -> Result<(), ApiError> {
+        if self.max_uses_per_customer.is_some() && redeem.customer_id.is_none() {
+            return Err(ApiError::Invalid(format!(
+                "coupon {} limits uses per customer: give customer_id",
+                self.code
+            )));
+        }
+        if self.min_order_amount.is_some() && redeem.order.is_none() {
+            return Err(ApiError::Invalid(format!(
+                "coupon {} has a minimum order amount: give order_amount",
+                self.code
+            )));
+        }
+        Ok(())
+    }
+
+    /// The discount this coupon gives `redeem`'s order, when it names one.
+    pub fn pricing(&self, redeem: &Redeem) -> Option<Pricing> {
+        let order = redeem.order.as_ref()?;
+        let discount = self
+            .discount
+            .map_or(Money::from_minor(0), |d| d.amount_off(order.amount));
+        Some(Pricing {
+            order_amount: order.amount,
+            discount_amount: discount,
+            currency: order.currency.clone().or_else(|| self.currency.clone()),
+        })
     }
 
     pub fn to_json(&self) -> Value {
@@ -132,8 +200,11 @@ impl Coupon {
             "promo_type": self.promo_type,
             "discount": self.discount.map(Discount::to_json),
             "currency": self.currency,
+            "min_order_amount": self.min_order_amount.map(|m| m.to_string()),
+            "max_uses_per_customer": self.max_uses_per_customer,
             "availability_count": self.uses_left,
             "redeemed_count": self.redeemed_count,
+            "reserved_count": self.reserved_count,
             "starts_at": self.starts_at.map(dates::format),
             "expiry_date": self.expires_at.map(dates::format),
             "active": self.active,
@@ -143,31 +214,203 @@ impl Coupon {
     }
 }
 
-/// One consumed use: the redemption log's row.
+/// What a validate, reserve or consume asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Redeem {
+    pub product_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub order: Option<Order>,
+}
+
+/// The order a coupon is applied to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub amount: Money,
+    pub currency: Option<String>,
+}
+
+/// An order's amount and the discount a coupon takes off it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pricing {
+    pub order_amount: Money,
+    pub discount_amount: Money,
+    pub currency: Option<String>,
+}
+
+impl Pricing {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "order_amount": self.order_amount.to_string(),
+            "discount_amount": self.discount_amount.to_string(),
+            "discount_amount_minor": self.discount_amount.minor(),
+            "final_amount": Money::from_minor(self.order_amount.minor() - self.discount_amount.minor()).to_string(),
+            "currency": self.currency,
+        })
+    }
+}
+
+/// A row of the redemption log: a consumed use, or the reversal of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedemptionKind {
+    Consume,
+    Reversal,
+}
+
+impl RedemptionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedemptionKind::Consume => "consume",
+            RedemptionKind::Reversal => "reversal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RedemptionKind> {
+        match text {
+            "consume" => Some(RedemptionKind::Consume),
+            "reversal" => Some(RedemptionKind::Reversal),
+            _ => None,
+        }
+    }
+}
+
+/// One row of the redemption log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Redemption {
+    /// A UUIDv7 whose timestamp is `consumed_at`, so the id alone locates the row.
     pub redemption_id: String,
+    pub kind: RedemptionKind,
+    /// For a reversal, the redemption it gives back.
+    pub reverses: Option<String>,
     pub code: CouponCode,
+    /// When the coupon was created: a rollback gives the use back only to
+    /// the same coupon, not to a later one that reuses its code.
+    pub coupon_created_at: DateTime<Utc>,
     pub product_id: Option<String>,
     pub promo_type: Option<String>,
     pub discount: Option<Discount>,
     pub currency: Option<String>,
+    pub customer_id: Option<String>,
+    /// Whether this use counts against the customer's per-coupon limit.
+    pub counted_for_customer: bool,
+    pub pricing: Option<Pricing>,
+    pub reservation_id: Option<String>,
     pub consumed_at: DateTime<Utc>,
 }
 
 impl Redemption {
+    /// A fresh id for a row written at `at`.
+    pub fn new_id(at: DateTime<Utc>) -> String {
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            at.timestamp() as u64,
+            at.timestamp_subsec_nanos(),
+        );
+        uuid::Uuid::new_v7(ts).to_string()
+    }
+
+    /// When the row with this id was written, or `None` if it is not one of our ids.
+    pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
+        let uuid = uuid::Uuid::parse_str(id).ok()?;
+        if uuid.get_version_num() != 7 {
+            return None;
+        }
+        let (secs, nanos) = uuid.get_timestamp()?.to_unix();
+        DateTime::from_timestamp(secs as i64, nanos)
+    }
+
     /// The consume response: the redemption, and the uses the coupon has left.
-    pub fn to_json(&self, uses_left: u64) -> Value {
-        json!({
-            "object": "redemption",
+    pub fn to_json(&self, uses_left: Option<u64>) -> Value {
+        let mut body = json!({
+            "object": match self.kind {
+                RedemptionKind::Consume => "redemption",
+                RedemptionKind::Reversal => "reversal",
+            },
             "redemption_id": self.redemption_id,
             "code": self.code.as_str(),
             "product_id": self.product_id,
             "promo_type": self.promo_type,
             "discount": self.discount.map(Discount::to_json),
             "currency": self.currency,
+            "customer_id": self.customer_id,
             "consumed_at": dates::format(self.consumed_at),
             "availability_count": uses_left,
+        });
+        if let Some(reverses) = &self.reverses {
+            body["reverses"] = json!(reverses);
+        }
+        if let Some(reservation) = &self.reservation_id {
+            body["reservation_id"] = json!(reservation);
+        }
+        if let Some(pricing) = &self.pricing {
+            body["pricing"] = pricing.to_json();
+        }
+        body
+    }
+}
+
+/// A use held for one checkout until it is consumed, released or expires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reservation {
+    pub reservation_id: String,
+    pub code: CouponCode,
+    pub coupon_created_at: DateTime<Utc>,
+    pub customer_id: Option<String>,
+    pub counted_for_customer: bool,
+    pub state: ReservationState,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationState {
+    Held,
+    Consumed,
+    Released,
+}
+
+impl ReservationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationState::Held => "held",
+            ReservationState::Consumed => "consumed",
+            ReservationState::Released => "released",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ReservationState> {
+        match text {
+            "held" => Some(ReservationState::Held),
+            "consumed" => Some(ReservationState::Consumed),
+            "released" => Some(ReservationState::Released),
+            _ => None,
+        }
+    }
+}
+
+impl Reservation {
+    /// Why this reservation cannot be consumed at `now`, if it cannot.
+    pub fn refusal(&self, now: DateTime<Utc>) -> Option<Refusal> {
+        match self.state {
+            ReservationState::Consumed => Some(Refusal::ReservationUsed),
+            ReservationState::Released => Some(Refusal::ReservationExpired),
+            ReservationState::Held if self.expires_at <= now => Some(Refusal::ReservationExpired),
+            ReservationState::Held => None,
+        }
+    }
+
+    pub fn to_json(&self, now: DateTime<Utc>) -> Value {
+        let state = match self.state {
+            ReservationState::Held if self.expires_at <= now => "expired",
+            state => state.as_str(),
+        };
+        json!({
+            "object": "reservation",
+            "reservation_id": self.reservation_id,
+            "code": self.code.as_str(),
+            "customer_id": self.customer_id,
+            "status": state,
+            "created_at": dates::format(self.created_at),
+            "expires_at": dates::format(self.expires_at),
         })
     }
 }
@@ -180,6 +423,8 @@ pub struct CouponPatch {
     pub promo_type: Option<Option<String>>,
     pub discount: Option<Option<Discount>>,
     pub currency: Option<Option<String>>,
+    pub min_order_amount: Option<Option<Money>>,
+    pub max_uses_per_customer: Option<Option<u64>>,
     pub starts_at: Option<Option<DateTime<Utc>>>,
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub active: Option<bool>,
@@ -196,6 +441,9 @@ pub struct Validation {
     pub valid: bool,
     pub reason: Option<&'static str>,
     pub coupon: Value,
+    /// The discount on the order, when the request names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Value>,
 }
 
 #[cfg(test)]
@@ -210,9 +458,12 @@ mod tests {
             product_id: Some("apple123".into()),
             promo_type: None,
             discount: None,
-            currency: None,
+            currency: Some("EUR".into()),
+            min_order_amount: None,
+            max_uses_per_customer: None,
             uses_left: 1,
             redeemed_count: 0,
+            reserved_count: 0,
             starts_at: Some(now - Duration::days(1)),
             expires_at: Some(now + Duration::days(1)),
             active: true,
@@ -221,33 +472,114 @@ mod tests {
         }
     }
 
+    fn for_product(product: &str) -> Redeem {
+        Redeem {
+            product_id: Some(product.into()),
+            ..Redeem::default()
+        }
+    }
+
+    fn order(amount: &str, currency: Option<&str>) -> Redeem {
+        Redeem {
+            order: Some(Order {
+                amount: Money::parse("order_amount", amount).unwrap(),
+                currency: currency.map(str::to_owned),
+            }),
+            ..Redeem::default()
+        }
+    }
+
     #[test]
     fn refusals_in_order() {
         let now = Utc::now();
-        assert_eq!(coupon().refusal(now, Some("apple123")), None);
-        assert_eq!(coupon().refusal(now, None), None);
+        let any = Redeem::default();
+        assert_eq!(coupon().refusal(now, &for_product("apple123")), None);
+        assert_eq!(coupon().refusal(now, &any), None);
         assert_eq!(
-            coupon().refusal(now, Some("pear")),
+            coupon().refusal(now, &for_product("pear")),
             Some(Refusal::ProductMismatch)
         );
         let c = Coupon {
             uses_left: 0,
             ..coupon()
         };
-        assert_eq!(c.refusal(now, None), Some(Refusal::Exhausted));
+        assert_eq!(c.refusal(now, &any), Some(Refusal::Exhausted));
         let c = Coupon {
             active: false,
             uses_left: 0,
             ..coupon()
         };
-        assert_eq!(c.refusal(now, None), Some(Refusal::Inactive));
+        assert_eq!(c.refusal(now, &any), Some(Refusal::Inactive));
         assert_eq!(
-            coupon().refusal(now + Duration::days(2), None),
+            coupon().refusal(now + Duration::days(2), &any),
             Some(Refusal::Expired)
         );
         assert_eq!(
-            coupon().refusal(now - Duration::days(2), None),
+            coupon().refusal(now - Duration::days(2), &any),
             Some(Refusal::NotYetValid)
+        );
+        assert_eq!(
+            coupon().refusal(now, &order("10", Some("USD"))),
+            Some(Refusal::CurrencyMismatch)
+        );
+        let c = Coupon {
+            min_order_amount: Some(Money::from_minor(5_000)),
+            ..coupon()
+        };
+        assert_eq!(
+            c.refusal(now, &order("49.99", None)),
+            Some(Refusal::BelowMinimumOrder)
+        );
+        assert_eq!(c.refusal(now, &order("50", Some("EUR"))), None);
+        assert!(c.require_details(&any).is_err());
+        assert!(c.require_details(&order("50", None)).is_ok());
+    }
+
+    /// (discount, order amount, discount taken, amount to pay)
+    #[test]
+    fn pricing_table() {
+        let fixed = |m: &str| Discount::Fixed(Money::parse("d", m).unwrap());
+        let percent = |p: &str| Discount::Percent(Percent::parse("d", p).unwrap());
+        let cases = [
+            (percent("33.33"), "0.01", "0.00", "0.01"),
+            (percent("50"), "0.01", "0.00", "0.01"),
+            (percent("50"), "0.03", "0.02", "0.01"),
+            (percent("12.5"), "1.00", "0.12", "0.88"),
+            (percent("12.5"), "3.00", "0.38", "2.62"),
+            (percent("100"), "19.99", "19.99", "0.00"),
+            (percent("33.33"), "100", "33.33", "66.67"),
+            (fixed("10"), "25.00", "10.00", "15.00"),
+            (fixed("10"), "4.99", "4.99", "0.00"),
+            (fixed("0.01"), "0.01", "0.01", "0.00"),
+        ];
+        for (discount, amount, off, pay) in cases {
+            let c = Coupon {
+                discount: Some(discount),
+                ..coupon()
+            };
+            let pricing = c.pricing(&order(amount, None)).unwrap();
+            assert_eq!(
+                pricing.discount_amount.to_string(),
+                off,
+                "{discount:?} of {amount}"
+            );
+            assert_eq!(pricing.to_json()["final_amount"], pay);
+            assert_eq!(pricing.currency.as_deref(), Some("EUR"));
+        }
+        assert_eq!(coupon().pricing(&Redeem::default()), None);
+    }
+
+    #[test]
+    fn redemption_ids_carry_their_time() {
+        let at = DateTime::parse_from_rfc3339("2030-01-15T10:11:12.345Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let id = Redemption::new_id(at);
+        assert_eq!(Redemption::time_of_id(&id), Some(at));
+        assert_eq!(Redemption::time_of_id("not-a-uuid"), None);
+        assert_eq!(
+            Redemption::time_of_id(&uuid::Uuid::new_v4().to_string()),
+            None
         );
     }
 

@@ -14,6 +14,14 @@ pub enum Refusal {
     NotYetValid,
     Inactive,
     ProductMismatch,
+    CurrencyMismatch,
+    BelowMinimumOrder,
+    CustomerLimitReached,
+    /// The reservation expired or was released; its use went back.
+    ReservationExpired,
+    /// The reservation was consumed already.
+    ReservationUsed,
+    AlreadyRolledBack,
 }
 
 impl Refusal {
@@ -24,6 +32,12 @@ impl Refusal {
             Refusal::NotYetValid => "not_yet_valid",
             Refusal::Inactive => "inactive",
             Refusal::ProductMismatch => "product_mismatch",
+            Refusal::CurrencyMismatch => "currency_mismatch",
+            Refusal::BelowMinimumOrder => "below_minimum_order",
+            Refusal::CustomerLimitReached => "customer_limit_reached",
+            Refusal::ReservationExpired => "reservation_expired",
+            Refusal::ReservationUsed => "reservation_used",
+            Refusal::AlreadyRolledBack => "already_rolled_back",
         }
     }
 
@@ -34,6 +48,16 @@ impl Refusal {
             Refusal::NotYetValid => "The coupon is not valid yet.",
             Refusal::Inactive => "The coupon is inactive.",
             Refusal::ProductMismatch => "The coupon does not apply to this product.",
+            Refusal::CurrencyMismatch => "The coupon is for orders in another currency.",
+            Refusal::BelowMinimumOrder => "The order is below the coupon's minimum order amount.",
+            Refusal::CustomerLimitReached => {
+                "This customer has used the coupon as often as it allows."
+            }
+            Refusal::ReservationExpired => {
+                "The reservation expired or was released; its use went back to the coupon."
+            }
+            Refusal::ReservationUsed => "The reservation was consumed already.",
+            Refusal::AlreadyRolledBack => "The redemption was rolled back already.",
         }
     }
 }
@@ -56,6 +80,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     AlreadyExists(String),
+    /// An `Idempotency-Key` reused with different parameters.
+    #[error("this Idempotency-Key was used with different parameters")]
+    IdempotencyKeyReused,
     #[error("{}", .0.detail())]
     Refused(Refusal),
     /// Over the tenant's rate, or paused for guessing codes.
@@ -73,7 +100,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid(_) | ApiError::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -92,6 +121,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::AlreadyExists(_) => "already_exists",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::Refused(refusal) => refusal.code(),
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",

@@ -94,7 +94,12 @@ fn request_id(req: &Request) -> String {
 
 /// A JSON response.
 pub fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    let mut response = Response::new(Body::Binary(serde_json::to_vec(body).unwrap_or_default()));
+    json_text(status, serde_json::to_string(body).unwrap_or_default())
+}
+
+/// A JSON response from text already rendered (a replayed response).
+pub fn json_text(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Binary(body.into_bytes()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -54,6 +54,18 @@ impl Percent {
     pub fn hundredths(self) -> u32 {
         self.0
     }
+
+    /// This percentage of `amount`, rounded half to even (banker's
+    /// rounding, so ties do not drift one way over many orders). Never more
+    /// than `amount`, since a percentage is at most 100.
+    pub fn of(self, amount: Money) -> Money {
+        let exact = u128::from(amount.0) * u128::from(self.0);
+        let (quotient, remainder) = (exact / 10_000, exact % 10_000);
+        let round_up = remainder > 5_000 || (remainder == 5_000 && quotient % 2 == 1);
+        // Fits for any Percent that parsed; one built above 100% with
+        // `from_hundredths` saturates instead of wrapping.
+        Money(u64::try_from(quotient + u128::from(round_up)).unwrap_or(u64::MAX))
+    }
 }
 
 impl fmt::Display for Money {
@@ -129,7 +141,48 @@ mod tests {
         assert!(Percent::parse("p", "0").is_err());
     }
 
+    #[test]
+    fn percent_of_rounds_half_to_even() {
+        for (percent, amount, expected) in [
+            ("33.33", "0.01", 0),
+            ("50", "0.01", 0),
+            ("50", "0.03", 2),
+            ("12.5", "1.00", 12),
+            ("12.5", "3.00", 38),
+            ("100", "19.99", 1999),
+            ("33.33", "100.00", 3333),
+            ("0.01", "1000000000.00", 10_000_000),
+        ] {
+            let of = Percent::parse("p", percent)
+                .unwrap()
+                .of(Money::parse("m", amount).unwrap());
+            assert_eq!(of, Money::from_minor(expected), "{percent}% of {amount}");
+        }
+        let over = Percent::from_hundredths(u32::MAX).of(Money::from_minor(u64::MAX));
+        assert_eq!(over.minor(), u64::MAX);
+    }
+
     proptest! {
+        #[test]
+        fn percent_of_is_the_exact_share_rounded_half_to_even(
+            minor in any::<u64>(),
+            hundredths in 1u32..=10_000,
+        ) {
+            let of = Percent::from_hundredths(hundredths).of(Money::from_minor(minor)).minor();
+            prop_assert!(of <= minor);
+            // The reference splits the amount into whole 10,000s and the
+            // rest, so only the rest's share needs a remainder.
+            let (whole, rest) = (minor / 10_000, minor % 10_000);
+            let share = u128::from(rest) * u128::from(hundredths);
+            let floor = u128::from(whole) * u128::from(hundredths) + share / 10_000;
+            let expected = match (2 * (share % 10_000)).cmp(&10_000) {
+                std::cmp::Ordering::Less => floor,
+                std::cmp::Ordering::Greater => floor + 1,
+                std::cmp::Ordering::Equal => floor + floor % 2,
+            };
+            prop_assert_eq!(u128::from(of), expected);
+        }
+
         #[test]
         fn display_round_trips(minor in 1u64..MAX_MINOR) {
             let money = Money::from_minor(minor);

@@ -9,15 +9,19 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const HEADER: [&str; 9] = [
+const HEADER: [&str; 13] = [
     "redemption_id",
     "kind",
+    "reverses",
     "code",
     "product_id",
     "promo_type",
     "discount_type",
     "discount_value",
     "currency",
+    "customer_id",
+    "order_amount",
+    "discount_amount",
     "consumed_at (UTC)",
 ];
 
@@ -147,13 +151,7 @@ async fn an_export_holds_every_row_of_the_tenant_and_none_of_another() {
         assert_eq!(
             row[1..],
             [
-                "redemption",
-                code,
-                "apple123",
-                "voucher",
-                "fixed",
-                "4.99",
-                "EUR",
+                "consume", "", code, "apple123", "voucher", "fixed", "4.99", "EUR", "", "", "",
                 "datetime"
             ]
         );
@@ -201,7 +199,7 @@ async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
         )
         .unwrap();
         assert!(
-            xml.contains(&format!(r#"<autoFilter ref="A1:I{last_row}"/>"#)),
+            xml.contains(&format!(r#"<autoFilter ref="A1:M{last_row}"/>"#)),
             "sheet {sheet}: {xml}"
         );
         assert!(
@@ -376,4 +374,50 @@ async fn links_live_as_long_as_configured() {
         left <= chrono::Duration::seconds(60) && left > chrono::Duration::seconds(50),
         "{left}"
     );
+}
+
+#[tokio::test]
+async fn a_rolled_back_consume_shows_as_a_negative_reversal_row() {
+    let t = TestApp::new().await;
+    let code = t
+        .create_coupon(
+            json!({"availability_count": 2, "discount_percent": "10", "currency": "EUR"}),
+        )
+        .await;
+    let consumed = t
+        .send(
+            post("/coupon/consume")
+                .token(&t.token_a)
+                .json(json!({"code": code, "order_amount": "80", "customer_id": "c-42"})),
+        )
+        .await;
+    assert_eq!(consumed.status, 200, "{}", consumed.text());
+    let id = consumed.json()["redemption_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reversal = t
+        .send(post(&format!("/coupon/consume/{id}/rollback")).token(&t.token_a))
+        .await;
+    assert_eq!(reversal.status, 200, "{}", reversal.text());
+    let reversal_id = reversal.json()["redemption_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let created = export_today(&t).await;
+    assert_eq!(created.json()["rows"], 2);
+    let sheets = read_workbook(download(created.json()["url"].as_str().unwrap()).await);
+    let rows = &sheets[0].1;
+    assert_eq!(rows[0], HEADER);
+    let common = [code.as_str(), "", "", "percent", "10.00", "EUR", "c-42"];
+    assert_eq!(rows[1][..2], [id.as_str(), "consume"]);
+    assert_eq!(rows[1][3..10], common);
+    assert_eq!(rows[1][10..12], ["80.00", "8.00"]);
+    assert_eq!(
+        rows[2][..3],
+        [reversal_id.as_str(), "reversal", id.as_str()]
+    );
+    assert_eq!(rows[2][3..10], common);
+    assert_eq!(rows[2][10..12], ["-80.00", "-8.00"]);
 }

@@ -135,7 +135,9 @@ impl TestApp {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let response = match segments.as_slice() {
             ["ping"] => ping::handle(req).await,
-            ["coupon", "consume"] => consume::handle(self.app(), req).await,
+            ["coupon", "consume", ..] | ["coupon", "reserve", ..] => {
+                consume::handle(self.app(), req).await
+            }
             ["coupon"] | ["coupon", _] => coupons::handle(self.app(), req).await,
             ["exports"] => exports::handle(&self.state, req).await,
             other => panic!("no function serves {other:?}"),

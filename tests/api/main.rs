@@ -2,6 +2,7 @@
 //! moto server. Each test gets its own table.
 
 mod auth;
+mod campaigns;
 mod concurrency;
 mod coupons;
 mod events;

@@ -2,30 +2,24 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, DeleteRequest, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
 use super::item::*;
 use super::schema::*;
-use super::{
-    CouponStore, ExportStore, Page, RedemptionStore, StoreError, StoreResult, TenantStore,
-};
+use super::{CouponStore, ExportStore, Page, StoreError, StoreResult, TenantStore};
 use crate::code::CouponCode;
-use crate::coupon::{Coupon, CouponPatch, Redemption, expiry_second};
+use crate::coupon::{Coupon, CouponPatch};
 use crate::export::ExportRecord;
 use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
 /// Conditional puts in flight at once when inserting many coupons.
 const PUTS_IN_FLIGHT: usize = 16;
-/// Attempts at a consume whose coupon changed terms between read and write.
-const CONSUME_ATTEMPTS: usize = 3;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -48,17 +42,6 @@ pub(super) fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R
         == Some("ConditionalCheckFailedException")
 }
 
-fn cancellation_reasons<R>(
-    e: &SdkError<TransactWriteItemsError, R>,
-) -> Option<&[CancellationReason]> {
-    match e.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
-            Some(t.cancellation_reasons())
-        }
-        _ => None,
-    }
-}
-
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore {
@@ -75,7 +58,7 @@ impl DynamoStore {
         &self.table
     }
 
-    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+    pub(super) async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
         let output = self
             .client
             .get_item()
@@ -177,13 +160,21 @@ impl DynamoStore {
         tenant: &TenantId,
         codes: &[CouponCode],
     ) -> StoreResult<()> {
-        for chunk in codes.chunks(25) {
+        let keys = codes
+            .iter()
+            .map(|code| (coupon_pk(tenant, code), COUPON_SK.to_owned()));
+        self.delete_keys(keys.collect()).await
+    }
+
+    /// Deletes items by key, 25 to a batch, retrying what DynamoDB leaves unprocessed.
+    async fn delete_keys(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
+        for chunk in keys.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
-                .map(|code| {
+                .map(|(pk, sk)| {
                     let delete = DeleteRequest::builder()
-                        .key(PK, s(coupon_pk(tenant, code)))
-                        .key(SK, s(COUPON_SK))
+                        .key(PK, s(pk))
+                        .key(SK, s(sk))
                         .build()
                         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
                     Ok(WriteRequest::builder().delete_request(delete).build())
@@ -207,6 +198,43 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// Deletes a deleted coupon's per-customer counts, so a coupon created
+    /// later under the same code starts from zero.
+    async fn delete_customer_counts(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+    ) -> StoreResult<()> {
+        let pk = coupon_pk(tenant, code);
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :customer)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":customer", s(customer_sk("")))
+                .projection_expression("SK")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let keys = output
+                .items
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|item| item.get(SK)?.as_s().ok().cloned())
+                .map(|sk| (pk.clone(), sk))
+                .collect();
+            self.delete_keys(keys).await?;
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(()),
+            }
+        }
     }
 }
 
@@ -303,6 +331,14 @@ impl CouponStore for DynamoStore {
         assign("starts_at", patch.starts_at.map(|v| v.map(time)));
         assign("expires_at", patch.expires_at.map(|v| v.map(time)));
         assign(
+            "min_order_amount",
+            patch.min_order_amount.map(|v| v.map(|m| n(m.minor()))),
+        );
+        assign(
+            "max_uses_per_customer",
+            patch.max_uses_per_customer.map(|v| v.map(n)),
+        );
+        assign(
             "active",
             patch.active.map(|v| Some(AttributeValue::Bool(v))),
         );
@@ -355,9 +391,16 @@ impl CouponStore for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(output
-                .attributes
-                .and_then(|old| old.get("shape").and_then(|v| v.as_s().ok()).cloned())),
+            Ok(output) => {
+                // The coupon is gone either way; stale counts only matter if
+                // its code is used again, so a failure here is logged, not raised.
+                if let Err(e) = self.delete_customer_counts(tenant, code).await {
+                    tracing::warn!(error = %e, "could not delete a deleted coupon's customer counts");
+                }
+                Ok(output
+                    .attributes
+                    .and_then(|old| old.get("shape").and_then(|v| v.as_s().ok()).cloned()))
+            }
             Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
             Err(e) => Err(unavailable(e)),
         }
@@ -417,170 +460,6 @@ impl CouponStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
-    }
-}
-
-/// The consume condition: the same rules as `Coupon::refusal`, evaluated by
-/// DynamoDB at write time, plus "the terms copied into the log are still the
-/// coupon's" so a concurrent update cannot make the log row lie.
-fn consume_condition(
-    seen: &Coupon,
-    product_id: Option<&str>,
-    now: DateTime<Utc>,
-    values: &mut Item,
-) -> String {
-    let mut clauses = vec![
-        "attribute_exists(PK)".to_owned(),
-        "active = :true".to_owned(),
-        "uses_left > :zero".to_owned(),
-        "(attribute_not_exists(starts_at) OR starts_at <= :now)".to_owned(),
-        "(attribute_not_exists(expires_at) OR expires_at >= :expiry_second)".to_owned(),
-    ];
-    values.insert(":true".into(), AttributeValue::Bool(true));
-    values.insert(":expiry_second".into(), time(expiry_second(now)));
-    values.insert(":zero".into(), n(0));
-    if let Some(product_id) = product_id {
-        clauses.push("(attribute_not_exists(product_id) OR product_id = :asked_product)".into());
-        values.insert(":asked_product".into(), s(product_id));
-    }
-    let discount = seen.discount.map(discount_attrs);
-    let terms = [
-        ("product_id", seen.product_id.clone().map(s)),
-        ("promo_type", seen.promo_type.clone().map(s)),
-        ("currency", seen.currency.clone().map(s)),
-        ("discount_type", discount.clone().map(|(kind, _)| kind)),
-        ("discount_value", discount.map(|(_, value)| value)),
-    ];
-    for (name, value) in terms {
-        match value {
-            Some(value) => {
-                clauses.push(format!("{name} = :seen_{name}"));
-                values.insert(format!(":seen_{name}"), value);
-            }
-            None => clauses.push(format!("attribute_not_exists({name})")),
-        }
-    }
-    clauses.join(" AND ")
-}
-
-impl RedemptionStore for DynamoStore {
-    async fn consume(
-        &self,
-        tenant: &TenantId,
-        seen: &Coupon,
-        product_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(Redemption, Coupon)> {
-        let mut seen = seen.clone();
-        for _ in 0..CONSUME_ATTEMPTS {
-            let redemption = Redemption {
-                redemption_id: uuid::Uuid::now_v7().to_string(),
-                code: seen.code.clone(),
-                product_id: product_id
-                    .map(str::to_owned)
-                    .or_else(|| seen.product_id.clone()),
-                promo_type: seen.promo_type.clone(),
-                discount: seen.discount,
-                currency: seen.currency.clone(),
-                consumed_at: now,
-            };
-            let mut values =
-                Item::from([(":now".to_owned(), time(now)), (":one".to_owned(), n(1))]);
-            let condition = consume_condition(&seen, product_id, now, &mut values);
-            let take_one_use = Update::builder()
-                .table_name(&self.table)
-                .key(PK, s(coupon_pk(tenant, &seen.code)))
-                .key(SK, s(COUPON_SK))
-                .update_expression(
-                    "SET uses_left = uses_left - :one, redeemed_count = redeemed_count + :one, updated_at = :now",
-                )
-                .condition_expression(condition)
-                .set_expression_attribute_values(Some(values))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            let log_row = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(redemption_item(tenant, &redemption)))
-                .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(TransactWriteItem::builder().update(take_one_use).build())
-                .transact_items(TransactWriteItem::builder().put(log_row).build())
-                .send()
-                .await;
-            let e = match result {
-                Ok(_) => {
-                    let after = Coupon {
-                        uses_left: seen.uses_left.saturating_sub(1),
-                        redeemed_count: seen.redeemed_count + 1,
-                        updated_at: now,
-                        ..seen
-                    };
-                    return Ok((redemption, after));
-                }
-                Err(e) => e,
-            };
-            // The coupon's cancellation reason carries its current item: it
-            // tells the refusal without another read.
-            let Some(reason) = cancellation_reasons(&e).and_then(|r| r.first()) else {
-                return Err(unavailable(e));
-            };
-            if reason.code() != Some("ConditionalCheckFailed") {
-                return Err(unavailable(e));
-            }
-            let Some(current) = reason.item() else {
-                return Err(StoreError::NotFound);
-            };
-            let current = coupon_from(current)?;
-            if let Some(refusal) = current.refusal(now, product_id) {
-                return Err(StoreError::Refused(refusal));
-            }
-            // Still usable, but its terms changed after we read it: go again
-            // with the terms it has now.
-            seen = current;
-        }
-        Err(StoreError::Unavailable(
-            "the coupon kept changing during consume".into(),
-        ))
-    }
-
-    async fn redemption_page(
-        &self,
-        tenant: &TenantId,
-        day: NaiveDate,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        after: Option<String>,
-    ) -> StoreResult<(Vec<Redemption>, Option<String>)> {
-        let pk = redemptions_pk(tenant, day.and_time(NaiveTime::MIN).and_utc());
-        let start = after.map(|sk| Item::from([(PK.to_owned(), s(&pk)), (SK.to_owned(), s(sk))]));
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(&pk))
-            // Sort keys start with the time; "~" sorts after every id.
-            .expression_attribute_values(":from", s(redemption_sk(from, "")))
-            .expression_attribute_values(":to", s(redemption_sk(to, "~")))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let rows = output
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(redemption_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let next = output
-            .last_evaluated_key
-            .and_then(|key| key.get(SK).and_then(|v| v.as_s().ok()).cloned());
-        Ok((rows, next))
     }
 }
 

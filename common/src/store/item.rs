@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use super::StoreError;
 use super::schema::*;
 use crate::code::CouponCode;
-use crate::coupon::{Coupon, Discount, Redemption};
+use crate::coupon::{
+    Coupon, Discount, Pricing, Redemption, RedemptionKind, Reservation, ReservationState,
+};
 use crate::dates::{from_millis, to_millis};
 use crate::export::ExportRecord;
 use crate::money::{Money, Percent};
@@ -79,12 +81,23 @@ pub fn coupon_item(tenant: &TenantId, coupon: &Coupon) -> Item {
         ("code".into(), s(coupon.code.as_str())),
         ("uses_left".into(), n(coupon.uses_left)),
         ("redeemed_count".into(), n(coupon.redeemed_count)),
+        ("reserved_count".into(), n(coupon.reserved_count)),
         ("active".into(), AttributeValue::Bool(coupon.active)),
         ("created_at".into(), time(coupon.created_at)),
         ("updated_at".into(), time(coupon.updated_at)),
     ]);
     insert_optional(&mut item, "starts_at", coupon.starts_at.map(time));
     insert_optional(&mut item, "expires_at", coupon.expires_at.map(time));
+    insert_optional(
+        &mut item,
+        "min_order_amount",
+        coupon.min_order_amount.map(|m| n(m.minor())),
+    );
+    insert_optional(
+        &mut item,
+        "max_uses_per_customer",
+        coupon.max_uses_per_customer.map(n),
+    );
     insert_terms(
         &mut item,
         &coupon.product_id,
@@ -125,8 +138,11 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         promo_type: get_s(item, "promo_type").map(str::to_owned),
         discount: discount_of(item)?,
         currency: get_s(item, "currency").map(str::to_owned),
+        min_order_amount: get_n(item, "min_order_amount").map(Money::from_minor),
+        max_uses_per_customer: get_n(item, "max_uses_per_customer"),
         uses_left: req(get_n(item, "uses_left"), "uses_left")?,
         redeemed_count: req(get_n(item, "redeemed_count"), "redeemed_count")?,
+        reserved_count: get_n(item, "reserved_count").unwrap_or(0),
         starts_at: get_time(item, "starts_at"),
         expires_at: get_time(item, "expires_at"),
         active: req(
@@ -146,9 +162,33 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
         ("type".into(), s("redemption")),
         ("tenant_id".into(), s(tenant.as_str())),
         ("redemption_id".into(), s(&redemption.redemption_id)),
+        ("kind".into(), s(redemption.kind.as_str())),
         ("code".into(), s(redemption.code.as_str())),
+        (
+            "coupon_created_at".into(),
+            time(redemption.coupon_created_at),
+        ),
         ("consumed_at".into(), time(at)),
     ]);
+    insert_optional(&mut item, "reverses", redemption.reverses.clone().map(s));
+    insert_optional(
+        &mut item,
+        "customer_id",
+        redemption.customer_id.clone().map(s),
+    );
+    if redemption.counted_for_customer {
+        item.insert("counted_for_customer".into(), AttributeValue::Bool(true));
+    }
+    insert_optional(
+        &mut item,
+        "reservation_id",
+        redemption.reservation_id.clone().map(s),
+    );
+    if let Some(pricing) = &redemption.pricing {
+        item.insert("order_amount".into(), n(pricing.order_amount.minor()));
+        item.insert("discount_amount".into(), n(pricing.discount_amount.minor()));
+        insert_optional(&mut item, "order_currency", pricing.currency.clone().map(s));
+    }
     insert_terms(
         &mut item,
         &redemption.product_id,
@@ -160,14 +200,91 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
 }
 
 pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
+    let pricing = match (get_n(item, "order_amount"), get_n(item, "discount_amount")) {
+        (Some(order), Some(discount)) => Some(Pricing {
+            order_amount: Money::from_minor(order),
+            discount_amount: Money::from_minor(discount),
+            currency: get_s(item, "order_currency").map(str::to_owned),
+        }),
+        _ => None,
+    };
     Ok(Redemption {
         redemption_id: req(get_s(item, "redemption_id"), "redemption_id")?.to_owned(),
+        // Rows written before reversals existed are all consumes.
+        kind: match get_s(item, "kind") {
+            None => RedemptionKind::Consume,
+            Some(kind) => RedemptionKind::parse(kind).ok_or_else(|| corrupt("kind"))?,
+        },
+        reverses: get_s(item, "reverses").map(str::to_owned),
         code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
+        coupon_created_at: req(get_time(item, "coupon_created_at"), "coupon_created_at")?,
         product_id: get_s(item, "product_id").map(str::to_owned),
         promo_type: get_s(item, "promo_type").map(str::to_owned),
         discount: discount_of(item)?,
         currency: get_s(item, "currency").map(str::to_owned),
+        customer_id: get_s(item, "customer_id").map(str::to_owned),
+        counted_for_customer: item
+            .get("counted_for_customer")
+            .is_some_and(|v| v.as_bool().is_ok_and(|b| *b)),
+        pricing,
+        reservation_id: get_s(item, "reservation_id").map(str::to_owned),
         consumed_at: req(get_time(item, "consumed_at"), "consumed_at")?,
+    })
+}
+
+/// A held reservation is in its coupon's GSI1 partition of held uses,
+/// sorted by expiry, so expired ones are found with one Query; it leaves
+/// the index once consumed or released.
+pub fn reservation_item(tenant: &TenantId, reservation: &Reservation) -> Item {
+    let mut item = Item::from([
+        (
+            PK.into(),
+            s(reservation_pk(tenant, &reservation.reservation_id)),
+        ),
+        (SK.into(), s(RESERVATION_SK)),
+        (GSI1PK.into(), s(held_gsi1pk(tenant, &reservation.code))),
+        (GSI1SK.into(), s(held_gsi1sk(reservation))),
+        ("type".into(), s("reservation")),
+        ("reservation_id".into(), s(&reservation.reservation_id)),
+        ("code".into(), s(reservation.code.as_str())),
+        (
+            "coupon_created_at".into(),
+            time(reservation.coupon_created_at),
+        ),
+        ("state".into(), s(reservation.state.as_str())),
+        ("created_at".into(), time(reservation.created_at)),
+        ("expires_at".into(), time(reservation.expires_at)),
+        // Kept a week past expiry for support questions, then TTL removes it.
+        (
+            EXPIRES_TTL.into(),
+            n(reservation.expires_at.timestamp() + RESERVATION_KEPT_SECS),
+        ),
+    ]);
+    insert_optional(
+        &mut item,
+        "customer_id",
+        reservation.customer_id.clone().map(s),
+    );
+    if reservation.counted_for_customer {
+        item.insert("counted_for_customer".into(), AttributeValue::Bool(true));
+    }
+    item
+}
+
+pub fn reservation_from(item: &Item) -> Result<Reservation, StoreError> {
+    Ok(Reservation {
+        reservation_id: req(get_s(item, "reservation_id"), "reservation_id")?.to_owned(),
+        code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
+        coupon_created_at: req(get_time(item, "coupon_created_at"), "coupon_created_at")?,
+        customer_id: get_s(item, "customer_id").map(str::to_owned),
+        counted_for_customer: item
+            .get("counted_for_customer")
+            .is_some_and(|v| v.as_bool().is_ok_and(|b| *b)),
+        state: get_s(item, "state")
+            .and_then(ReservationState::parse)
+            .ok_or_else(|| corrupt("state"))?,
+        created_at: req(get_time(item, "created_at"), "created_at")?,
+        expires_at: req(get_time(item, "expires_at"), "expires_at")?,
     })
 }
 

@@ -4,6 +4,7 @@
 mod buckets;
 mod dynamo;
 mod item;
+mod redemptions;
 pub mod schema;
 
 use std::future::Future;
@@ -13,9 +14,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use dynamo::DynamoStore;
 
 use crate::code::CouponCode;
-use crate::coupon::{Coupon, CouponPatch, Redemption};
+use crate::coupon::{Coupon, CouponPatch, Redeem, Redemption, Reservation};
 use crate::error::{ApiError, Refusal};
 use crate::export::ExportRecord;
+use crate::idempotency::Idempotency;
 use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
@@ -31,6 +33,9 @@ pub enum StoreError {
     NotFound,
     #[error("{}", .0.code())]
     Refused(Refusal),
+    /// An idempotency key came back with different parameters.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
 }
 
 impl From<StoreError> for ApiError {
@@ -48,6 +53,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound => ApiError::NotFound("no such coupon".into()),
             StoreError::Refused(refusal) => ApiError::Refused(refusal),
+            StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
         }
     }
 }
@@ -114,18 +120,98 @@ pub trait CouponStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// One consume: the coupon as last read and what the client asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumeRequest<'a> {
+    pub seen: &'a Coupon,
+    pub redeem: &'a Redeem,
+    /// A held reservation to convert instead of taking a fresh use.
+    pub reservation: Option<&'a Reservation>,
+    pub idempotency: Option<&'a Idempotency>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub enum Consumed {
+    /// This request consumed a use; `body` is its response.
+    Fresh { after: Box<Coupon>, body: String },
+    /// An earlier request with the same idempotency key did; `body` is the
+    /// response it got, byte for byte.
+    Replayed { body: String },
+}
+
 pub trait RedemptionStore: Send + Sync {
-    /// Takes one use of `seen` (the coupon as last read) and writes its
-    /// redemption row in one transaction. The write is conditional on the
-    /// coupon still being usable and still carrying the terms `seen` shows.
-    /// Answers the redemption and the coupon as this consume left it.
+    /// Takes one use of `seen` (or converts a reservation) and writes the
+    /// redemption row, the customer's count and the idempotency record in
+    /// one transaction. It is conditional on the coupon still being usable
+    /// and still carrying the terms `seen` shows.
     fn consume(
         &self,
         tenant: &TenantId,
+        request: ConsumeRequest<'_>,
+    ) -> impl Future<Output = StoreResult<Consumed>> + Send;
+
+    /// Holds one use of `seen` until `expires_at`. Answers the reservation
+    /// and the coupon as it left it.
+    fn reserve(
+        &self,
+        tenant: &TenantId,
         seen: &Coupon,
-        product_id: Option<&str>,
+        redeem: &Redeem,
+        expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = StoreResult<(Redemption, Coupon)>> + Send;
+    ) -> impl Future<Output = StoreResult<(Reservation, Coupon)>> + Send;
+
+    fn get_reservation(
+        &self,
+        tenant: &TenantId,
+        reservation_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Reservation>>> + Send;
+
+    /// Gives a held reservation's use back, once: `Ok(false)` when it was
+    /// not held any more (or, with `only_if_expired`, has not expired).
+    fn release_reservation(
+        &self,
+        tenant: &TenantId,
+        held: &Reservation,
+        only_if_expired: bool,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Releases a batch of the coupon's reservations that expired before
+    /// `now`, each once; answers how many this call released. Consume and
+    /// reserve do this themselves when a coupon with held uses runs out.
+    fn reclaim_expired(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Uses and held reservations a customer has of a coupon.
+    fn customer_uses(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        customer_id: &str,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// A consume row of the log, by its id.
+    fn get_redemption(
+        &self,
+        tenant: &TenantId,
+        redemption_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Redemption>>> + Send;
+
+    /// Marks `original` rolled back, writes its reversal row and gives the
+    /// use back, once. Answers the reversal and whether a use went back
+    /// (not when the coupon was deleted since).
+    fn roll_back(
+        &self,
+        tenant: &TenantId,
+        original: &Redemption,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<(Redemption, bool)>> + Send;
 
     /// One page of a tenant's redemptions on `day` (UTC) between `from` and
     /// `to` (both included), oldest first, and the cursor of the next page.

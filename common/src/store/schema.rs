@@ -26,6 +26,41 @@ pub fn coupons_gsi1pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#COUPONS")
 }
 
+/// How many uses (and held reservations) of a coupon one customer has: an
+/// item in the coupon's own partition, removed with the coupon.
+pub fn customer_sk(customer_id: &str) -> String {
+    format!("CUST#{customer_id}")
+}
+
+/// A reservation, found by its id alone.
+pub fn reservation_pk(tenant: &TenantId, reservation_id: &str) -> String {
+    format!("T#{tenant}#RES#{reservation_id}")
+}
+pub const RESERVATION_SK: &str = "RESERVATION";
+/// GSI1 partition of one coupon's held reservations, sorted by expiry.
+pub fn held_gsi1pk(tenant: &TenantId, code: &CouponCode) -> String {
+    format!("T#{tenant}#HELD#{code}")
+}
+pub fn held_gsi1sk(reservation: &crate::coupon::Reservation) -> String {
+    format!(
+        "{:013}#{}",
+        reservation.expires_at.timestamp_millis(),
+        reservation.reservation_id
+    )
+}
+/// Reservations stay readable this long after they expire.
+pub const RESERVATION_KEPT_SECS: i64 = 7 * 24 * 3600;
+
+/// The answer to one consume with an `Idempotency-Key`, kept for a day.
+pub fn idempotency_pk(tenant: &TenantId, key: &str) -> String {
+    format!("T#{tenant}#IDEM#{key}")
+}
+pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+pub const IDEMPOTENCY_KEPT_SECS: i64 = 24 * 3600;
+
+/// The table's TTL attribute (epoch seconds), as `template.yaml` declares it.
+pub const EXPIRES_TTL: &str = "expires_ttl";
+
 /// Redemptions of one tenant and UTC day, sorted by time: an export for a
 /// range is one Query per day, never a Scan.
 pub fn redemptions_pk(tenant: &TenantId, at: DateTime<Utc>) -> String {

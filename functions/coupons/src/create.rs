@@ -6,11 +6,12 @@ use common::code::{
 };
 use common::coupon::{
     Coupon, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency,
-    parse_label,
+    parse_label, parse_uses_per_customer,
 };
 use common::dates::parse_instant;
 use common::http::json;
 use common::keyspace::{KeyspacePolicy, Shape};
+use common::money::Money;
 use common::request::{self, lenient};
 use common::store::{CouponStore, DynamoStore};
 use common::tenant::TenantId;
@@ -51,6 +52,10 @@ struct CreateRequest {
     discount_variable: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_text")]
     currency: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    min_order_amount: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_number")]
+    max_uses_per_customer: Option<u64>,
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     active: Option<bool>,
 }
@@ -151,7 +156,7 @@ fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupo
             }
             // The keyspace check first: it says why a huge batch of short
             // codes can never be made, which the request cap alone would not.
-            let shape = keyspace.shape(length as usize, quantity)?;
+            let shape = keyspace.shape(common::code::ALPHABET.len(), length as usize, quantity)?;
             if quantity > MAX_QUANTITY {
                 return Err(ApiError::Invalid(format!(
                     "quantity must be 1 to {MAX_QUANTITY}"
@@ -199,8 +204,17 @@ fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupo
             body.discount_variable.as_deref(),
         )?,
         currency: body.currency.map(|c| parse_currency(&c)).transpose()?,
+        min_order_amount: body
+            .min_order_amount
+            .map(|m| Money::parse("min_order_amount", &m))
+            .transpose()?,
+        max_uses_per_customer: body
+            .max_uses_per_customer
+            .map(|m| parse_uses_per_customer(Some(m)))
+            .transpose()?,
         uses_left: uses,
         redeemed_count: 0,
+        reserved_count: 0,
         starts_at,
         expires_at,
         active: body.active.unwrap_or(true),

@@ -4,10 +4,11 @@
 use common::code::CouponCode;
 use common::coupon::{
     CouponPatch, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS,
-    parse_currency, parse_label,
+    parse_currency, parse_label, parse_uses_per_customer,
 };
 use common::dates::parse_instant;
 use common::http::json;
+use common::money::Money;
 use common::request::{self, lenient};
 use common::store::{CouponStore, StoreError};
 use common::tenant::TenantId;
@@ -37,6 +38,10 @@ struct UpdateRequest {
     discount_variable: Option<Option<String>>,
     #[serde(default, deserialize_with = "lenient::patch_text")]
     currency: Option<Option<String>>,
+    #[serde(default, deserialize_with = "lenient::patch_text")]
+    min_order_amount: Option<Option<String>>,
+    #[serde(default, deserialize_with = "lenient::patch_text")]
+    max_uses_per_customer: Option<Option<String>>,
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     active: Option<bool>,
 }
@@ -108,6 +113,12 @@ fn parse(body: UpdateRequest) -> Result<CouponPatch, ApiError> {
         })?,
         discount,
         currency: patch(body.currency, parse_currency)?,
+        min_order_amount: patch(body.min_order_amount, |m| {
+            Money::parse("min_order_amount", m)
+        })?,
+        max_uses_per_customer: patch(body.max_uses_per_customer, |m| {
+            parse_uses_per_customer(m.parse().ok())
+        })?,
         starts_at: patch(body.starts_at, |t| parse_instant("starts_at", t))?,
         expires_at: patch(body.expiry_date, |t| parse_instant("expiry_date", t))?,
         active: body.active,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration};
 use common::code::CouponCode;
-use common::coupon::{Discount, Redemption};
+use common::coupon::{Discount, Redemption, RedemptionKind};
 use common::money::Money;
 use exports::workbook::{MAX_DATA_ROWS_PER_SHEET, RedemptionWorkbook};
 
@@ -20,11 +20,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = DateTime::from_timestamp(1_795_000_000, 0).ok_or("bad start")?;
     let mut row = Redemption {
         redemption_id: String::new(),
+        kind: RedemptionKind::Consume,
+        reverses: None,
         code: CouponCode::parse("SUMMER24ABCD")?,
+        coupon_created_at: start,
         product_id: Some("apple123".into()),
         promo_type: Some("voucher".into()),
         discount: Some(Discount::Fixed(Money::from_minor(499))),
         currency: Some("EUR".into()),
+        customer_id: None,
+        counted_for_customer: false,
+        pricing: None,
+        reservation_id: None,
         consumed_at: start,
     };
     for i in 0..rows {

@@ -4,21 +4,28 @@
 
 use std::path::Path;
 
-use common::coupon::{Discount, Redemption};
+use common::coupon::{Discount, Redemption, RedemptionKind};
+use common::money::Money;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 /// Excel's row limit is 1,048,576; the header takes one.
 pub const MAX_DATA_ROWS_PER_SHEET: u32 = 1_048_575;
 
-const COLUMNS: [(&str, f64); 9] = [
+/// Amounts are signed: a reversal's are negative, so a column's sum is
+/// what the discounts cost net of rollbacks.
+const COLUMNS: [(&str, f64); 13] = [
     ("redemption_id", 38.0),
     ("kind", 11.0),
+    ("reverses", 38.0),
     ("code", 16.0),
     ("product_id", 18.0),
     ("promo_type", 14.0),
     ("discount_type", 14.0),
     ("discount_value", 15.0),
     ("currency", 10.0),
+    ("customer_id", 18.0),
+    ("order_amount", 14.0),
+    ("discount_amount", 16.0),
     ("consumed_at (UTC)", 21.0),
 ];
 
@@ -95,7 +102,7 @@ impl RedemptionWorkbook {
         }
         let row = self.sheet_rows + 1;
         let (datetime, amount) = (self.datetime.clone(), self.amount.clone());
-        let (kind, value) = match redemption.discount {
+        let (discount_type, discount_value) = match redemption.discount {
             Some(Discount::Fixed(money)) => (Some("fixed"), Some(money.minor() as f64 / 100.0)),
             Some(Discount::Percent(percent)) => (
                 Some("percent"),
@@ -103,27 +110,46 @@ impl RedemptionWorkbook {
             ),
             None => (None, None),
         };
+        let sign = match redemption.kind {
+            RedemptionKind::Consume => 1.0,
+            RedemptionKind::Reversal => -1.0,
+        };
+        let signed = |money: Money| sign * money.minor() as f64 / 100.0;
+        let pricing = redemption.pricing.as_ref();
         let consumed_at = UNIX_EPOCH_AS_EXCEL_SERIAL
             + redemption.consumed_at.timestamp_millis() as f64 / MILLIS_PER_DAY;
+        let texts = [
+            Some(redemption.redemption_id.as_str()),
+            Some(redemption.kind.as_str()),
+            redemption.reverses.as_deref(),
+            Some(redemption.code.as_str()),
+            redemption.product_id.as_deref(),
+            redemption.promo_type.as_deref(),
+            discount_type,
+        ];
         let sheet = self.sheet()?;
-        sheet.write_string(row, 0, &redemption.redemption_id)?;
-        sheet.write_string(row, 1, "redemption")?;
-        sheet.write_string(row, 2, redemption.code.as_str())?;
-        if let Some(product) = &redemption.product_id {
-            sheet.write_string(row, 3, product)?;
+        for (col, text) in texts.into_iter().enumerate() {
+            if let Some(text) = text {
+                sheet.write_string(row, col as u16, text)?;
+            }
         }
-        if let Some(promo) = &redemption.promo_type {
-            sheet.write_string(row, 4, promo)?;
+        let numbers = [
+            (7, discount_value),
+            (10, pricing.map(|p| signed(p.order_amount))),
+            (11, pricing.map(|p| signed(p.discount_amount))),
+        ];
+        for (col, number) in numbers {
+            if let Some(number) = number {
+                sheet.write_number_with_format(row, col, number, &amount)?;
+            }
         }
-        if let (Some(kind), Some(value)) = (kind, value) {
-            sheet.write_string(row, 5, kind)?;
-            sheet.write_number_with_format(row, 6, value, &amount)?;
-        }
-        if let Some(currency) = &redemption.currency {
-            sheet.write_string(row, 7, currency)?;
+        for (col, text) in [(8, &redemption.currency), (9, &redemption.customer_id)] {
+            if let Some(text) = text {
+                sheet.write_string(row, col, text)?;
+            }
         }
         // A real Excel datetime: a serial day number with a date format.
-        sheet.write_number_with_format(row, 8, consumed_at, &datetime)?;
+        sheet.write_number_with_format(row, 12, consumed_at, &datetime)?;
         self.sheet_rows += 1;
         self.rows += 1;
         Ok(())

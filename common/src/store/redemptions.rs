@@ -1,0 +1,888 @@
+//! Consume, reserve, release and roll back: every change of a coupon's
+//! uses is one `TransactWriteItems` that also writes what explains it (a
+//! log row, a reservation, an idempotency record, a per-customer count), so
+//! none of them can happen without the others.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use rand::RngExt;
+
+use super::dynamo::unavailable;
+use super::item::*;
+use super::schema::*;
+use super::{ConsumeRequest, Consumed, DynamoStore, RedemptionStore, StoreError, StoreResult};
+use crate::code::CouponCode;
+use crate::coupon::{
+    Coupon, Redeem, Redemption, RedemptionKind, Reservation, ReservationState, expiry_second,
+};
+use crate::error::Refusal;
+use crate::idempotency::Idempotency;
+use crate::tenant::TenantId;
+
+/// Attempts at one transaction: its coupon may change terms between read and
+/// write, and DynamoDB cancels transactions that touch an item another
+/// transaction is writing at that moment.
+const ATTEMPTS: u32 = 6;
+
+/// The coupon condition of consume and reserve: the same rules as
+/// `Coupon::refusal`, evaluated by DynamoDB at write time, plus "still
+/// carries the terms `seen` shows", so the log row copies true terms.
+fn usable_condition(
+    seen: &Coupon,
+    redeem: &Redeem,
+    needs_a_use: bool,
+    now: DateTime<Utc>,
+    values: &mut Item,
+) -> String {
+    let mut clauses = vec![
+        "attribute_exists(PK)".to_owned(),
+        "active = :true".to_owned(),
+        "created_at = :seen_created_at".to_owned(),
+        "(attribute_not_exists(starts_at) OR starts_at <= :now)".to_owned(),
+        "(attribute_not_exists(expires_at) OR expires_at >= :expiry_second)".to_owned(),
+    ];
+    values.insert(":true".into(), AttributeValue::Bool(true));
+    values.insert(":seen_created_at".into(), time(seen.created_at));
+    values.insert(":expiry_second".into(), time(expiry_second(now)));
+    if needs_a_use {
+        clauses.push("uses_left > :zero".into());
+        values.insert(":zero".into(), n(0));
+    }
+    if let Some(product_id) = &redeem.product_id {
+        clauses.push("(attribute_not_exists(product_id) OR product_id = :asked_product)".into());
+        values.insert(":asked_product".into(), s(product_id));
+    }
+    let discount = seen.discount.map(discount_attrs);
+    let terms = [
+        ("product_id", seen.product_id.clone().map(s)),
+        ("promo_type", seen.promo_type.clone().map(s)),
+        ("currency", seen.currency.clone().map(s)),
+        ("discount_type", discount.clone().map(|(kind, _)| kind)),
+        ("discount_value", discount.map(|(_, value)| value)),
+        (
+            "min_order_amount",
+            seen.min_order_amount.map(|m| n(m.minor())),
+        ),
+        ("max_uses_per_customer", seen.max_uses_per_customer.map(n)),
+    ];
+    for (name, value) in terms {
+        match value {
+            Some(value) => {
+                clauses.push(format!("{name} = :seen_{name}"));
+                values.insert(format!(":seen_{name}"), value);
+            }
+            None => clauses.push(format!("attribute_not_exists({name})")),
+        }
+    }
+    clauses.join(" AND ")
+}
+
+/// One conditional write of a transaction; a failed condition returns the
+/// item as it was, which tells why without another read.
+fn update(
+    table: &str,
+    key: (String, String),
+    expression: &str,
+    condition: &str,
+    names: &[(&str, &str)],
+    values: Item,
+) -> StoreResult<TransactWriteItem> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .key(PK, s(key.0))
+        .key(SK, s(key.1))
+        .update_expression(expression)
+        .condition_expression(condition)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    for (placeholder, name) in names {
+        update = update.expression_attribute_names(*placeholder, *name);
+    }
+    if !values.is_empty() {
+        update = update.set_expression_attribute_values(Some(values));
+    }
+    let update = update
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+fn put(table: &str, item: Item, condition: &str, values: Item) -> StoreResult<TransactWriteItem> {
+    let mut put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    if !values.is_empty() {
+        put = put.set_expression_attribute_values(Some(values));
+    }
+    let put = put
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Why DynamoDB cancelled a transaction, item by item.
+struct Cancelled(Vec<CancellationReason>);
+
+impl Cancelled {
+    /// `Some(item as it was)` when the write at `slot` failed its condition.
+    fn failed(&self, slot: Option<usize>) -> Option<Option<&Item>> {
+        let reason = self.0.get(slot?)?;
+        (reason.code() == Some("ConditionalCheckFailed")).then(|| reason.item())
+    }
+
+    /// Another transaction held one of the items: worth another attempt.
+    fn conflicted(&self) -> bool {
+        self.0
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict"))
+    }
+}
+
+/// A short random pause before another attempt, longer each time, so
+/// conflicting requests do not retry in lockstep.
+async fn back_off(attempt: u32) {
+    let millis = rand::rng().random_range(5..=20) * u64::from(attempt + 1);
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+fn customer_key(tenant: &TenantId, code: &CouponCode, customer_id: &str) -> (String, String) {
+    (coupon_pk(tenant, code), customer_sk(customer_id))
+}
+
+fn coupon_key(tenant: &TenantId, code: &CouponCode) -> (String, String) {
+    (coupon_pk(tenant, code), COUPON_SK.to_owned())
+}
+
+/// Counts one more use (or hold) for a customer, unless they have `max`.
+fn count_customer_use(
+    table: &str,
+    tenant: &TenantId,
+    code: &CouponCode,
+    customer_id: &str,
+    max: u64,
+) -> StoreResult<TransactWriteItem> {
+    update(
+        table,
+        customer_key(tenant, code, customer_id),
+        "ADD #uses :one",
+        "attribute_not_exists(#uses) OR #uses < :max",
+        &[("#uses", "uses")],
+        Item::from([(":one".into(), n(1)), (":max".into(), n(max))]),
+    )
+}
+
+/// Gives a customer's use (or hold) back.
+fn uncount_customer_use(
+    table: &str,
+    tenant: &TenantId,
+    code: &CouponCode,
+    customer_id: &str,
+) -> StoreResult<TransactWriteItem> {
+    update(
+        table,
+        customer_key(tenant, code, customer_id),
+        "ADD #uses :minus_one",
+        "#uses > :zero",
+        &[("#uses", "uses")],
+        Item::from([(":minus_one".into(), n(-1)), (":zero".into(), n(0))]),
+    )
+}
+
+/// Where a use given back comes from.
+enum Returned {
+    /// A rolled-back redemption.
+    Redeemed,
+    /// A released reservation.
+    Reserved,
+}
+
+/// Gives one use back to the coupon a row or reservation took it from, if
+/// that coupon still exists (not deleted, not re-created under its code).
+fn return_use(
+    table: &str,
+    tenant: &TenantId,
+    code: &CouponCode,
+    coupon_created_at: DateTime<Utc>,
+    from: Returned,
+    now: DateTime<Utc>,
+) -> StoreResult<TransactWriteItem> {
+    let expression = match from {
+        Returned::Redeemed => {
+            "SET uses_left = uses_left + :one, redeemed_count = redeemed_count - :one, updated_at = :now"
+        }
+        Returned::Reserved => {
+            "SET uses_left = uses_left + :one, reserved_count = reserved_count - :one, updated_at = :now"
+        }
+    };
+    update(
+        table,
+        coupon_key(tenant, code),
+        expression,
+        "attribute_exists(PK) AND created_at = :created_at",
+        &[],
+        Item::from([
+            (":one".into(), n(1)),
+            (":now".into(), time(now)),
+            (":created_at".into(), time(coupon_created_at)),
+        ]),
+    )
+}
+
+fn idempotency_record(
+    table: &str,
+    tenant: &TenantId,
+    idempotency: &Idempotency,
+    body: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<TransactWriteItem> {
+    let item = Item::from([
+        (PK.into(), s(idempotency_pk(tenant, &idempotency.key))),
+        (SK.into(), s(IDEMPOTENCY_SK)),
+        ("type".into(), s("idempotency")),
+        ("fingerprint".into(), s(&idempotency.fingerprint)),
+        ("response".into(), s(body)),
+        ("created_at".into(), time(now)),
+        (
+            EXPIRES_TTL.into(),
+            n(now.timestamp() + IDEMPOTENCY_KEPT_SECS),
+        ),
+    ]);
+    // TTL deletes lazily: an expired record no longer counts.
+    put(
+        table,
+        item,
+        "attribute_not_exists(PK) OR expires_ttl < :now_secs",
+        Item::from([(":now_secs".into(), n(now.timestamp()))]),
+    )
+}
+
+/// Where each optional write sits in a consume transaction.
+#[derive(Default)]
+struct Slots {
+    customer: Option<usize>,
+    reservation: Option<usize>,
+    idempotency: Option<usize>,
+}
+
+impl DynamoStore {
+    /// Runs a transaction: `None` when it committed, the reasons when
+    /// DynamoDB cancelled it, `Unavailable` for any other failure.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Option<Cancelled>> {
+        match self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
+                    Ok(Some(Cancelled(t.cancellation_reasons().to_vec())))
+                }
+                _ => Err(unavailable(e)),
+            },
+        }
+    }
+
+    /// After the coupon's condition failed: the coupon to try again with,
+    /// or why it cannot be used. A coupon that ran out while some of its uses
+    /// sit in reservations gets the expired ones back first, once per call:
+    /// whoever releases them, the uses are back for the next attempt.
+    async fn after_coupon_failure(
+        &self,
+        tenant: &TenantId,
+        current: Option<&Item>,
+        attempt: Attempt<'_>,
+        reclaimed: &mut bool,
+    ) -> StoreResult<Coupon> {
+        let Some(current) = current else {
+            return Err(StoreError::NotFound);
+        };
+        let current = coupon_from(current)?;
+        if current.created_at != attempt.seen.created_at {
+            // Deleted and created again under the same code since `seen`.
+            return Ok(current);
+        }
+        match current.refusal(attempt.now, attempt.redeem) {
+            Some(Refusal::Exhausted) if !attempt.needs_a_use => Ok(current),
+            Some(Refusal::Exhausted) if current.reserved_count > 0 && !*reclaimed => {
+                *reclaimed = true;
+                self.reclaim_expired(tenant, &current.code, attempt.now)
+                    .await?;
+                Ok(current)
+            }
+            Some(refusal) => Err(StoreError::Refused(refusal)),
+            None => Ok(current),
+        }
+    }
+}
+
+/// What one consume or reserve attempt was conditional on.
+#[derive(Clone, Copy)]
+struct Attempt<'a> {
+    seen: &'a Coupon,
+    redeem: &'a Redeem,
+    needs_a_use: bool,
+    now: DateTime<Utc>,
+}
+
+/// Refusals that depend only on the order and the coupon's terms: the
+/// transaction pins the terms, so these are decided before writing.
+fn order_refusal(seen: &Coupon, redeem: &Redeem, now: DateTime<Utc>) -> StoreResult<()> {
+    match seen.refusal(now, redeem) {
+        Some(refusal @ (Refusal::CurrencyMismatch | Refusal::BelowMinimumOrder)) => {
+            Err(StoreError::Refused(refusal))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl RedemptionStore for DynamoStore {
+    async fn consume(
+        &self,
+        tenant: &TenantId,
+        request: ConsumeRequest<'_>,
+    ) -> StoreResult<Consumed> {
+        let ConsumeRequest {
+            redeem,
+            reservation,
+            idempotency,
+            now,
+            ..
+        } = request;
+        let table = self.table();
+        let mut seen = request.seen.clone();
+        let mut reclaimed = false;
+        // A reservation holds its use (and its customer count) already.
+        let needs_a_use = reservation.is_none();
+        for attempt in 0..ATTEMPTS {
+            order_refusal(&seen, redeem, now)?;
+            let customer_id = redeem
+                .customer_id
+                .clone()
+                .or_else(|| reservation.and_then(|r| r.customer_id.clone()));
+            let count_customer = match (needs_a_use, seen.max_uses_per_customer, &customer_id) {
+                (true, Some(max), Some(customer)) => Some((max, customer.clone())),
+                _ => None,
+            };
+            let redemption = Redemption {
+                redemption_id: Redemption::new_id(now),
+                kind: RedemptionKind::Consume,
+                reverses: None,
+                code: seen.code.clone(),
+                coupon_created_at: seen.created_at,
+                product_id: redeem
+                    .product_id
+                    .clone()
+                    .or_else(|| seen.product_id.clone()),
+                promo_type: seen.promo_type.clone(),
+                discount: seen.discount,
+                currency: seen.currency.clone(),
+                customer_id,
+                counted_for_customer: count_customer.is_some()
+                    || reservation.is_some_and(|r| r.counted_for_customer),
+                pricing: seen.pricing(redeem),
+                reservation_id: reservation.map(|r| r.reservation_id.clone()),
+                consumed_at: now,
+            };
+            let after = Coupon {
+                uses_left: if needs_a_use {
+                    seen.uses_left.saturating_sub(1)
+                } else {
+                    seen.uses_left
+                },
+                reserved_count: if needs_a_use {
+                    seen.reserved_count
+                } else {
+                    seen.reserved_count.saturating_sub(1)
+                },
+                redeemed_count: seen.redeemed_count + 1,
+                updated_at: now,
+                ..seen.clone()
+            };
+            let body = redemption.to_json(Some(after.uses_left)).to_string();
+
+            let mut values = Item::from([(":now".into(), time(now)), (":one".into(), n(1))]);
+            let condition = usable_condition(&seen, redeem, needs_a_use, now, &mut values);
+            let expression = if needs_a_use {
+                "SET uses_left = uses_left - :one, redeemed_count = redeemed_count + :one, updated_at = :now"
+            } else {
+                "SET redeemed_count = redeemed_count + :one, reserved_count = reserved_count - :one, updated_at = :now"
+            };
+            let mut items = vec![
+                update(
+                    table,
+                    coupon_key(tenant, &seen.code),
+                    expression,
+                    &condition,
+                    &[],
+                    values,
+                )?,
+                put(
+                    table,
+                    redemption_item(tenant, &redemption),
+                    "attribute_not_exists(PK)",
+                    Item::new(),
+                )?,
+            ];
+            let mut slots = Slots::default();
+            if let Some((max, customer)) = &count_customer {
+                slots.customer = Some(items.len());
+                items.push(count_customer_use(
+                    table, tenant, &seen.code, customer, *max,
+                )?);
+            }
+            if let Some(held) = reservation {
+                slots.reservation = Some(items.len());
+                items.push(update(
+                    table,
+                    (
+                        reservation_pk(tenant, &held.reservation_id),
+                        RESERVATION_SK.to_owned(),
+                    ),
+                    "SET #state = :consumed, redemption_id = :redemption REMOVE GSI1PK, GSI1SK",
+                    "#state = :held AND expires_at > :now AND code = :code",
+                    &[("#state", "state")],
+                    Item::from([
+                        (":consumed".into(), s(ReservationState::Consumed.as_str())),
+                        (":held".into(), s(ReservationState::Held.as_str())),
+                        (":redemption".into(), s(&redemption.redemption_id)),
+                        (":now".into(), time(now)),
+                        (":code".into(), s(seen.code.as_str())),
+                    ]),
+                )?);
+            }
+            if let Some(idempotency) = idempotency {
+                slots.idempotency = Some(items.len());
+                items.push(idempotency_record(table, tenant, idempotency, &body, now)?);
+            }
+
+            let Some(cancelled) = self.transact(items).await? else {
+                return Ok(Consumed::Fresh {
+                    after: Box::new(after),
+                    body,
+                });
+            };
+            // An earlier request with this key decides the answer, whatever
+            // else failed alongside.
+            if let Some(earlier) = cancelled.failed(slots.idempotency) {
+                let fingerprint = earlier.and_then(|i| i.get("fingerprint")?.as_s().ok());
+                let response = earlier.and_then(|i| i.get("response")?.as_s().ok());
+                return match (fingerprint, response, idempotency) {
+                    (Some(f), Some(body), Some(asked)) if *f == asked.fingerprint => {
+                        Ok(Consumed::Replayed { body: body.clone() })
+                    }
+                    _ => Err(StoreError::IdempotencyKeyReused),
+                };
+            }
+            if cancelled.conflicted() {
+                back_off(attempt).await;
+                continue;
+            }
+            if let Some(held) = cancelled.failed(slots.reservation) {
+                let held = held.map(reservation_from).transpose()?;
+                return Err(match held {
+                    Some(held) if held.code == seen.code => StoreError::Refused(
+                        held.refusal(now).unwrap_or(Refusal::ReservationExpired),
+                    ),
+                    _ => StoreError::NotFound,
+                });
+            }
+            if let Some(current) = cancelled.failed(Some(0)) {
+                let tried = Attempt {
+                    seen: &seen,
+                    redeem,
+                    needs_a_use,
+                    now,
+                };
+                seen = self
+                    .after_coupon_failure(tenant, current, tried, &mut reclaimed)
+                    .await?;
+                continue;
+            }
+            if cancelled.failed(slots.customer).is_some() {
+                return Err(StoreError::Refused(Refusal::CustomerLimitReached));
+            }
+            return Err(StoreError::Unavailable(format!(
+                "consume cancelled: {:?}",
+                cancelled.0
+            )));
+        }
+        Err(StoreError::Unavailable(
+            "the coupon kept changing during consume".into(),
+        ))
+    }
+
+    async fn reserve(
+        &self,
+        tenant: &TenantId,
+        seen: &Coupon,
+        redeem: &Redeem,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Reservation, Coupon)> {
+        let table = self.table();
+        let mut seen = seen.clone();
+        let mut reclaimed = false;
+        for attempt in 0..ATTEMPTS {
+            order_refusal(&seen, redeem, now)?;
+            let count_customer = seen.max_uses_per_customer.zip(redeem.customer_id.clone());
+            let reservation = Reservation {
+                reservation_id: uuid::Uuid::new_v4().to_string(),
+                code: seen.code.clone(),
+                coupon_created_at: seen.created_at,
+                customer_id: redeem.customer_id.clone(),
+                counted_for_customer: count_customer.is_some(),
+                state: ReservationState::Held,
+                created_at: now,
+                expires_at,
+            };
+            let mut values = Item::from([(":now".into(), time(now)), (":one".into(), n(1))]);
+            let condition = usable_condition(&seen, redeem, true, now, &mut values);
+            let mut items = vec![
+                update(
+                    table,
+                    coupon_key(tenant, &seen.code),
+                    "SET uses_left = uses_left - :one, updated_at = :now, \
+                     reserved_count = if_not_exists(reserved_count, :zero) + :one",
+                    &condition,
+                    &[],
+                    values,
+                )?,
+                put(
+                    table,
+                    reservation_item(tenant, &reservation),
+                    "attribute_not_exists(PK)",
+                    Item::new(),
+                )?,
+            ];
+            let customer_slot = count_customer.as_ref().map(|_| items.len());
+            if let Some((max, customer)) = &count_customer {
+                items.push(count_customer_use(
+                    table, tenant, &seen.code, customer, *max,
+                )?);
+            }
+            let Some(cancelled) = self.transact(items).await? else {
+                let after = Coupon {
+                    uses_left: seen.uses_left.saturating_sub(1),
+                    reserved_count: seen.reserved_count + 1,
+                    updated_at: now,
+                    ..seen
+                };
+                return Ok((reservation, after));
+            };
+            if cancelled.conflicted() {
+                back_off(attempt).await;
+                continue;
+            }
+            if let Some(current) = cancelled.failed(Some(0)) {
+                let tried = Attempt {
+                    seen: &seen,
+                    redeem,
+                    needs_a_use: true,
+                    now,
+                };
+                seen = self
+                    .after_coupon_failure(tenant, current, tried, &mut reclaimed)
+                    .await?;
+                continue;
+            }
+            if cancelled.failed(customer_slot).is_some() {
+                return Err(StoreError::Refused(Refusal::CustomerLimitReached));
+            }
+            return Err(StoreError::Unavailable(format!(
+                "reserve cancelled: {:?}",
+                cancelled.0
+            )));
+        }
+        Err(StoreError::Unavailable(
+            "the coupon kept changing during reserve".into(),
+        ))
+    }
+
+    async fn get_reservation(
+        &self,
+        tenant: &TenantId,
+        reservation_id: &str,
+    ) -> StoreResult<Option<Reservation>> {
+        self.get(reservation_pk(tenant, reservation_id), RESERVATION_SK)
+            .await?
+            .as_ref()
+            .map(reservation_from)
+            .transpose()
+    }
+
+    async fn release_reservation(
+        &self,
+        tenant: &TenantId,
+        held: &Reservation,
+        only_if_expired: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let table = self.table();
+        // The use goes back to the coupon while it exists; once it is gone
+        // the reservation is still released, with nothing to give back.
+        let mut coupon_exists = true;
+        for attempt in 0..ATTEMPTS {
+            let condition = if only_if_expired {
+                "#state = :held AND expires_at <= :now"
+            } else {
+                "#state = :held"
+            };
+            let values = Item::from([
+                (":released".into(), s(ReservationState::Released.as_str())),
+                (":held".into(), s(ReservationState::Held.as_str())),
+                (":now".into(), time(now)),
+            ]);
+            let mut items = vec![update(
+                table,
+                (
+                    reservation_pk(tenant, &held.reservation_id),
+                    RESERVATION_SK.to_owned(),
+                ),
+                "SET #state = :released, released_at = :now REMOVE GSI1PK, GSI1SK",
+                condition,
+                &[("#state", "state")],
+                values,
+            )?];
+            if coupon_exists {
+                items.push(return_use(
+                    table,
+                    tenant,
+                    &held.code,
+                    held.coupon_created_at,
+                    Returned::Reserved,
+                    now,
+                )?);
+                if let (true, Some(customer)) = (held.counted_for_customer, &held.customer_id) {
+                    items.push(uncount_customer_use(table, tenant, &held.code, customer)?);
+                }
+            }
+            let Some(cancelled) = self.transact(items).await? else {
+                return Ok(true);
+            };
+            if let Some(current) = cancelled.failed(Some(0)) {
+                let current = current.map(reservation_from).transpose()?;
+                return match current.map(|r| r.state) {
+                    Some(ReservationState::Consumed) if !only_if_expired => {
+                        Err(StoreError::Refused(Refusal::ReservationUsed))
+                    }
+                    // Released already, consumed, or not expired yet.
+                    Some(_) => Ok(false),
+                    None => Err(StoreError::NotFound),
+                };
+            }
+            if cancelled.conflicted() {
+                back_off(attempt).await;
+                continue;
+            }
+            if cancelled.failed(Some(1)).is_some() || cancelled.failed(Some(2)).is_some() {
+                coupon_exists = false;
+                continue;
+            }
+            return Err(StoreError::Unavailable(format!(
+                "release cancelled: {:?}",
+                cancelled.0
+            )));
+        }
+        Err(StoreError::Unavailable(
+            "the reservation kept changing during release".into(),
+        ))
+    }
+
+    async fn reclaim_expired(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK < :now")
+            .expression_attribute_values(":pk", s(held_gsi1pk(tenant, code)))
+            .expression_attribute_values(":now", s(format!("{:013}", now.timestamp_millis())))
+            .limit(RECLAIM_BATCH)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut released = 0;
+        for item in output.items.unwrap_or_default() {
+            let held = reservation_from(&item)?;
+            if self.release_reservation(tenant, &held, true, now).await? {
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+
+    async fn customer_uses(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        customer_id: &str,
+    ) -> StoreResult<u64> {
+        let item = self
+            .get(coupon_pk(tenant, code), &customer_sk(customer_id))
+            .await?;
+        Ok(item
+            .and_then(|i| i.get("uses")?.as_n().ok()?.parse().ok())
+            .unwrap_or(0))
+    }
+
+    async fn get_redemption(
+        &self,
+        tenant: &TenantId,
+        redemption_id: &str,
+    ) -> StoreResult<Option<Redemption>> {
+        let Some(at) = Redemption::time_of_id(redemption_id) else {
+            return Ok(None);
+        };
+        let item = self
+            .get(
+                redemptions_pk(tenant, at),
+                &redemption_sk(at, redemption_id),
+            )
+            .await?;
+        match item.as_ref().map(redemption_from).transpose()? {
+            Some(row) if row.kind == RedemptionKind::Consume => Ok(Some(row)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn roll_back(
+        &self,
+        tenant: &TenantId,
+        original: &Redemption,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(Redemption, bool)> {
+        let table = self.table();
+        let reversal = Redemption {
+            redemption_id: Redemption::new_id(now),
+            kind: RedemptionKind::Reversal,
+            reverses: Some(original.redemption_id.clone()),
+            reservation_id: None,
+            consumed_at: now,
+            ..original.clone()
+        };
+        let mut coupon_exists = true;
+        for attempt in 0..ATTEMPTS {
+            let at = original.consumed_at;
+            let mut items = vec![
+                update(
+                    table,
+                    (
+                        redemptions_pk(tenant, at),
+                        redemption_sk(at, &original.redemption_id),
+                    ),
+                    "SET rolled_back_by = :reversal, rolled_back_at = :now",
+                    "attribute_exists(PK) AND attribute_not_exists(rolled_back_by)",
+                    &[],
+                    Item::from([
+                        (":reversal".into(), s(&reversal.redemption_id)),
+                        (":now".into(), time(now)),
+                    ]),
+                )?,
+                put(
+                    table,
+                    redemption_item(tenant, &reversal),
+                    "attribute_not_exists(PK)",
+                    Item::new(),
+                )?,
+            ];
+            if coupon_exists {
+                items.push(return_use(
+                    table,
+                    tenant,
+                    &original.code,
+                    original.coupon_created_at,
+                    Returned::Redeemed,
+                    now,
+                )?);
+                if let (true, Some(customer)) =
+                    (original.counted_for_customer, &original.customer_id)
+                {
+                    items.push(uncount_customer_use(
+                        table,
+                        tenant,
+                        &original.code,
+                        customer,
+                    )?);
+                }
+            }
+            let Some(cancelled) = self.transact(items).await? else {
+                return Ok((reversal, coupon_exists));
+            };
+            if let Some(row) = cancelled.failed(Some(0)) {
+                return Err(match row {
+                    Some(_) => StoreError::Refused(Refusal::AlreadyRolledBack),
+                    None => StoreError::NotFound,
+                });
+            }
+            if cancelled.conflicted() {
+                back_off(attempt).await;
+                continue;
+            }
+            if cancelled.failed(Some(2)).is_some() || cancelled.failed(Some(3)).is_some() {
+                coupon_exists = false;
+                continue;
+            }
+            return Err(StoreError::Unavailable(format!(
+                "rollback cancelled: {:?}",
+                cancelled.0
+            )));
+        }
+        Err(StoreError::Unavailable(
+            "the redemption kept changing during rollback".into(),
+        ))
+    }
+
+    async fn redemption_page(
+        &self,
+        tenant: &TenantId,
+        day: NaiveDate,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<String>,
+    ) -> StoreResult<(Vec<Redemption>, Option<String>)> {
+        let pk = redemptions_pk(tenant, day.and_time(NaiveTime::MIN).and_utc());
+        let start = after.map(|sk| Item::from([(PK.to_owned(), s(&pk)), (SK.to_owned(), s(sk))]));
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(&pk))
+            // Sort keys start with the time; "~" sorts after every id.
+            .expression_attribute_values(":from", s(redemption_sk(from, "")))
+            .expression_attribute_values(":to", s(redemption_sk(to, "~")))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let rows = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(redemption_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = output
+            .last_evaluated_key
+            .and_then(|key| key.get(SK).and_then(|v| v.as_s().ok()).cloned());
+        Ok((rows, next))
+    }
+}
+
+/// Expired reservations given back per look: enough for any checkout rush,
+/// small enough to stay one quick Query.
+const RECLAIM_BATCH: i32 = 25;

@@ -1,0 +1,136 @@
+//! `POST /coupon/consume`: takes one use atomically and logs the
+//! redemption; with `reservation_id`, converts a held use instead. An
+//! `Idempotency-Key` makes a retry answer the first response.
+
+use common::coupon::{Coupon, Redeem, Reservation};
+use common::error::Refusal;
+use common::http::json_text;
+use common::idempotency::{self, Idempotency};
+use common::store::{ConsumeRequest, Consumed, RedemptionStore};
+use common::tenant::TenantId;
+use common::{ApiError, App};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use crate::redeem::{Parsed, params, read_coupon};
+
+pub async fn handle(
+    app: &App,
+    tenant: &TenantId,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let Parsed {
+        code,
+        mut redeem,
+        reservation_id,
+        ttl_seconds,
+    } = params(req).await?;
+    if ttl_seconds.is_some() {
+        return Err(ApiError::Invalid(
+            "ttl_seconds belongs to /coupon/reserve".into(),
+        ));
+    }
+    let idempotency = match req.headers().get(idempotency::HEADER) {
+        Some(key) => {
+            let key = key
+                .to_str()
+                .map_err(|_| ApiError::Invalid("Idempotency-Key must be printable ASCII".into()))?;
+            let order = redeem.order.as_ref();
+            let parameters = json!([
+                code.as_str(),
+                redeem.product_id,
+                redeem.customer_id,
+                order.map(|o| o.amount.minor()),
+                order.and_then(|o| o.currency.clone()),
+                reservation_id,
+            ]);
+            Some(Idempotency::parse(key, &parameters)?)
+        }
+        None => None,
+    };
+    let reservation = match &reservation_id {
+        Some(id) => {
+            let held = app
+                .store
+                .get_reservation(tenant, id)
+                .await?
+                .filter(|held| held.code == code)
+                .ok_or_else(|| ApiError::NotFound(format!("no reservation {id} for {code}")))?;
+            match (&redeem.customer_id, &held.customer_id) {
+                (Some(asked), Some(own)) if asked != own => {
+                    return Err(ApiError::Invalid(format!(
+                        "reservation {id} is for another customer"
+                    )));
+                }
+                (None, own) => redeem.customer_id = own.clone(),
+                _ => {}
+            }
+            Some(held)
+        }
+        None => None,
+    };
+
+    let key = (tenant.clone(), code.clone());
+    // A coupon this instance read moments ago saves the read: the
+    // transaction re-checks every rule and the terms, and its refusal
+    // reports the coupon's current state.
+    let (coupon, fresh) = match app.recent_coupons.get(&key) {
+        Some(coupon) => (coupon, false),
+        None => (read_coupon(app, tenant, &code).await?, true),
+    };
+    coupon.require_details(&redeem)?;
+    // Refuse early, without a write, what a fresh read says cannot work;
+    // not with a key, whose earlier success must be replayed instead.
+    if fresh && idempotency.is_none() {
+        refuse_early(&coupon, &redeem, reservation.as_ref())?;
+    }
+    let consumed = app
+        .store
+        .consume(
+            tenant,
+            ConsumeRequest {
+                seen: &coupon,
+                redeem: &redeem,
+                reservation: reservation.as_ref(),
+                idempotency: idempotency.as_ref(),
+                now: common::dates::now(),
+            },
+        )
+        .await;
+    match consumed {
+        Ok(Consumed::Fresh { after, body }) => {
+            app.recent_coupons.insert(key, *after);
+            Ok(json_text(StatusCode::OK, body))
+        }
+        Ok(Consumed::Replayed { body }) => {
+            let mut response = json_text(StatusCode::OK, body);
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Ok(response)
+        }
+        Err(e) => {
+            app.recent_coupons.remove(&key);
+            Err(e.into())
+        }
+    }
+}
+
+fn refuse_early(
+    coupon: &Coupon,
+    redeem: &Redeem,
+    reservation: Option<&Reservation>,
+) -> Result<(), ApiError> {
+    let now = common::dates::now();
+    if let Some(refusal) = reservation.and_then(|held| held.refusal(now)) {
+        return Err(ApiError::Refused(refusal));
+    }
+    match coupon.refusal(now, redeem) {
+        // A reservation holds its use already; and uses held by expired
+        // reservations come back inside the store's consume.
+        Some(Refusal::Exhausted) if reservation.is_some() || coupon.reserved_count > 0 => Ok(()),
+        Some(refusal) => Err(ApiError::Refused(refusal)),
+        None => Ok(()),
+    }
+}

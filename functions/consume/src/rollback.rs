@@ -1,0 +1,32 @@
+//! `POST /coupon/consume/{redemption_id}/rollback`: an order was cancelled
+//! or refunded; the use goes back to the coupon and the log gets a
+//! reversal row, exactly once.
+
+use common::http::json;
+use common::store::RedemptionStore;
+use common::tenant::TenantId;
+use common::{ApiError, App};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+
+pub async fn handle(
+    app: &App,
+    tenant: &TenantId,
+    redemption_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no redemption {redemption_id}"));
+    let original = app
+        .store
+        .get_redemption(tenant, redemption_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let (reversal, use_returned) = app
+        .store
+        .roll_back(tenant, &original, common::dates::now())
+        .await?;
+    app.recent_coupons.remove(&(tenant.clone(), original.code));
+    let mut body = reversal.to_json(None);
+    // False when the coupon was deleted since: the reversal is logged all the same.
+    body["use_returned"] = use_returned.into();
+    Ok(json(StatusCode::OK, &body))
+}

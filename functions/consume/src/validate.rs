@@ -1,0 +1,56 @@
+//! `GET /coupon/consume`: can this code be used, and what would it take
+//! off the order? Changes nothing, except giving back the uses of
+//! reservations that expired.
+
+use common::coupon::Validation;
+use common::error::Refusal;
+use common::http::json;
+use common::store::RedemptionStore;
+use common::tenant::TenantId;
+use common::{ApiError, App};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use crate::redeem::{params, read_coupon};
+
+pub async fn handle(
+    app: &App,
+    tenant: &TenantId,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let parsed = params(req).await?;
+    if parsed.reservation_id.is_some() || parsed.ttl_seconds.is_some() {
+        return Err(ApiError::Invalid(
+            "validate takes code, product_id, customer_id, order_amount and currency".into(),
+        ));
+    }
+    let redeem = parsed.redeem;
+    let mut coupon = read_coupon(app, tenant, &parsed.code).await?;
+    let now = common::dates::now();
+    let mut refusal = coupon.refusal(now, &redeem);
+    if refusal == Some(Refusal::Exhausted) && coupon.reserved_count > 0 {
+        let released = app.store.reclaim_expired(tenant, &coupon.code, now).await?;
+        coupon.uses_left += released;
+        coupon.reserved_count -= released.min(coupon.reserved_count);
+        refusal = coupon.refusal(now, &redeem);
+    }
+    if refusal.is_none()
+        && let (Some(max), Some(customer)) = (coupon.max_uses_per_customer, &redeem.customer_id)
+        && app
+            .store
+            .customer_uses(tenant, &coupon.code, customer)
+            .await?
+            >= max
+    {
+        refusal = Some(Refusal::CustomerLimitReached);
+    }
+    Ok(json(
+        StatusCode::OK,
+        &Validation {
+            valid: refusal.is_none(),
+            reason: refusal.map(|r| r.code()),
+            pricing: coupon.pricing(&redeem).map(|p| p.to_json()),
+            coupon: coupon.to_json(),
+        },
+    ))
+}
