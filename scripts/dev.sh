@@ -40,7 +40,8 @@ else
 fi
 
 # Build first: `cargo lambda watch` would otherwise compile on the first request.
-cargo build --bin ping --bin coupons --bin consume --bin exports --bin export-schedule --bin cms-admin
+cargo build --bin ping --bin coupons --bin consume --bin exports --bin export-schedule \
+  --bin coupon-jobs --bin cms-admin
 admin=target/debug/cms-admin
 "$admin" setup --bucket "$EXPORT_BUCKET"
 token_args=()
@@ -61,4 +62,14 @@ cat <<MSG
 MSG
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$api_port" --env-file .env.local &
 pids+=("$!")
-wait "${pids[-1]}"
+watch_pid=$!
+# Deployed, the table's stream and a schedule run the bulk generation worker;
+# locally, its scheduled event every few seconds does.
+(
+  while sleep "${JOBS_INTERVAL:-5}"; do
+    cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port "$api_port" \
+      --data-file events/10-resume-jobs.json >>.dev/jobs.log 2>&1 || true
+  done
+) &
+pids+=("$!")
+wait "$watch_pid"

@@ -18,6 +18,8 @@ enum Outcome {
     Status(u16),
     /// The EventBridge schedule, for which the export function succeeds.
     Exported,
+    /// The worker's schedule, which finishes the bulk job created before.
+    JobsFinished,
 }
 use Outcome::*;
 
@@ -32,6 +34,8 @@ const EXPECTED: &[(&str, Outcome)] = &[
     ("06-update-coupon.json", Status(200)),
     ("07-delete-coupon.json", Status(204)),
     ("08-scheduled-export.json", Exported),
+    ("09-create-bulk-job.json", Status(202)),
+    ("10-resume-jobs.json", JobsFinished),
 ];
 
 #[tokio::test]
@@ -95,6 +99,18 @@ async fn every_sample_event_replays_with_its_status() {
                     .map(|e| e["key"].as_str().unwrap())
                     .collect();
                 assert!(keys.contains(&"exports/demo/2026-11-23.xlsx"), "{keys:?}");
+            }
+            JobsFinished => {
+                let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                let mut context = lambda_runtime::Context::default();
+                context.deadline =
+                    (Utc::now() + chrono::Duration::minutes(15)).timestamp_millis() as u64;
+                let event = lambda_runtime::LambdaEvent::new(event, context);
+                let runs = coupon_jobs::handle(&t.app().store, event)
+                    .await
+                    .expect("the worker runs");
+                assert_eq!(runs[0]["tenant"], "demo", "{runs}");
+                assert_eq!(runs[0]["outcome"], "succeeded", "{runs}");
             }
         }
     }

@@ -138,7 +138,9 @@ impl TestApp {
             ["coupon", "consume", ..] | ["coupon", "reserve", ..] => {
                 consume::handle(self.app(), req).await
             }
-            ["coupon"] | ["coupon", _] => coupons::handle(self.app(), req).await,
+            ["coupon"] | ["coupon", _] | ["coupon", "jobs", ..] => {
+                coupons::handle(self.app(), req).await
+            }
             ["exports"] => exports::handle(&self.state, req).await,
             other => panic!("no function serves {other:?}"),
         };

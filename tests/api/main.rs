@@ -8,6 +8,7 @@ mod coupons;
 mod events;
 mod exports;
 mod helpers;
+mod jobs;
 mod keyspace;
 mod limiter_cost;
 mod malformed;

@@ -73,7 +73,7 @@ impl DynamoStore {
     }
 
     /// Every item of one GSI1 partition, optionally from one sort key on.
-    async fn query_gsi1(&self, pk: String, sk: Option<&str>) -> StoreResult<Vec<Item>> {
+    pub(super) async fn query_gsi1(&self, pk: String, sk: Option<&str>) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {

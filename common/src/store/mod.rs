@@ -4,6 +4,7 @@
 mod buckets;
 mod dynamo;
 mod item;
+mod jobs;
 mod redemptions;
 pub mod schema;
 
@@ -18,6 +19,7 @@ use crate::coupon::{Coupon, CouponPatch, Redeem, Redemption, Reservation};
 use crate::error::{ApiError, Refusal};
 use crate::export::ExportRecord;
 use crate::idempotency::Idempotency;
+use crate::job::Job;
 use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
@@ -223,6 +225,86 @@ pub trait RedemptionStore: Send + Sync {
         to: DateTime<Utc>,
         after: Option<String>,
     ) -> impl Future<Output = StoreResult<(Vec<Redemption>, Option<String>)>> + Send;
+}
+
+/// What writing one slot of a job found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotWrite {
+    Written,
+    /// This job wrote it on an earlier run.
+    Ours,
+    /// Another coupon has the code.
+    Taken,
+}
+
+pub trait JobStore: Send + Sync {
+    fn insert_job(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
+    /// Jobs not finished yet, of every tenant.
+    fn active_jobs(&self) -> impl Future<Output = StoreResult<Vec<(TenantId, String)>>> + Send;
+    /// Leases the job to `owner` until `lease_until`, unless it is finished
+    /// or another owner's lease still runs (then `None`).
+    fn claim_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
+    /// Writes the coupon of one slot unless its code exists; never overwrites.
+    fn put_job_coupon(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        coupon: &Coupon,
+        slot: u64,
+    ) -> impl Future<Output = StoreResult<SlotWrite>> + Send;
+    /// Records that `slot` draws at `attempt` now; `false` if the lease was lost.
+    fn move_slot(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        slot: u64,
+        attempt: u32,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Lists a finished batch's codes and counts it done (the last one
+    /// finishes the job); `false` if the lease was lost.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_batch(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        batch: u64,
+        codes: &[CouponCode],
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn fail_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The first finished batch after `after_batch`: its number and codes.
+    fn job_codes(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        after_batch: Option<u64>,
+    ) -> impl Future<Output = StoreResult<Option<(u64, Vec<CouponCode>)>>> + Send;
 }
 
 pub trait ExportStore: Send + Sync {

@@ -58,6 +58,26 @@ pub fn idempotency_pk(tenant: &TenantId, key: &str) -> String {
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 pub const IDEMPOTENCY_KEPT_SECS: i64 = 24 * 3600;
 
+/// A bulk generation job, and one item per finished batch listing its codes.
+pub fn job_pk(tenant: &TenantId, job_id: &str) -> String {
+    format!("T#{tenant}#JOB#{job_id}")
+}
+pub const JOB_SK: &str = "JOB";
+pub const JOB_BATCH_SK_PREFIX: &str = "BATCH#";
+pub fn job_batch_sk(batch: u64) -> String {
+    format!("{JOB_BATCH_SK_PREFIX}{batch:07}")
+}
+/// GSI1 partition of the jobs not finished yet, across tenants: the worker's
+/// sweep finds stalled jobs here without a Scan. Finished jobs leave it.
+pub const ACTIVE_JOBS_GSI1PK: &str = "JOBS#ACTIVE";
+pub fn active_job_gsi1sk(tenant: &TenantId, job: &crate::job::Job) -> String {
+    format!(
+        "{:013}#{tenant}#{}",
+        job.created_at.timestamp_millis(),
+        job.job_id
+    )
+}
+
 /// The table's TTL attribute (epoch seconds), as `template.yaml` declares it.
 pub const EXPIRES_TTL: &str = "expires_ttl";
 

@@ -1,27 +1,27 @@
 //! `POST /coupon`: one coupon with a custom or generated code, or `quantity`
-//! generated ones.
+//! generated ones; above 1,000 a job that the worker function writes.
 
-use common::code::{
-    CouponCode, DEFAULT_GENERATED_LENGTH, FingerprintSet, MAX_CODE_LENGTH, MIN_GENERATED_LENGTH,
-};
+use common::code::{CouponCode, FingerprintSet, MIN_GENERATED_LENGTH};
 use common::coupon::{
     Coupon, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency,
     parse_label, parse_uses_per_customer,
 };
 use common::dates::parse_instant;
 use common::http::json;
+use common::job::{FormatSpec, Job, MAX_JOB_QUANTITY};
 use common::keyspace::{KeyspacePolicy, Shape};
 use common::money::Money;
+use common::pattern::CodeFormat;
 use common::request::{self, lenient};
-use common::store::{CouponStore, DynamoStore};
+use common::store::{CouponStore, DynamoStore, JobStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-/// Most codes one request may create.
-pub const MAX_QUANTITY: u64 = 1_000;
+/// Most codes one request writes itself; more become a job for the worker.
+pub const MAX_SYNC_QUANTITY: u64 = 1_000;
 /// Fresh draws for codes that collide with existing ones before giving up.
 const COLLISION_RETRIES: usize = 5;
 
@@ -32,6 +32,14 @@ struct CreateRequest {
     code: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_number")]
     code_length: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    prefix: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    suffix: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pattern: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    charset: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_number")]
     quantity: Option<u64>,
     #[serde(default, deserialize_with = "lenient::opt_number")]
@@ -63,7 +71,14 @@ struct CreateRequest {
 /// Where the codes come from.
 enum Codes {
     Custom(CouponCode),
-    Generated { shape: Shape, quantity: u64 },
+    Generated(Box<Generated>),
+}
+
+struct Generated {
+    spec: FormatSpec,
+    format: CodeFormat,
+    shape: Shape,
+    quantity: u64,
 }
 
 pub async fn handle(
@@ -90,7 +105,13 @@ pub async fn handle(
             }
             vec![coupon]
         }
-        Codes::Generated { shape, quantity } => {
+        Codes::Generated(generated) => {
+            let Generated {
+                spec,
+                format,
+                shape,
+                quantity,
+            } = *generated;
             if let Err(live) = app
                 .store
                 .reserve_live_codes(tenant, &shape, quantity)
@@ -98,7 +119,30 @@ pub async fn handle(
             {
                 return Err(app.keyspace.refusal(&shape, quantity, live));
             }
-            match insert_generated(&app.store, tenant, &template, &shape, quantity as usize).await {
+            let created = if quantity > MAX_SYNC_QUANTITY {
+                let job = Job::new(
+                    quantity,
+                    spec,
+                    template,
+                    shape.key.clone(),
+                    common::dates::now(),
+                );
+                match app.store.insert_job(tenant, &job).await {
+                    Ok(()) => return Ok(accepted(&job)),
+                    Err(e) => Err(e.into()),
+                }
+            } else {
+                insert_generated(
+                    &app.store,
+                    tenant,
+                    &template,
+                    &format,
+                    &shape,
+                    quantity as usize,
+                )
+                .await
+            };
+            match created {
                 Ok(coupons) => coupons,
                 Err(e) => {
                     if let Err(undo) = app
@@ -130,39 +174,56 @@ pub async fn handle(
     Ok(response)
 }
 
+/// 202 for a job: the worker writes the codes; the job's page shows progress.
+fn accepted(job: &Job) -> Response<Body> {
+    let mut response = json(StatusCode::ACCEPTED, &job.to_json());
+    if let Ok(location) = HeaderValue::from_str(&format!("/coupon/jobs/{}", job.job_id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
 fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupon), ApiError> {
-    let codes = match (body.code, body.code_length, body.quantity) {
-        (Some(_), Some(_), _) => {
+    let spec = FormatSpec {
+        code_length: body.code_length,
+        prefix: body.prefix,
+        suffix: body.suffix,
+        pattern: body.pattern,
+        charset: body.charset,
+    };
+    let codes = match (body.code, body.quantity) {
+        (Some(_), _) if spec != FormatSpec::default() => {
             return Err(ApiError::Invalid(
-                "give code or code_length, not both".into(),
+                "a custom code has no generated format: drop code_length, prefix, suffix, pattern and charset".into(),
             ));
         }
-        (Some(_), _, Some(q)) if q != 1 => {
+        (Some(_), Some(q)) if q != 1 => {
             return Err(ApiError::Invalid(
                 "a custom code makes exactly one coupon; drop quantity".into(),
             ));
         }
-        (Some(code), _, _) => Codes::Custom(CouponCode::parse(&code)?),
-        (None, length, quantity) => {
-            let length = length.unwrap_or(DEFAULT_GENERATED_LENGTH as u64);
-            if !(MIN_GENERATED_LENGTH as u64..=MAX_CODE_LENGTH as u64).contains(&length) {
-                return Err(ApiError::Invalid(format!(
-                    "code_length must be {MIN_GENERATED_LENGTH} to {MAX_CODE_LENGTH}"
-                )));
-            }
+        (Some(code), _) => Codes::Custom(CouponCode::parse(&code)?),
+        (None, quantity) => {
+            let format = spec.format()?;
             let quantity = quantity.unwrap_or(1);
             if quantity == 0 {
                 return Err(ApiError::Invalid("quantity must be at least 1".into()));
             }
             // The keyspace check first: it says why a huge batch of short
             // codes can never be made, which the request cap alone would not.
-            let shape = keyspace.shape(common::code::ALPHABET.len(), length as usize, quantity)?;
-            if quantity > MAX_QUANTITY {
+            let shape =
+                keyspace.shape(format.alphabet_len(), format.random_positions(), quantity)?;
+            if quantity > MAX_JOB_QUANTITY {
                 return Err(ApiError::Invalid(format!(
-                    "quantity must be 1 to {MAX_QUANTITY}"
+                    "quantity must be 1 to {MAX_JOB_QUANTITY}"
                 )));
             }
-            Codes::Generated { shape, quantity }
+            Codes::Generated(Box::new(Generated {
+                spec,
+                format,
+                shape,
+                quantity,
+            }))
         }
     };
     let uses = body.availability_count.unwrap_or(1);
@@ -232,12 +293,13 @@ async fn insert_generated(
     store: &DynamoStore,
     tenant: &TenantId,
     template: &Coupon,
+    format: &CodeFormat,
     shape: &Shape,
     quantity: usize,
 ) -> Result<Vec<Coupon>, ApiError> {
     let mut drawn = FingerprintSet::default();
     let mut fresh_code = || loop {
-        let (code, fingerprint) = CouponCode::generate_with_fingerprint(shape.length);
+        let (code, fingerprint) = format.generate();
         if drawn.insert(fingerprint) {
             return code;
         }

@@ -1,8 +1,10 @@
-//! `/coupon` and `/coupon/{code}`: create, details, list, update, delete.
+//! `/coupon` and `/coupon/{code}`: create, details, list, update, delete;
+//! `/coupon/jobs/{job_id}`: bulk generation jobs.
 
 mod create;
 mod delete;
 mod details;
+mod jobs;
 mod list;
 mod update;
 
@@ -33,6 +35,14 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
                 None => list::handle(app, &tenant, query.limit, query.cursor.as_deref()).await,
             }
         }
+        (&Method::GET, ["coupon", "jobs", job_id]) => jobs::show(app, &tenant, job_id).await,
+        (&Method::GET, ["coupon", "jobs", job_id, "codes"]) => {
+            let query: CodesQuery = request::decode(request::query_fields(req)?)?;
+            jobs::codes(app, &tenant, job_id, query.cursor.as_deref()).await
+        }
+        (_, ["coupon", "jobs", _] | ["coupon", "jobs", _, "codes"]) => {
+            Err(ApiError::MethodNotAllowed)
+        }
         (&Method::PUT, ["coupon", code]) => update::handle(app, &tenant, code, req).await,
         (&Method::DELETE, ["coupon", code]) => delete::handle(app, &tenant, code).await,
         (_, ["coupon"] | ["coupon", _]) => Err(ApiError::MethodNotAllowed),
@@ -48,6 +58,14 @@ struct CouponQuery {
     code: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_number")]
     limit: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    cursor: Option<String>,
+}
+
+/// `GET /coupon/jobs/{job_id}/codes`'s query.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodesQuery {
     #[serde(default, deserialize_with = "lenient::opt_text")]
     cursor: Option<String>,
 }

@@ -1,0 +1,401 @@
+//! Bulk generation jobs in DynamoDB. A job item holds the request, the
+//! progress (`batches_done`) and the worker's lease; each finished batch
+//! leaves an item listing its codes, so the codes can be paged per job.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+
+use super::dynamo::{is_condition_failure, unavailable};
+use super::item::*;
+use super::schema::*;
+use super::{DynamoStore, JobStore, SlotWrite, StoreError, StoreResult};
+use crate::code::CouponCode;
+use crate::coupon::Coupon;
+use crate::job::{FormatSpec, Job, JobStatus};
+use crate::tenant::TenantId;
+
+fn job_key(tenant: &TenantId, job_id: &str) -> (String, String) {
+    (job_pk(tenant, job_id), JOB_SK.to_owned())
+}
+
+fn job_item(tenant: &TenantId, job: &Job) -> StoreResult<Item> {
+    let mut template = coupon_item(tenant, &job.template);
+    for key in [PK, SK, GSI1PK, GSI1SK] {
+        template.remove(key);
+    }
+    let format = serde_json::to_string(&job.format)
+        .map_err(|e| StoreError::Unavailable(format!("job format: {e}")))?;
+    let mut item = Item::from([
+        (PK.into(), s(job_pk(tenant, &job.job_id))),
+        (SK.into(), s(JOB_SK)),
+        ("type".into(), s("job")),
+        ("tenant_id".into(), s(tenant.as_str())),
+        ("job_id".into(), s(&job.job_id)),
+        ("status".into(), s(job.status.as_str())),
+        ("quantity".into(), n(job.quantity)),
+        ("batches_done".into(), n(job.batches_done)),
+        ("format".into(), s(format)),
+        ("template".into(), AttributeValue::M(template)),
+        ("shape".into(), s(&job.shape_key)),
+        ("seed".into(), s(&job.seed)),
+        (
+            "replaced".into(),
+            AttributeValue::M(
+                job.replaced
+                    .iter()
+                    .map(|(slot, attempt)| (slot.to_string(), n(attempt)))
+                    .collect(),
+            ),
+        ),
+        ("created_at".into(), time(job.created_at)),
+        ("updated_at".into(), time(job.updated_at)),
+    ]);
+    if matches!(job.status, JobStatus::Pending | JobStatus::Running) {
+        item.insert(GSI1PK.into(), s(ACTIVE_JOBS_GSI1PK));
+        item.insert(GSI1SK.into(), s(active_job_gsi1sk(tenant, job)));
+    }
+    Ok(item)
+}
+
+fn job_from(item: &Item) -> StoreResult<Job> {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .ok_or_else(|| StoreError::Unavailable(format!("job item without {name}")))
+    };
+    let number = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Unavailable(format!("job item without {name}")))
+    };
+    let instant = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(crate::dates::from_millis)
+    };
+    let format: FormatSpec = serde_json::from_str(&text("format")?)
+        .map_err(|e| StoreError::Unavailable(format!("job format: {e}")))?;
+    let mut template = item
+        .get("template")
+        .and_then(|v| v.as_m().ok())
+        .cloned()
+        .ok_or_else(|| StoreError::Unavailable("job item without template".into()))?;
+    template
+        .entry("code".into())
+        .or_insert_with(|| s("TEMPLATE"));
+    let replaced = item
+        .get("replaced")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(slot, attempt)| {
+                    Some((slot.parse().ok()?, attempt.as_n().ok()?.parse().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Job {
+        job_id: text("job_id")?,
+        status: JobStatus::parse(&text("status")?)
+            .ok_or_else(|| StoreError::Unavailable("job item with a bad status".into()))?,
+        quantity: number("quantity")?,
+        batches_done: number("batches_done")?,
+        format,
+        template: coupon_from(&template)?,
+        shape_key: text("shape")?,
+        seed: text("seed")?,
+        replaced,
+        error: item.get("error").and_then(|v| v.as_s().ok()).cloned(),
+        created_at: instant("created_at").unwrap_or_default(),
+        updated_at: instant("updated_at").unwrap_or_default(),
+        completed_at: instant("completed_at"),
+    })
+}
+
+impl JobStore for DynamoStore {
+    async fn insert_job(&self, tenant: &TenantId, job: &Job) -> StoreResult<()> {
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(job_item(tenant, job)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_job(&self, tenant: &TenantId, job_id: &str) -> StoreResult<Option<Job>> {
+        self.get(job_pk(tenant, job_id), JOB_SK)
+            .await?
+            .as_ref()
+            .map(job_from)
+            .transpose()
+    }
+
+    async fn active_jobs(&self) -> StoreResult<Vec<(TenantId, String)>> {
+        let items = self.query_gsi1(ACTIVE_JOBS_GSI1PK.to_owned(), None).await?;
+        items
+            .iter()
+            .map(|item| {
+                let tenant = item
+                    .get("tenant_id")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|t| TenantId::parse(t).ok());
+                let job = item.get("job_id").and_then(|v| v.as_s().ok()).cloned();
+                tenant
+                    .zip(job)
+                    .ok_or_else(|| StoreError::Unavailable("active job without ids".into()))
+            })
+            .collect()
+    }
+
+    async fn claim_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Job>> {
+        let (pk, sk) = job_key(tenant, job_id);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression(
+                "SET #status = :running, lease_owner = :owner, lease_until = :until, updated_at = :now",
+            )
+            .condition_expression(
+                "#status IN (:pending, :running) AND \
+                 (attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
+            .expression_attribute_values(":pending", s(JobStatus::Pending.as_str()))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", time(lease_until))
+            .expression_attribute_values(":now", time(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(job_from(&output.attributes.unwrap_or_default())?)),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn put_job_coupon(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        coupon: &Coupon,
+        slot: u64,
+    ) -> StoreResult<SlotWrite> {
+        let mut item = coupon_item(tenant, coupon);
+        item.insert("shape".into(), s(&job.shape_key));
+        item.insert("job_id".into(), s(&job.job_id));
+        item.insert("job_slot".into(), n(slot));
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(SlotWrite::Written),
+            Err(e) if is_condition_failure(&e) => {
+                // Ours from an earlier run of this job, or another coupon's.
+                let existing = self
+                    .get(coupon_pk(tenant, &coupon.code), COUPON_SK)
+                    .await?
+                    .unwrap_or_default();
+                let ours = existing.get("job_id").and_then(|v| v.as_s().ok()) == Some(&job.job_id)
+                    && existing.get("job_slot").and_then(|v| v.as_n().ok())
+                        == Some(&slot.to_string());
+                Ok(if ours {
+                    SlotWrite::Ours
+                } else {
+                    SlotWrite::Taken
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn move_slot(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        slot: u64,
+        attempt: u32,
+    ) -> StoreResult<bool> {
+        let (pk, sk) = job_key(tenant, job_id);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET replaced.#slot = :attempt")
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_names("#slot", slot.to_string())
+            .expression_attribute_values(":attempt", n(attempt))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn finish_batch(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        batch: u64,
+        codes: &[CouponCode],
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // Rewriting a batch after a crash writes the same codes again.
+        let listing = Item::from([
+            (PK.into(), s(job_pk(tenant, &job.job_id))),
+            (SK.into(), s(job_batch_sk(batch))),
+            ("type".into(), s("job_batch")),
+            (
+                "codes".into(),
+                AttributeValue::L(codes.iter().map(|c| s(c.as_str())).collect()),
+            ),
+        ]);
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(listing))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let last = batch + 1 == job.batches();
+        let (pk, sk) = job_key(tenant, &job.job_id);
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("batches_done = :batch AND lease_owner = :owner")
+            .expression_attribute_values(":batch", n(batch))
+            .expression_attribute_values(":next", n(batch + 1))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", time(now));
+        update = if last {
+            update
+                .update_expression(
+                    "SET batches_done = :next, #status = :succeeded, updated_at = :now, \
+                     completed_at = :now REMOVE lease_owner, lease_until, GSI1PK, GSI1SK",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":succeeded", s(JobStatus::Succeeded.as_str()))
+        } else {
+            update
+                .update_expression(
+                    "SET batches_done = :next, lease_until = :until, updated_at = :now",
+                )
+                .expression_attribute_values(":until", time(lease_until))
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn fail_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (pk, sk) = job_key(tenant, job_id);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression(
+                "SET #status = :failed, #error = :error, updated_at = :now, completed_at = :now \
+                 REMOVE lease_owner, lease_until, GSI1PK, GSI1SK",
+            )
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":failed", s(JobStatus::Failed.as_str()))
+            .expression_attribute_values(":error", s(error))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", time(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn job_codes(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        after_batch: Option<u64>,
+    ) -> StoreResult<Option<(u64, Vec<CouponCode>)>> {
+        let from = after_batch.map_or(0, |b| b + 1);
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(job_pk(tenant, job_id)))
+            .expression_attribute_values(":from", s(job_batch_sk(from)))
+            .expression_attribute_values(":to", s(format!("{JOB_BATCH_SK_PREFIX}~")))
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(item) = output.items.unwrap_or_default().into_iter().next() else {
+            return Ok(None);
+        };
+        let batch = item
+            .get(SK)
+            .and_then(|v| v.as_s().ok())
+            .and_then(|sk| sk.strip_prefix(JOB_BATCH_SK_PREFIX))
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Unavailable("job batch without a number".into()))?;
+        let codes = item
+            .get("codes")
+            .and_then(|v| v.as_l().ok())
+            .map(|codes| {
+                codes
+                    .iter()
+                    .filter_map(|c| CouponCode::parse(c.as_s().ok()?).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some((batch, codes)))
+    }
+}

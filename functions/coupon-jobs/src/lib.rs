@@ -1,0 +1,189 @@
+//! The bulk generation worker. `POST /coupon` accepts a create of more than
+//! 1,000 codes as a job; this function writes the job's coupons in batches
+//! of 1,000 and records each batch, so a crash loses at most the batch in
+//! flight, which the next run writes again (see `common::job`).
+//!
+//! It runs on the table's stream when a job is inserted, and on a schedule
+//! that resumes jobs whose worker stopped (a crash, a timeout, a throttled
+//! batch). A lease on the job item keeps two runs from working one job.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::coupon::Coupon;
+use common::job::Job;
+use common::pattern::CodeFormat;
+use common::store::{CouponStore, DynamoStore, JobStore, SlotWrite, StoreError};
+use common::tenant::TenantId;
+use futures_util::future::join_all;
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
+
+/// How long a run holds a job between progress records: a run that stops
+/// without a word (a crash) blocks the job this long.
+pub const LEASE: Duration = Duration::from_secs(120);
+/// A run starts no batch with less than this left before its deadline.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+/// Conditional puts in flight at once.
+const PUTS_IN_FLIGHT: usize = 32;
+/// Draws per slot before the job gives up: with the keyspace policy's
+/// density below one in a million, even two collisions in a row are rare.
+const MAX_ATTEMPTS: u32 = 8;
+
+pub async fn handle(store: &DynamoStore, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let deadline = DateTime::from_timestamp_millis(event.context.deadline as i64)
+        .unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(15));
+    let jobs = match inserted_jobs(&event.payload) {
+        Some(jobs) => jobs,
+        None => store.active_jobs().await?,
+    };
+    let mut done = Vec::new();
+    for (tenant, job_id) in jobs {
+        let outcome = run_job(store, &tenant, &job_id, LEASE, deadline).await?;
+        done.push(
+            serde_json::json!({"tenant": tenant.as_str(), "job_id": job_id, "outcome": outcome}),
+        );
+    }
+    Ok(Value::Array(done))
+}
+
+/// The jobs a stream event announces; `None` for any other event (the
+/// schedule), which sweeps every job not finished yet.
+fn inserted_jobs(event: &Value) -> Option<Vec<(TenantId, String)>> {
+    let records = event.get("Records")?.as_array()?;
+    Some(
+        records
+            .iter()
+            .filter_map(|record| {
+                let image = &record["dynamodb"]["NewImage"];
+                let tenant = TenantId::parse(image["tenant_id"]["S"].as_str()?).ok()?;
+                Some((tenant, image["job_id"]["S"].as_str()?.to_owned()))
+            })
+            .collect(),
+    )
+}
+
+/// Runs a job until it is finished, its lease is lost, or the deadline
+/// nears. Answers what happened: "succeeded", "failed", "leased elsewhere"
+/// or "paused". A dependency failure is an error, and the job stays as it
+/// was for the next run.
+pub async fn run_job(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    job_id: &str,
+    lease: Duration,
+    deadline: DateTime<Utc>,
+) -> Result<&'static str, StoreError> {
+    let owner = uuid::Uuid::new_v4().to_string();
+    let lease = chrono::Duration::from_std(lease).unwrap_or_default();
+    let margin = chrono::Duration::from_std(DEADLINE_MARGIN).unwrap_or_default();
+    let now = common::dates::now();
+    let Some(mut job) = store
+        .claim_job(tenant, job_id, &owner, now + lease, now)
+        .await?
+    else {
+        return Ok("leased elsewhere");
+    };
+    let format = match job.format.format() {
+        Ok(format) => format,
+        Err(e) => return fail(store, tenant, &job, &owner, &e.to_string()).await,
+    };
+    tracing::info!(tenant = %tenant, job = job_id, from_batch = job.batches_done, "job running");
+    while job.batches_done < job.batches() {
+        if common::dates::now() + margin > deadline {
+            return Ok("paused");
+        }
+        let batch = job.batches_done;
+        let slots: Vec<u64> = job.slots(batch).collect();
+        let mut codes = Vec::with_capacity(slots.len());
+        let mut colliding = false;
+        for chunk in slots.chunks(PUTS_IN_FLIGHT) {
+            let writes = chunk
+                .iter()
+                .map(|&slot| write_slot(store, tenant, &job, &format, &owner, slot));
+            for outcome in join_all(writes).await {
+                match outcome? {
+                    Slot::Written(code) => codes.push(code),
+                    Slot::LeaseLost => return Ok("leased elsewhere"),
+                    Slot::KeptColliding => colliding = true,
+                }
+            }
+            if colliding {
+                // The unfinished batch is not listed: remove what it wrote.
+                store.discard_coupons(tenant, &codes).await?;
+                let error = "generated codes kept colliding with existing ones";
+                return fail(store, tenant, &job, &owner, error).await;
+            }
+        }
+        let now = common::dates::now();
+        if !store
+            .finish_batch(tenant, &job, batch, &codes, &owner, now + lease, now)
+            .await?
+        {
+            return Ok("leased elsewhere");
+        }
+        job.batches_done += 1;
+    }
+    tracing::info!(tenant = %tenant, job = job_id, created = job.created(), "job succeeded");
+    Ok("succeeded")
+}
+
+enum Slot {
+    Written(common::code::CouponCode),
+    LeaseLost,
+    KeptColliding,
+}
+
+/// Writes the coupon of one slot: its recorded draw, or the next one when
+/// that code belongs to another coupon (recorded before it is written, so a
+/// resumed run draws the same).
+async fn write_slot(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    job: &Job,
+    format: &CodeFormat,
+    owner: &str,
+    slot: u64,
+) -> Result<Slot, StoreError> {
+    let mut attempt = job.replaced.get(&slot).copied().unwrap_or(0);
+    loop {
+        let coupon = Coupon {
+            code: job.slot_code(format, slot, attempt),
+            ..job.template.clone()
+        };
+        match store.put_job_coupon(tenant, job, &coupon, slot).await? {
+            SlotWrite::Written | SlotWrite::Ours => return Ok(Slot::Written(coupon.code)),
+            SlotWrite::Taken => {}
+        }
+        attempt += 1;
+        if attempt >= MAX_ATTEMPTS {
+            return Ok(Slot::KeptColliding);
+        }
+        if !store
+            .move_slot(tenant, &job.job_id, owner, slot, attempt)
+            .await?
+        {
+            return Ok(Slot::LeaseLost);
+        }
+    }
+}
+
+/// Marks the job failed and gives back the keyspace it will not use.
+async fn fail(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    job: &Job,
+    owner: &str,
+    error: &str,
+) -> Result<&'static str, StoreError> {
+    tracing::error!(tenant = %tenant, job = %job.job_id, error, "job failed");
+    if store
+        .fail_job(tenant, &job.job_id, owner, error, common::dates::now())
+        .await?
+    {
+        store
+            .release_live_codes(tenant, &job.shape_key, job.quantity - job.created())
+            .await?;
+    }
+    Ok("failed")
+}
