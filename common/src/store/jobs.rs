@@ -372,30 +372,37 @@ impl JobStore for DynamoStore {
             .expression_attribute_values(":pk", s(job_pk(tenant, job_id)))
             .expression_attribute_values(":from", s(job_batch_sk(from)))
             .expression_attribute_values(":to", s(format!("{JOB_BATCH_SK_PREFIX}~")))
-            .limit(1)
+            .limit(JOB_BATCHES_PER_PAGE)
             .consistent_read(true)
             .send()
             .await
             .map_err(unavailable)?;
-        let Some(item) = output.items.unwrap_or_default().into_iter().next() else {
-            return Ok(None);
-        };
-        let batch = item
-            .get(SK)
-            .and_then(|v| v.as_s().ok())
-            .and_then(|sk| sk.strip_prefix(JOB_BATCH_SK_PREFIX))
-            .and_then(|n| n.parse::<u64>().ok())
-            .ok_or_else(|| StoreError::Unavailable("job batch without a number".into()))?;
-        let codes = item
-            .get("codes")
-            .and_then(|v| v.as_l().ok())
-            .map(|codes| {
-                codes
-                    .iter()
-                    .filter_map(|c| CouponCode::parse(c.as_s().ok()?).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Some((batch, codes)))
+        let mut last = None;
+        let mut codes = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            let batch = item
+                .get(SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|sk| sk.strip_prefix(JOB_BATCH_SK_PREFIX))
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| StoreError::Unavailable("job batch without a number".into()))?;
+            let listed = item
+                .get("codes")
+                .and_then(|v| v.as_l().ok())
+                .ok_or_else(|| StoreError::Unavailable("job batch without codes".into()))?;
+            for code in listed {
+                let code = code.as_s().ok().and_then(|c| CouponCode::parse(c).ok());
+                codes.push(
+                    code.ok_or_else(|| {
+                        StoreError::Unavailable("job batch with a bad code".into())
+                    })?,
+                );
+            }
+            last = Some(batch);
+        }
+        Ok(last.map(|batch| (batch, codes)))
     }
 }
+
+/// Batch listings per page of a job's codes: 10,000 codes, about 170 kB.
+const JOB_BATCHES_PER_PAGE: i32 = 10;

@@ -298,7 +298,8 @@ pub trait JobStore: Send + Sync {
         error: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// The first finished batch after `after_batch`: its number and codes.
+    /// The codes of the next few finished batches after `after_batch`, and
+    /// the last batch listed (the next page's cursor).
     fn job_codes(
         &self,
         tenant: &TenantId,

@@ -1,5 +1,5 @@
 //! `GET /coupon/jobs/{job_id}`: a bulk generation job's progress, and
-//! `GET /coupon/jobs/{job_id}/codes`: the codes it wrote, a batch per page.
+//! `GET /coupon/jobs/{job_id}/codes`: the codes it wrote, 10,000 to a page.
 
 use common::http::json;
 use common::job::{Job, JobStatus};
@@ -22,7 +22,7 @@ pub async fn show(app: &App, tenant: &TenantId, job_id: &str) -> Result<Response
     Ok(json(StatusCode::OK, &job.to_json()))
 }
 
-/// `cursor` is the batch the previous page showed.
+/// `cursor` is the last batch the previous page showed.
 pub async fn codes(
     app: &App,
     tenant: &TenantId,
