@@ -9,15 +9,18 @@ import datetime
 import sys
 import time
 
-HEADER = ["redemption_id", "kind", "code", "product_id", "promo_type",
-          "discount_type", "discount_value", "currency", "consumed_at (UTC)"]
+HEADER = ["redemption_id", "kind", "reverses", "code", "product_id", "promo_type",
+          "discount_type", "discount_value", "currency", "customer_id", "order_amount",
+          "discount_amount", "consumed_at (UTC)"]
 START = datetime.datetime.fromtimestamp(1_795_000_000, datetime.timezone.utc).replace(tzinfo=None)
 
 
 def rows(n):
     for i in range(n):
-        yield [f"0194c1a0-0000-7000-8000-{i:012d}", "redemption", "SUMMER24ABCD", "apple123",
-               "voucher", "fixed", 4.99, "EUR", START + datetime.timedelta(milliseconds=i * 250)]
+        # "reverses" is empty on a consume row, as in the Rust writer.
+        yield [f"0194c1a0-0000-7000-8000-{i:012d}", "consume", None, "SUMMER24ABCD", "apple123",
+               "voucher", "fixed", 4.99, "EUR", "c-42", 80.0, 4.99,
+               START + datetime.timedelta(milliseconds=i * 250)]
 
 
 def with_openpyxl(n, out):
@@ -36,7 +39,7 @@ def with_openpyxl(n, out):
     ws.append(header)
     for row in rows(n):
         ws.append(row)
-    ws.auto_filter.ref = f"A1:I{n + 1}"
+    ws.auto_filter.ref = f"A1:M{n + 1}"
     wb.save(out)
 
 
@@ -50,16 +53,12 @@ def with_xlsxwriter(n, out):
     ws.freeze_panes(1, 0)
     ws.write_row(0, 0, HEADER, bold)
     for r, row in enumerate(rows(n), start=1):
-        ws.write_string(r, 0, row[0])
-        ws.write_string(r, 1, row[1])
-        ws.write_string(r, 2, row[2])
-        ws.write_string(r, 3, row[3])
-        ws.write_string(r, 4, row[4])
-        ws.write_string(r, 5, row[5])
-        ws.write_number(r, 6, row[6], amount)
-        ws.write_string(r, 7, row[7])
-        ws.write_datetime(r, 8, row[8], when)
-    ws.autofilter(0, 0, n, 8)
+        for c in (0, 1, 3, 4, 5, 6, 8, 9):
+            ws.write_string(r, c, row[c])
+        for c in (7, 10, 11):
+            ws.write_number(r, c, row[c], amount)
+        ws.write_datetime(r, 12, row[12], when)
+    ws.autofilter(0, 0, n, 12)
     wb.close()
 
 

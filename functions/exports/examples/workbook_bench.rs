@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration};
 use common::code::CouponCode;
-use common::coupon::{Discount, Redemption, RedemptionKind};
+use common::coupon::{Discount, Pricing, Redemption, RedemptionKind};
 use common::money::Money;
 use exports::workbook::{MAX_DATA_ROWS_PER_SHEET, RedemptionWorkbook};
 
@@ -28,9 +28,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         promo_type: Some("voucher".into()),
         discount: Some(Discount::Fixed(Money::from_minor(499))),
         currency: Some("EUR".into()),
-        customer_id: None,
+        customer_id: Some("c-42".into()),
         counted_for_customer: false,
-        pricing: None,
+        pricing: Some(Pricing {
+            order_amount: Money::from_minor(8_000),
+            discount_amount: Money::from_minor(499),
+            currency: Some("EUR".into()),
+        }),
         reservation_id: None,
         consumed_at: start,
     };
