@@ -99,17 +99,16 @@ impl DynamoStore {
         }
     }
 
-    /// Writes one coupon unless its code exists: `false` when it does.
-    async fn put_new_coupon(
+    /// Writes one coupon, with `extra` attributes, unless its code exists:
+    /// `false` when it does.
+    pub(super) async fn put_new_coupon(
         &self,
         tenant: &TenantId,
         coupon: &Coupon,
-        shape: Option<&str>,
+        extra: Item,
     ) -> StoreResult<bool> {
         let mut item = coupon_item(tenant, coupon);
-        if let Some(shape) = shape {
-            item.insert("shape".into(), s(shape));
-        }
+        item.extend(extra);
         let result = self
             .client
             .put_item()
@@ -248,9 +247,10 @@ impl CouponStore for DynamoStore {
         let mut taken = Vec::new();
         let mut written = Vec::new();
         for (chunk_index, chunk) in coupons.chunks(PUTS_IN_FLIGHT).enumerate() {
-            let puts = chunk
-                .iter()
-                .map(|coupon| self.put_new_coupon(tenant, coupon, shape));
+            let puts = chunk.iter().map(|coupon| {
+                let shape = shape.map(|shape| ("shape".to_owned(), s(shape)));
+                self.put_new_coupon(tenant, coupon, shape.into_iter().collect())
+            });
             let mut failure = None;
             for (i, result) in join_all(puts).await.into_iter().enumerate() {
                 let index = chunk_index * PUTS_IN_FLIGHT + i;

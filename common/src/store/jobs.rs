@@ -14,10 +14,6 @@ use crate::coupon::Coupon;
 use crate::job::{FormatSpec, Job, JobStatus};
 use crate::tenant::TenantId;
 
-fn job_key(tenant: &TenantId, job_id: &str) -> (String, String) {
-    (job_pk(tenant, job_id), JOB_SK.to_owned())
-}
-
 fn job_item(tenant: &TenantId, job: &Job) -> StoreResult<Item> {
     let mut template = coupon_item(tenant, &job.template);
     for key in [PK, SK, GSI1PK, GSI1SK] {
@@ -115,6 +111,34 @@ fn job_from(item: &Item) -> StoreResult<Job> {
     })
 }
 
+impl DynamoStore {
+    /// An `UpdateItem` of a job item.
+    fn update_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(job_pk(tenant, job_id)))
+            .key(SK, s(JOB_SK))
+    }
+}
+
+/// `Ok(false)` when a conditional job update found its condition false.
+fn applied<T, E, R>(result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>) -> StoreResult<bool>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 impl JobStore for DynamoStore {
     async fn insert_job(&self, tenant: &TenantId, job: &Job) -> StoreResult<()> {
         self.client()
@@ -161,13 +185,8 @@ impl JobStore for DynamoStore {
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Job>> {
-        let (pk, sk) = job_key(tenant, job_id);
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .update_job(tenant, job_id)
             .update_expression(
                 "SET #status = :running, lease_owner = :owner, lease_until = :until, updated_at = :now",
             )
@@ -198,37 +217,26 @@ impl JobStore for DynamoStore {
         coupon: &Coupon,
         slot: u64,
     ) -> StoreResult<SlotWrite> {
-        let mut item = coupon_item(tenant, coupon);
-        item.insert("shape".into(), s(&job.shape_key));
-        item.insert("job_id".into(), s(&job.job_id));
-        item.insert("job_slot".into(), n(slot));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(SlotWrite::Written),
-            Err(e) if is_condition_failure(&e) => {
-                // Ours from an earlier run of this job, or another coupon's.
-                let existing = self
-                    .get(coupon_pk(tenant, &coupon.code), COUPON_SK)
-                    .await?
-                    .unwrap_or_default();
-                let ours = existing.get("job_id").and_then(|v| v.as_s().ok()) == Some(&job.job_id)
-                    && existing.get("job_slot").and_then(|v| v.as_n().ok())
-                        == Some(&slot.to_string());
-                Ok(if ours {
-                    SlotWrite::Ours
-                } else {
-                    SlotWrite::Taken
-                })
-            }
-            Err(e) => Err(unavailable(e)),
+        let marks = Item::from([
+            ("shape".to_owned(), s(&job.shape_key)),
+            ("job_id".to_owned(), s(&job.job_id)),
+            ("job_slot".to_owned(), n(slot)),
+        ]);
+        if self.put_new_coupon(tenant, coupon, marks).await? {
+            return Ok(SlotWrite::Written);
         }
+        // Ours from an earlier run of this job, or another coupon's.
+        let existing = self
+            .get(coupon_pk(tenant, &coupon.code), COUPON_SK)
+            .await?
+            .unwrap_or_default();
+        let ours = existing.get("job_id").and_then(|v| v.as_s().ok()) == Some(&job.job_id)
+            && existing.get("job_slot").and_then(|v| v.as_n().ok()) == Some(&slot.to_string());
+        Ok(if ours {
+            SlotWrite::Ours
+        } else {
+            SlotWrite::Taken
+        })
     }
 
     async fn move_slot(
@@ -239,13 +247,8 @@ impl JobStore for DynamoStore {
         slot: u64,
         attempt: u32,
     ) -> StoreResult<bool> {
-        let (pk, sk) = job_key(tenant, job_id);
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .update_job(tenant, job_id)
             .update_expression("SET replaced.#slot = :attempt")
             .condition_expression("lease_owner = :owner")
             .expression_attribute_names("#slot", slot.to_string())
@@ -253,11 +256,7 @@ impl JobStore for DynamoStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        applied(result)
     }
 
     async fn finish_batch(
@@ -288,13 +287,8 @@ impl JobStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         let last = batch + 1 == job.batches();
-        let (pk, sk) = job_key(tenant, &job.job_id);
         let mut update = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .update_job(tenant, &job.job_id)
             .condition_expression("batches_done = :batch AND lease_owner = :owner")
             .expression_attribute_values(":batch", n(batch))
             .expression_attribute_values(":next", n(batch + 1))
@@ -315,11 +309,7 @@ impl JobStore for DynamoStore {
                 )
                 .expression_attribute_values(":until", time(lease_until))
         };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        applied(update.send().await)
     }
 
     async fn fail_job(
@@ -330,13 +320,8 @@ impl JobStore for DynamoStore {
         error: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let (pk, sk) = job_key(tenant, job_id);
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .update_job(tenant, job_id)
             .update_expression(
                 "SET #status = :failed, #error = :error, updated_at = :now, completed_at = :now \
                  REMOVE lease_owner, lease_until, GSI1PK, GSI1SK",
@@ -350,11 +335,7 @@ impl JobStore for DynamoStore {
             .expression_attribute_values(":now", time(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        applied(result)
     }
 
     async fn job_codes(

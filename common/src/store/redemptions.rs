@@ -137,6 +137,11 @@ impl Cancelled {
         (reason.code() == Some("ConditionalCheckFailed")).then(|| reason.item())
     }
 
+    /// A cancellation none of the conditions explains.
+    fn unexplained(&self, operation: &str) -> StoreError {
+        StoreError::Unavailable(format!("{operation} cancelled: {:?}", self.0))
+    }
+
     /// Another transaction held one of the items: worth another attempt.
     fn conflicted(&self) -> bool {
         self.0
@@ -511,10 +516,7 @@ impl RedemptionStore for DynamoStore {
             if cancelled.failed(slots.customer).is_some() {
                 return Err(StoreError::Refused(Refusal::CustomerLimitReached));
             }
-            return Err(StoreError::Unavailable(format!(
-                "consume cancelled: {:?}",
-                cancelled.0
-            )));
+            return Err(cancelled.unexplained("consume"));
         }
         Err(StoreError::Unavailable(
             "the coupon kept changing during consume".into(),
@@ -598,10 +600,7 @@ impl RedemptionStore for DynamoStore {
             if cancelled.failed(customer_slot).is_some() {
                 return Err(StoreError::Refused(Refusal::CustomerLimitReached));
             }
-            return Err(StoreError::Unavailable(format!(
-                "reserve cancelled: {:?}",
-                cancelled.0
-            )));
+            return Err(cancelled.unexplained("reserve"));
         }
         Err(StoreError::Unavailable(
             "the coupon kept changing during reserve".into(),
@@ -688,10 +687,7 @@ impl RedemptionStore for DynamoStore {
                 coupon_exists = false;
                 continue;
             }
-            return Err(StoreError::Unavailable(format!(
-                "release cancelled: {:?}",
-                cancelled.0
-            )));
+            return Err(cancelled.unexplained("release"));
         }
         Err(StoreError::Unavailable(
             "the reservation kept changing during release".into(),
@@ -837,10 +833,7 @@ impl RedemptionStore for DynamoStore {
                 coupon_exists = false;
                 continue;
             }
-            return Err(StoreError::Unavailable(format!(
-                "rollback cancelled: {:?}",
-                cancelled.0
-            )));
+            return Err(cancelled.unexplained("rollback"));
         }
         Err(StoreError::Unavailable(
             "the redemption kept changing during rollback".into(),
