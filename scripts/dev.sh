@@ -60,7 +60,9 @@ cat <<MSG
   Ctrl-C stops the API and the moto server.
 
 MSG
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$api_port" --env-file .env.local &
+# The bulk generation worker runs up to 15 minutes deployed; give it as long here.
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$api_port" --env-file .env.local \
+  --timeout 900 &
 pids+=("$!")
 watch_pid=$!
 # Deployed, the table's stream and a schedule run the bulk generation worker;

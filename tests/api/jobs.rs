@@ -212,6 +212,26 @@ async fn a_code_another_coupon_has_is_never_overwritten() {
 }
 
 #[tokio::test]
+async fn a_run_near_its_deadline_pauses_and_the_next_resumes_at_once() {
+    let t = TestApp::new().await;
+    let id = accept_job(&t, json!({"quantity": 1_500})).await;
+    let run = |deadline| {
+        coupon_jobs::run_job(
+            &t.app().store,
+            &t.tenant_a,
+            &id,
+            coupon_jobs::LEASE,
+            deadline,
+        )
+    };
+    assert_eq!(run(Utc::now()).await.unwrap(), "paused");
+    assert_eq!(job(&t, &id).await["created"], 0);
+    // The paused run gave its lease up: no two-minute wait.
+    assert_eq!(run(Utc::now() + NO_DEADLINE).await.unwrap(), "succeeded");
+    assert_eq!(job(&t, &id).await["created"], 1_500);
+}
+
+#[tokio::test]
 async fn bulk_limits_and_keyspace_are_checked_before_accepting() {
     let t = TestApp::new().await;
     t.send(

@@ -312,6 +312,17 @@ impl JobStore for DynamoStore {
         applied(update.send().await)
     }
 
+    async fn release_job(&self, tenant: &TenantId, job_id: &str, owner: &str) -> StoreResult<bool> {
+        let result = self
+            .update_job(tenant, job_id)
+            .update_expression("REMOVE lease_owner, lease_until")
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        applied(result)
+    }
+
     async fn fail_job(
         &self,
         tenant: &TenantId,

@@ -290,6 +290,13 @@ pub trait JobStore: Send + Sync {
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Gives up `owner`'s lease, so the next run may resume the job at once.
+    fn release_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     fn fail_job(
         &self,
         tenant: &TenantId,

@@ -31,8 +31,13 @@ const PUTS_IN_FLIGHT: usize = 32;
 const MAX_ATTEMPTS: u32 = 8;
 
 pub async fn handle(store: &DynamoStore, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    // Lambda gives the deadline as epoch milliseconds; emulators give 0 or a
+    // duration (cargo lambda: 600000), which would be long past. Those get
+    // Lambda's longest run.
     let deadline = DateTime::from_timestamp_millis(event.context.deadline as i64)
+        .filter(|deadline| *deadline > Utc::now())
         .unwrap_or_else(|| Utc::now() + chrono::Duration::minutes(15));
+    tracing::info!(deadline = %deadline, "job worker invoked");
     let jobs = match inserted_jobs(&event.payload) {
         Some(jobs) => jobs,
         None => store.active_jobs().await?,
@@ -91,6 +96,7 @@ pub async fn run_job(
     tracing::info!(tenant = %tenant, job = job_id, from_batch = job.batches_done, "job running");
     while job.batches_done < job.batches() {
         if common::dates::now() + margin > deadline {
+            store.release_job(tenant, job_id, &owner).await?;
             return Ok("paused");
         }
         let batch = job.batches_done;
