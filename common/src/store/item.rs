@@ -14,6 +14,7 @@ use crate::coupon::{
 };
 use crate::dates::{from_millis, to_millis};
 use crate::export::ExportRecord;
+use crate::job::{FormatSpec, Job, JobStatus};
 use crate::money::{Money, Percent};
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
@@ -45,6 +46,11 @@ fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
 }
 fn get_time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
     get_n(item, name).map(from_millis)
+}
+/// A boolean attribute that is written only when true.
+fn get_flag(item: &Item, name: &str) -> bool {
+    item.get(name)
+        .is_some_and(|v| v.as_bool().is_ok_and(|b| *b))
 }
 fn req<T>(value: Option<T>, name: &str) -> Result<T, StoreError> {
     value.ok_or_else(|| corrupt(name))
@@ -223,12 +229,86 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
         discount: discount_of(item)?,
         currency: get_s(item, "currency").map(str::to_owned),
         customer_id: get_s(item, "customer_id").map(str::to_owned),
-        counted_for_customer: item
-            .get("counted_for_customer")
-            .is_some_and(|v| v.as_bool().is_ok_and(|b| *b)),
+        counted_for_customer: get_flag(item, "counted_for_customer"),
         pricing,
         reservation_id: get_s(item, "reservation_id").map(str::to_owned),
         consumed_at: req(get_time(item, "consumed_at"), "consumed_at")?,
+    })
+}
+
+/// A job: its request (format, coupon template, seed), progress and lease.
+pub fn job_item(tenant: &TenantId, job: &Job) -> Result<Item, StoreError> {
+    let mut template = coupon_item(tenant, &job.template);
+    for key in [PK, SK, GSI1PK, GSI1SK] {
+        template.remove(key);
+    }
+    let format = serde_json::to_string(&job.format)
+        .map_err(|e| StoreError::Unavailable(format!("job format: {e}")))?;
+    let mut item = Item::from([
+        (PK.into(), s(job_pk(tenant, &job.job_id))),
+        (SK.into(), s(JOB_SK)),
+        ("type".into(), s("job")),
+        ("tenant_id".into(), s(tenant.as_str())),
+        ("job_id".into(), s(&job.job_id)),
+        ("status".into(), s(job.status.as_str())),
+        ("quantity".into(), n(job.quantity)),
+        ("batches_done".into(), n(job.batches_done)),
+        ("format".into(), s(format)),
+        ("template".into(), AttributeValue::M(template)),
+        ("shape".into(), s(&job.shape_key)),
+        ("seed".into(), s(&job.seed)),
+        (
+            "replaced".into(),
+            AttributeValue::M(
+                job.replaced
+                    .iter()
+                    .map(|(slot, attempt)| (slot.to_string(), n(attempt)))
+                    .collect(),
+            ),
+        ),
+        ("created_at".into(), time(job.created_at)),
+        ("updated_at".into(), time(job.updated_at)),
+    ]);
+    if matches!(job.status, JobStatus::Pending | JobStatus::Running) {
+        item.insert(GSI1PK.into(), s(ACTIVE_JOBS_GSI1PK));
+        item.insert(GSI1SK.into(), s(active_job_gsi1sk(tenant, job)));
+    }
+    Ok(item)
+}
+
+pub fn job_from(item: &Item) -> Result<Job, StoreError> {
+    let text = |name: &str| req(get_s(item, name), name).map(str::to_owned);
+    let format: FormatSpec =
+        serde_json::from_str(&text("format")?).map_err(|_| corrupt("format"))?;
+    let mut template = req(item.get("template").and_then(|v| v.as_m().ok()), "template")?.clone();
+    template
+        .entry("code".into())
+        .or_insert_with(|| s("TEMPLATE"));
+    let replaced = item
+        .get("replaced")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(slot, attempt)| {
+                    Some((slot.parse().ok()?, attempt.as_n().ok()?.parse().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Job {
+        job_id: text("job_id")?,
+        status: JobStatus::parse(&text("status")?).ok_or_else(|| corrupt("status"))?,
+        quantity: req(get_n(item, "quantity"), "quantity")?,
+        batches_done: req(get_n(item, "batches_done"), "batches_done")?,
+        format,
+        template: coupon_from(&template)?,
+        shape_key: text("shape")?,
+        seed: text("seed")?,
+        replaced,
+        error: get_s(item, "error").map(str::to_owned),
+        created_at: req(get_time(item, "created_at"), "created_at")?,
+        updated_at: req(get_time(item, "updated_at"), "updated_at")?,
+        completed_at: get_time(item, "completed_at"),
     })
 }
 
@@ -277,9 +357,7 @@ pub fn reservation_from(item: &Item) -> Result<Reservation, StoreError> {
         code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
         coupon_created_at: req(get_time(item, "coupon_created_at"), "coupon_created_at")?,
         customer_id: get_s(item, "customer_id").map(str::to_owned),
-        counted_for_customer: item
-            .get("counted_for_customer")
-            .is_some_and(|v| v.as_bool().is_ok_and(|b| *b)),
+        counted_for_customer: get_flag(item, "counted_for_customer"),
         state: get_s(item, "state")
             .and_then(ReservationState::parse)
             .ok_or_else(|| corrupt("state"))?,
