@@ -9,9 +9,8 @@ mkdir -p .dev/bench-node
 if [ ! -d .dev/bench-node/node_modules/voucher-code-generator ]; then
   npm install --silent --no-audit --no-fund --prefix .dev/bench-node voucher-code-generator@1.3.0 >/dev/null
 fi
-cargo build --quiet --profile bench -p common --example codegen_bench
-# The built-in bench profile keeps its output in target/release.
-ours=$(target/release/examples/codegen_bench "$count" "$length" 2>/dev/null)
+cargo build --quiet --profile measure -p common --example codegen_bench
+ours=$(target/measure/examples/codegen_bench "$count" "$length" 2>/dev/null)
 theirs=$(NODE_PATH=.dev/bench-node/node_modules node scripts/bench_codegen.js "$count" "$length" 2>/dev/null)
 echo "| generator | distinct codes | length | wall time (s) | our speed-up over it |"
 echo "|---|---|---|---|---|"

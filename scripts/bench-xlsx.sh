@@ -10,7 +10,7 @@ scripts/bootstrap.sh
 if [ ! -x /usr/bin/time ]; then
   apt-get install -y -qq time >/dev/null
 fi
-cargo build --quiet --profile bench -p exports --example workbook_bench
+cargo build --quiet --profile measure -p exports --example workbook_bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -24,8 +24,7 @@ measure() {
 }
 
 {
-  # The built-in bench profile keeps its output in target/release.
-  measure rust target/release/examples/workbook_bench "$rows" "$work/rust.xlsx"
+  measure rust target/measure/examples/workbook_bench "$rows" "$work/rust.xlsx"
   measure xlsxwriter .venv/bin/python scripts/bench_xlsx.py xlsxwriter "$rows" "$work/xlsxwriter.xlsx"
   measure openpyxl .venv/bin/python scripts/bench_xlsx.py openpyxl "$rows" "$work/openpyxl.xlsx"
 } >"$work/results"
@@ -33,7 +32,7 @@ measure() {
 # Past Excel's sheet limit the writer goes on in a new sheet: the real
 # limit, through the same code path the roll-over test uses with a small one.
 past_limit=1050000
-target/release/examples/workbook_bench "$past_limit" "$work/past-limit.xlsx" 2>/dev/null
+target/measure/examples/workbook_bench "$past_limit" "$work/past-limit.xlsx" 2>/dev/null
 # Data rows per sheet: <row> elements less each sheet's header.
 sheets=$(.venv/bin/python - "$work/past-limit.xlsx" <<'PY'
 import sys, zipfile
