@@ -193,6 +193,8 @@ mod tests {
             uses_left: 1,
             redeemed_count: 0,
             reserved_count: 0,
+            shards: 0,
+            revision: 0,
             starts_at: None,
             expires_at: None,
             active: true,

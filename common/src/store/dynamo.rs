@@ -107,6 +107,9 @@ impl DynamoStore {
         coupon: &Coupon,
         extra: Item,
     ) -> StoreResult<bool> {
+        if coupon.shards > 0 {
+            return self.put_new_sharded(tenant, coupon, extra).await;
+        }
         let mut item = coupon_item(tenant, coupon);
         item.extend(extra);
         let result = self
@@ -235,6 +238,67 @@ impl DynamoStore {
             }
         }
     }
+
+    /// One try at `update_coupon`: `None` when the coupon was re-created
+    /// under its code in the meantime.
+    async fn update_coupon_once(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        patch: &CouponPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Coupon>> {
+        let (expression, values) = patch_expression(patch, now, true);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(coupon_pk(tenant, code)))
+            .key(SK, s(COUPON_SK))
+            .update_expression(&expression)
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(shards)")
+            .set_expression_attribute_values(Some(values.clone()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let current = match result {
+            Ok(output) => return coupon_from(&output.attributes.unwrap_or_default()).map(Some),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    c.item().map(coupon_from).transpose()?
+                }
+                _ => return Err(unavailable(e)),
+            },
+        };
+        // A sharded coupon: its uses live in the shards, and its terms
+        // change together with every shard's revision.
+        let Some(current) = current else {
+            return Err(StoreError::NotFound);
+        };
+        let (expression, values) = patch_expression(patch, now, false);
+        if !self
+            .update_sharded(tenant, &current, &expression, values, patch.uses_left)
+            .await?
+        {
+            return Ok(None);
+        }
+        self.get_coupon(tenant, code).await
+    }
+
+    /// What lives beside a deleted coupon: its per-customer counts and, for
+    /// a `high_demand` coupon, its shards.
+    async fn delete_coupon_parts(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        old: &Item,
+    ) -> StoreResult<()> {
+        self.delete_customer_counts(tenant, code).await?;
+        let shards = coupon_from(old).map_or(0, |c| c.shards);
+        let keys = (0..shards).map(|shard| (shard_pk(tenant, code, shard), SHARD_SK.to_owned()));
+        self.delete_keys(keys.collect()).await
+    }
 }
 
 impl CouponStore for DynamoStore {
@@ -275,10 +339,13 @@ impl CouponStore for DynamoStore {
         tenant: &TenantId,
         code: &CouponCode,
     ) -> StoreResult<Option<Coupon>> {
-        self.get(coupon_pk(tenant, code), COUPON_SK)
-            .await?
-            .map(|item| coupon_from(&item))
-            .transpose()
+        let Some(item) = self.get(coupon_pk(tenant, code), COUPON_SK).await? else {
+            return Ok(None);
+        };
+        let mut coupon = [coupon_from(&item)?];
+        self.add_shard_counts(tenant, &mut coupon).await?;
+        let [coupon] = coupon;
+        Ok(Some(coupon))
     }
 
     async fn list_coupons(
@@ -298,10 +365,11 @@ impl CouponStore for DynamoStore {
         let (items, more) = self
             .gsi1_page(coupons_gsi1pk(tenant), limit, start, false)
             .await?;
-        let items = items
+        let mut items = items
             .iter()
             .map(coupon_from)
             .collect::<StoreResult<Vec<_>>>()?;
+        self.add_shard_counts(tenant, &mut items).await?;
         let next = more.then(|| items.last().map(|c| c.code.clone())).flatten();
         Ok(Page { items, next })
     }
@@ -313,66 +381,14 @@ impl CouponStore for DynamoStore {
         patch: &CouponPatch,
         now: DateTime<Utc>,
     ) -> StoreResult<Coupon> {
-        let mut set = vec!["updated_at = :now".to_owned()];
-        let mut remove = Vec::new();
-        let mut values = Item::from([(":now".to_owned(), time(now))]);
-        let mut assign = |name: &str, value: Option<Option<AttributeValue>>| match value {
-            None => {}
-            Some(Some(value)) => {
-                set.push(format!("{name} = :{name}"));
-                values.insert(format!(":{name}"), value);
+        for _ in 0..2 {
+            match self.update_coupon_once(tenant, code, patch, now).await? {
+                Some(updated) => return Ok(updated),
+                // Re-created under its code while this update ran: once more.
+                None => continue,
             }
-            Some(None) => remove.push(name.to_owned()),
-        };
-        assign("uses_left", patch.uses_left.map(|v| Some(n(v))));
-        assign("product_id", patch.product_id.clone().map(|v| v.map(s)));
-        assign("promo_type", patch.promo_type.clone().map(|v| v.map(s)));
-        assign("currency", patch.currency.clone().map(|v| v.map(s)));
-        assign("starts_at", patch.starts_at.map(|v| v.map(time)));
-        assign("expires_at", patch.expires_at.map(|v| v.map(time)));
-        assign(
-            "min_order_amount",
-            patch.min_order_amount.map(|v| v.map(|m| n(m.minor()))),
-        );
-        assign(
-            "max_uses_per_customer",
-            patch.max_uses_per_customer.map(|v| v.map(n)),
-        );
-        assign(
-            "active",
-            patch.active.map(|v| Some(AttributeValue::Bool(v))),
-        );
-        let discount = patch.discount.map(|d| d.map(discount_attrs));
-        assign(
-            "discount_type",
-            discount.clone().map(|d| d.map(|(kind, _)| kind)),
-        );
-        assign(
-            "discount_value",
-            discount.map(|d| d.map(|(_, value)| value)),
-        );
-
-        let mut expression = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(coupon_pk(tenant, code)))
-            .key(SK, s(COUPON_SK))
-            .update_expression(expression)
-            .condition_expression("attribute_exists(PK)")
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => coupon_from(&output.attributes.unwrap_or_default()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
-            Err(e) => Err(unavailable(e)),
-        }
+        Err(StoreError::NotFound)
     }
 
     async fn delete_coupon(
@@ -392,20 +408,19 @@ impl CouponStore for DynamoStore {
             .await;
         match result {
             Ok(output) => {
-                // The coupon is gone either way; stale counts only matter if
-                // its code is used again, so a failure here is logged, not raised.
-                if let Err(e) = self.delete_customer_counts(tenant, code).await {
-                    tracing::warn!(error = %e, "could not delete a deleted coupon's customer counts");
+                let old = output.attributes.unwrap_or_default();
+                // The coupon is gone either way; stale counts and shards only
+                // matter if its code is used again (and a new coupon ignores
+                // them), so a failure here is logged, not raised.
+                if let Err(e) = self.delete_coupon_parts(tenant, code, &old).await {
+                    tracing::warn!(error = %e, "could not delete a deleted coupon's customer counts or shards");
                 }
-                Ok(output
-                    .attributes
-                    .and_then(|old| old.get("shape").and_then(|v| v.as_s().ok()).cloned()))
+                Ok(old.get("shape").and_then(|v| v.as_s().ok()).cloned())
             }
             Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
             Err(e) => Err(unavailable(e)),
         }
     }
-
     async fn reserve_live_codes(
         &self,
         tenant: &TenantId,
@@ -613,4 +628,59 @@ impl TenantStore for DynamoStore {
             .map_err(unavailable)?;
         Ok(())
     }
+}
+
+/// The update of a coupon item for `patch`. A sharded coupon's
+/// `uses_left` lives in its shards, not on the item (`counts_on_item`).
+fn patch_expression(
+    patch: &CouponPatch,
+    now: DateTime<Utc>,
+    counts_on_item: bool,
+) -> (String, Item) {
+    let mut set = vec!["updated_at = :now".to_owned()];
+    let mut remove = Vec::new();
+    let mut values = Item::from([(":now".to_owned(), time(now))]);
+    let mut assign = |name: &str, value: Option<Option<AttributeValue>>| match value {
+        None => {}
+        Some(Some(value)) => {
+            set.push(format!("{name} = :{name}"));
+            values.insert(format!(":{name}"), value);
+        }
+        Some(None) => remove.push(name.to_owned()),
+    };
+    if counts_on_item {
+        assign("uses_left", patch.uses_left.map(|v| Some(n(v))));
+    }
+    assign("product_id", patch.product_id.clone().map(|v| v.map(s)));
+    assign("promo_type", patch.promo_type.clone().map(|v| v.map(s)));
+    assign("currency", patch.currency.clone().map(|v| v.map(s)));
+    assign("starts_at", patch.starts_at.map(|v| v.map(time)));
+    assign("expires_at", patch.expires_at.map(|v| v.map(time)));
+    assign(
+        "min_order_amount",
+        patch.min_order_amount.map(|v| v.map(|m| n(m.minor()))),
+    );
+    assign(
+        "max_uses_per_customer",
+        patch.max_uses_per_customer.map(|v| v.map(n)),
+    );
+    assign(
+        "active",
+        patch.active.map(|v| Some(AttributeValue::Bool(v))),
+    );
+    let discount = patch.discount.map(|d| d.map(discount_attrs));
+    assign(
+        "discount_type",
+        discount.clone().map(|d| d.map(|(kind, _)| kind)),
+    );
+    assign(
+        "discount_value",
+        discount.map(|d| d.map(|(_, value)| value)),
+    );
+
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    (expression, values)
 }

@@ -11,6 +11,7 @@ use super::schema::*;
 use crate::code::CouponCode;
 use crate::coupon::{
     Coupon, Discount, Pricing, Redemption, RedemptionKind, Reservation, ReservationState,
+    shard_shares,
 };
 use crate::dates::{from_millis, to_millis};
 use crate::export::ExportRecord;
@@ -85,13 +86,19 @@ pub fn coupon_item(tenant: &TenantId, coupon: &Coupon) -> Item {
         (GSI1SK.into(), s(coupon.code.as_str())),
         ("type".into(), s("coupon")),
         ("code".into(), s(coupon.code.as_str())),
-        ("uses_left".into(), n(coupon.uses_left)),
-        ("redeemed_count".into(), n(coupon.redeemed_count)),
-        ("reserved_count".into(), n(coupon.reserved_count)),
         ("active".into(), AttributeValue::Bool(coupon.active)),
         ("created_at".into(), time(coupon.created_at)),
         ("updated_at".into(), time(coupon.updated_at)),
     ]);
+    if coupon.shards > 0 {
+        // The counts live in the shards.
+        item.insert("shards".into(), n(coupon.shards));
+        item.insert("revision".into(), n(coupon.revision));
+    } else {
+        item.insert("uses_left".into(), n(coupon.uses_left));
+        item.insert("redeemed_count".into(), n(coupon.redeemed_count));
+        item.insert("reserved_count".into(), n(coupon.reserved_count));
+    }
     insert_optional(&mut item, "starts_at", coupon.starts_at.map(time));
     insert_optional(&mut item, "expires_at", coupon.expires_at.map(time));
     insert_optional(
@@ -137,7 +144,53 @@ fn insert_terms(
     }
 }
 
+/// The counter shards of a new `high_demand` coupon, its uses spread over them.
+pub fn shard_items(tenant: &TenantId, coupon: &Coupon) -> Vec<Item> {
+    shard_shares(coupon.uses_left, coupon.shards)
+        .into_iter()
+        .enumerate()
+        .map(|(shard, uses_left)| {
+            Item::from([
+                (PK.into(), s(shard_pk(tenant, &coupon.code, shard as u32))),
+                (SK.into(), s(SHARD_SK)),
+                ("type".into(), s("coupon_shard")),
+                ("code".into(), s(coupon.code.as_str())),
+                // The coupon's, so a shard left by a deleted coupon never
+                // serves one created later under its code.
+                ("created_at".into(), time(coupon.created_at)),
+                ("revision".into(), n(coupon.revision)),
+                ("uses_left".into(), n(uses_left)),
+                ("redeemed_count".into(), n(0)),
+                ("reserved_count".into(), n(0)),
+            ])
+        })
+        .collect()
+}
+
+/// One shard's counts: uses left, redeemed, reserved.
+pub fn shard_counts(item: &Item) -> Result<[u64; 3], StoreError> {
+    Ok([
+        req(get_n(item, "uses_left"), "uses_left")?,
+        req(get_n(item, "redeemed_count"), "redeemed_count")?,
+        req(get_n(item, "reserved_count"), "reserved_count")?,
+    ])
+}
+
+/// A shard's coupon creation time and terms revision, which a consume
+/// through it must match.
+pub fn shard_identity(item: &Item) -> (Option<DateTime<Utc>>, Option<u64>) {
+    (get_time(item, "created_at"), get_n(item, "revision"))
+}
+
+/// A coupon item; a sharded coupon's counts are zero until the store adds
+/// up its shards.
 pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
+    let shards = get_n(item, "shards").unwrap_or(0);
+    let count = |name| match get_n(item, name) {
+        Some(count) => Ok(count),
+        None if shards > 0 => Ok(0),
+        None => Err(corrupt(name)),
+    };
     Ok(Coupon {
         code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
         product_id: get_s(item, "product_id").map(str::to_owned),
@@ -146,9 +199,11 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         currency: get_s(item, "currency").map(str::to_owned),
         min_order_amount: get_n(item, "min_order_amount").map(Money::from_minor),
         max_uses_per_customer: get_n(item, "max_uses_per_customer"),
-        uses_left: req(get_n(item, "uses_left"), "uses_left")?,
-        redeemed_count: req(get_n(item, "redeemed_count"), "redeemed_count")?,
+        uses_left: count("uses_left")?,
+        redeemed_count: count("redeemed_count")?,
         reserved_count: get_n(item, "reserved_count").unwrap_or(0),
+        shards,
+        revision: get_n(item, "revision").unwrap_or(0),
         starts_at: get_time(item, "starts_at"),
         expires_at: get_time(item, "expires_at"),
         active: req(
@@ -190,6 +245,7 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
         "reservation_id",
         redemption.reservation_id.clone().map(s),
     );
+    insert_optional(&mut item, "shard", redemption.shard.map(n));
     if let Some(pricing) = &redemption.pricing {
         item.insert("order_amount".into(), n(pricing.order_amount.minor()));
         item.insert("discount_amount".into(), n(pricing.discount_amount.minor()));
@@ -232,6 +288,7 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
         counted_for_customer: get_flag(item, "counted_for_customer"),
         pricing,
         reservation_id: get_s(item, "reservation_id").map(str::to_owned),
+        shard: get_n(item, "shard"),
         consumed_at: req(get_time(item, "consumed_at"), "consumed_at")?,
     })
 }
@@ -348,6 +405,7 @@ pub fn reservation_item(tenant: &TenantId, reservation: &Reservation) -> Item {
     if reservation.counted_for_customer {
         item.insert("counted_for_customer".into(), AttributeValue::Bool(true));
     }
+    insert_optional(&mut item, "shard", reservation.shard.map(n));
     item
 }
 
@@ -358,6 +416,7 @@ pub fn reservation_from(item: &Item) -> Result<Reservation, StoreError> {
         coupon_created_at: req(get_time(item, "coupon_created_at"), "coupon_created_at")?,
         customer_id: get_s(item, "customer_id").map(str::to_owned),
         counted_for_customer: get_flag(item, "counted_for_customer"),
+        shard: get_n(item, "shard"),
         state: get_s(item, "state")
             .and_then(ReservationState::parse)
             .ok_or_else(|| corrupt("state"))?,

@@ -7,6 +7,7 @@ mod item;
 mod jobs;
 mod redemptions;
 pub mod schema;
+mod shards;
 
 use std::future::Future;
 

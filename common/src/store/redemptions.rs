@@ -16,6 +16,7 @@ use rand::RngExt;
 use super::dynamo::unavailable;
 use super::item::*;
 use super::schema::*;
+use super::shards::{ShardState, random_shard, shard_key};
 use super::{ConsumeRequest, Consumed, DynamoStore, RedemptionStore, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{
@@ -28,7 +29,7 @@ use crate::tenant::TenantId;
 /// Attempts at one transaction: its coupon may change terms between read and
 /// write, and DynamoDB cancels transactions that touch an item another
 /// transaction is writing at that moment.
-const ATTEMPTS: u32 = 6;
+pub(super) const ATTEMPTS: u32 = 6;
 
 /// The coupon condition of consume and reserve: the same rules as
 /// `Coupon::refusal`, evaluated by DynamoDB at write time, plus "still
@@ -85,7 +86,7 @@ fn usable_condition(
 
 /// One conditional write of a transaction; a failed condition returns the
 /// item as it was, which tells why without another read.
-fn update(
+pub(super) fn update(
     table: &str,
     key: (String, String),
     expression: &str,
@@ -128,22 +129,22 @@ fn put(table: &str, item: Item, condition: &str, values: Item) -> StoreResult<Tr
 }
 
 /// Why DynamoDB cancelled a transaction, item by item.
-struct Cancelled(Vec<CancellationReason>);
+pub(super) struct Cancelled(Vec<CancellationReason>);
 
 impl Cancelled {
     /// `Some(item as it was)` when the write at `slot` failed its condition.
-    fn failed(&self, slot: Option<usize>) -> Option<Option<&Item>> {
+    pub(super) fn failed(&self, slot: Option<usize>) -> Option<Option<&Item>> {
         let reason = self.0.get(slot?)?;
         (reason.code() == Some("ConditionalCheckFailed")).then(|| reason.item())
     }
 
     /// A cancellation none of the conditions explains.
-    fn unexplained(&self, operation: &str) -> StoreError {
+    pub(super) fn unexplained(&self, operation: &str) -> StoreError {
         StoreError::Unavailable(format!("{operation} cancelled: {:?}", self.0))
     }
 
     /// Another transaction held one of the items: worth another attempt.
-    fn conflicted(&self) -> bool {
+    pub(super) fn conflicted(&self) -> bool {
         self.0
             .iter()
             .any(|r| r.code() == Some("TransactionConflict"))
@@ -152,7 +153,7 @@ impl Cancelled {
 
 /// A short random pause before another attempt, longer each time, so
 /// conflicting requests do not retry in lockstep.
-async fn back_off(attempt: u32) {
+pub(super) async fn back_off(attempt: u32) {
     let millis = rand::rng().random_range(5..=20) * u64::from(attempt + 1);
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }
@@ -208,13 +209,14 @@ enum Returned {
     Reserved,
 }
 
-/// Gives one use back to the coupon a row or reservation took it from, if
-/// that coupon still exists (not deleted, not re-created under its code).
+/// Gives one use back to the coupon (or the coupon's `shard`) a row or
+/// reservation took it from, if that coupon still exists (not deleted, not
+/// re-created under its code).
 fn return_use(
     table: &str,
     tenant: &TenantId,
     code: &CouponCode,
-    coupon_created_at: DateTime<Utc>,
+    (coupon_created_at, shard): (DateTime<Utc>, Option<u32>),
     from: Returned,
     now: DateTime<Utc>,
 ) -> StoreResult<TransactWriteItem> {
@@ -226,9 +228,13 @@ fn return_use(
             "SET uses_left = uses_left + :one, reserved_count = reserved_count - :one, updated_at = :now"
         }
     };
+    let key = match shard {
+        Some(shard) => shard_key(tenant, code, shard),
+        None => coupon_key(tenant, code),
+    };
     update(
         table,
-        coupon_key(tenant, code),
+        key,
         expression,
         "attribute_exists(PK) AND created_at = :created_at",
         &[],
@@ -279,7 +285,10 @@ struct Slots {
 impl DynamoStore {
     /// Runs a transaction: `None` when it committed, the reasons when
     /// DynamoDB cancelled it, `Unavailable` for any other failure.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Option<Cancelled>> {
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> StoreResult<Option<Cancelled>> {
         match self
             .client()
             .transact_write_items()
@@ -297,56 +306,228 @@ impl DynamoStore {
         }
     }
 
-    /// After the coupon's condition failed: the coupon to try again with,
-    /// or why it cannot be used. A coupon that ran out while some of its uses
-    /// sit in reservations gets the expired ones back first, once per call:
+    /// The coupon as stored now, for another attempt.
+    async fn read_again(&self, tenant: &TenantId, code: &CouponCode) -> StoreResult<Coupon> {
+        use super::CouponStore;
+        self.get_coupon(tenant, code)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+/// What a write takes from a coupon's counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// A use, redeemed now (consume).
+    Use,
+    /// A use, held by a new reservation (reserve).
+    Hold,
+    /// A reservation's held use, redeemed now (consume with `reservation_id`).
+    Convert,
+}
+
+impl Take {
+    fn expression(self) -> &'static str {
+        match self {
+            Take::Use => {
+                "SET uses_left = uses_left - :one, redeemed_count = redeemed_count + :one, updated_at = :now"
+            }
+            Take::Hold => {
+                "SET uses_left = uses_left - :one, updated_at = :now, \
+                 reserved_count = if_not_exists(reserved_count, :zero) + :one"
+            }
+            Take::Convert => {
+                "SET redeemed_count = redeemed_count + :one, reserved_count = reserved_count - :one, updated_at = :now"
+            }
+        }
+    }
+
+    fn needs_a_use(self) -> bool {
+        self != Take::Convert
+    }
+}
+
+/// Where consume and reserve take a use from, attempt after attempt: the
+/// coupon item, or one of a `high_demand` coupon's shards, a random one
+/// first and, once it runs dry, the others that still have uses.
+struct Source<'a> {
+    store: &'a DynamoStore,
+    tenant: &'a TenantId,
+    redeem: &'a Redeem,
+    take: Take,
+    now: DateTime<Utc>,
+    /// The coupon as last read; its terms are what the write requires.
+    seen: Coupon,
+    /// Shards known to have uses, once a first shard ran dry.
+    shards_with_uses: Option<Vec<u32>>,
+    /// Expired reservations were given back once already.
+    reclaimed: bool,
+    /// `seen` was read during this call (not handed in from a cache).
+    read_here: bool,
+}
+
+impl<'a> Source<'a> {
+    fn new(
+        store: &'a DynamoStore,
+        tenant: &'a TenantId,
+        seen: &Coupon,
+        redeem: &'a Redeem,
+        take: Take,
+        now: DateTime<Utc>,
+    ) -> Source<'a> {
+        Source {
+            store,
+            tenant,
+            redeem,
+            take,
+            now,
+            seen: seen.clone(),
+            shards_with_uses: None,
+            reclaimed: false,
+            read_here: false,
+        }
+    }
+
+    /// Attempts one call may make: a sharded coupon may try each shard.
+    fn attempts(&self) -> u32 {
+        ATTEMPTS + 2 * self.seen.shards
+    }
+
+    /// Refusals the write would not notice, decided before it. The order's
+    /// currency and amount never are: the write pins the terms they follow
+    /// from. A sharded coupon's write checks only the terms' revision, so
+    /// its other rules are checked here, on a fresh read before refusing.
+    async fn refusal_before_writing(&mut self) -> StoreResult<()> {
+        loop {
+            match self.seen.refusal(self.now, self.redeem) {
+                Some(refusal @ (Refusal::CurrencyMismatch | Refusal::BelowMinimumOrder)) => {
+                    return Err(StoreError::Refused(refusal));
+                }
+                None | Some(Refusal::Exhausted) => return Ok(()),
+                Some(_) if self.seen.shards == 0 => return Ok(()),
+                Some(refusal) if self.read_here => return Err(StoreError::Refused(refusal)),
+                Some(_) => self.read_again().await?,
+            }
+        }
+    }
+
+    async fn read_again(&mut self) -> StoreResult<()> {
+        self.seen = self.store.read_again(self.tenant, &self.seen.code).await?;
+        self.shards_with_uses = None;
+        self.read_here = true;
+        Ok(())
+    }
+
+    /// The conditional write that takes from the coupon or a shard (`held`
+    /// names the shard a reservation holds its use in), and that shard.
+    fn write(&self, held: Option<u32>) -> StoreResult<(TransactWriteItem, Option<u32>)> {
+        let (seen, take, now) = (&self.seen, self.take, self.now);
+        let (table, tenant) = (self.store.table(), self.tenant);
+        // `usable_condition` adds `:zero` when a use is needed, as `Hold` is.
+        let mut values = Item::from([(":now".into(), time(now)), (":one".into(), n(1))]);
+        if seen.shards == 0 {
+            let condition =
+                usable_condition(seen, self.redeem, take.needs_a_use(), now, &mut values);
+            let write = update(
+                table,
+                coupon_key(tenant, &seen.code),
+                take.expression(),
+                &condition,
+                &[],
+                values,
+            )?;
+            return Ok((write, None));
+        }
+        let shard = match (take, held, &self.shards_with_uses) {
+            (Take::Convert, held, _) => held.unwrap_or(0),
+            (_, _, Some(shards)) if !shards.is_empty() => {
+                shards[random_shard(shards.len() as u32) as usize]
+            }
+            _ => random_shard(seen.shards),
+        };
+        let mut condition = "created_at = :seen_created_at AND revision = :revision".to_owned();
+        values.insert(":seen_created_at".into(), time(seen.created_at));
+        values.insert(":revision".into(), n(seen.revision));
+        if take.needs_a_use() {
+            condition.push_str(" AND uses_left > :zero");
+            values.insert(":zero".into(), n(0));
+        }
+        let write = update(
+            table,
+            shard_key(tenant, &seen.code, shard),
+            take.expression(),
+            &condition,
+            &[],
+            values,
+        )?;
+        Ok((write, Some(shard)))
+    }
+
+    /// After the write's condition failed (`current` is the coupon or shard
+    /// as it was): ready for another attempt, or why the coupon cannot be
+    /// used. A coupon that ran out while some of its uses sit in
+    /// reservations gets the expired ones back first, once per call:
     /// whoever releases them, the uses are back for the next attempt.
-    async fn after_coupon_failure(
-        &self,
-        tenant: &TenantId,
+    async fn after_failure(
+        &mut self,
         current: Option<&Item>,
-        attempt: Attempt<'_>,
-        reclaimed: &mut bool,
-    ) -> StoreResult<Coupon> {
+        shard: Option<u32>,
+    ) -> StoreResult<()> {
+        let Some(shard) = shard else {
+            return self.after_coupon_failure(current).await;
+        };
+        match ShardState::of(&self.seen, current)? {
+            ShardState::Empty { reserved } if self.take.needs_a_use() => {
+                let (with_uses, any_reserved) = match self.shards_with_uses.take() {
+                    None => self.store.shards_with_uses(self.tenant, &self.seen).await?,
+                    Some(mut shards) => {
+                        shards.retain(|s| *s != shard);
+                        (shards, reserved)
+                    }
+                };
+                if !with_uses.is_empty() {
+                    self.shards_with_uses = Some(with_uses);
+                } else if any_reserved && !self.reclaimed {
+                    self.reclaimed = true;
+                    self.store
+                        .reclaim_expired(self.tenant, &self.seen.code, self.now)
+                        .await?;
+                } else {
+                    return Err(StoreError::Refused(Refusal::Exhausted));
+                }
+                Ok(())
+            }
+            _ => self.read_again().await,
+        }
+    }
+
+    async fn after_coupon_failure(&mut self, current: Option<&Item>) -> StoreResult<()> {
         let Some(current) = current else {
             return Err(StoreError::NotFound);
         };
         let current = coupon_from(current)?;
-        if current.created_at != attempt.seen.created_at {
-            // Deleted and created again under the same code since `seen`.
-            return Ok(current);
+        let seen = std::mem::replace(&mut self.seen, current);
+        self.read_here = true;
+        if self.seen.created_at != seen.created_at || self.seen.shards > 0 {
+            // Deleted and created again under the same code since `seen`;
+            // a sharded coupon's counts come from its shards.
+            if self.seen.shards > 0 {
+                self.read_again().await?;
+            }
+            return Ok(());
         }
-        match current.refusal(attempt.now, attempt.redeem) {
-            Some(Refusal::Exhausted) if !attempt.needs_a_use => Ok(current),
-            Some(Refusal::Exhausted) if current.reserved_count > 0 && !*reclaimed => {
-                *reclaimed = true;
-                self.reclaim_expired(tenant, &current.code, attempt.now)
+        match self.seen.refusal(self.now, self.redeem) {
+            Some(Refusal::Exhausted) if !self.take.needs_a_use() => Ok(()),
+            Some(Refusal::Exhausted) if self.seen.reserved_count > 0 && !self.reclaimed => {
+                self.reclaimed = true;
+                self.store
+                    .reclaim_expired(self.tenant, &self.seen.code, self.now)
                     .await?;
-                Ok(current)
+                Ok(())
             }
             Some(refusal) => Err(StoreError::Refused(refusal)),
-            None => Ok(current),
+            None => Ok(()),
         }
-    }
-}
-
-/// What one consume or reserve attempt was conditional on.
-#[derive(Clone, Copy)]
-struct Attempt<'a> {
-    seen: &'a Coupon,
-    redeem: &'a Redeem,
-    needs_a_use: bool,
-    now: DateTime<Utc>,
-}
-
-/// Refusals that depend only on the order and the coupon's terms: the
-/// transaction pins the terms, so these are decided before writing.
-fn order_refusal(seen: &Coupon, redeem: &Redeem, now: DateTime<Utc>) -> StoreResult<()> {
-    match seen.refusal(now, redeem) {
-        Some(refusal @ (Refusal::CurrencyMismatch | Refusal::BelowMinimumOrder)) => {
-            Err(StoreError::Refused(refusal))
-        }
-        _ => Ok(()),
     }
 }
 
@@ -364,20 +545,26 @@ impl RedemptionStore for DynamoStore {
             ..
         } = request;
         let table = self.table();
-        let mut seen = request.seen.clone();
-        let mut reclaimed = false;
         // A reservation holds its use (and its customer count) already.
-        let needs_a_use = reservation.is_none();
-        for attempt in 0..ATTEMPTS {
-            order_refusal(&seen, redeem, now)?;
+        let take = match reservation {
+            Some(_) => Take::Convert,
+            None => Take::Use,
+        };
+        let mut source = Source::new(self, tenant, request.seen, redeem, take, now);
+        let mut attempt = 0;
+        while attempt < source.attempts() {
+            attempt += 1;
+            source.refusal_before_writing().await?;
+            let seen = &source.seen;
             let customer_id = redeem
                 .customer_id
                 .clone()
                 .or_else(|| reservation.and_then(|r| r.customer_id.clone()));
-            let count_customer = match (needs_a_use, seen.max_uses_per_customer, &customer_id) {
-                (true, Some(max), Some(customer)) => Some((max, customer.clone())),
+            let count_customer = match (take, seen.max_uses_per_customer, &customer_id) {
+                (Take::Use, Some(max), Some(customer)) => Some((max, customer.clone())),
                 _ => None,
             };
+            let (write, shard) = source.write(reservation.and_then(|r| r.shard))?;
             let redemption = Redemption {
                 redemption_id: Redemption::new_id(now),
                 kind: RedemptionKind::Consume,
@@ -396,18 +583,17 @@ impl RedemptionStore for DynamoStore {
                     || reservation.is_some_and(|r| r.counted_for_customer),
                 pricing: seen.pricing(redeem),
                 reservation_id: reservation.map(|r| r.reservation_id.clone()),
+                shard,
                 consumed_at: now,
             };
             let after = Coupon {
-                uses_left: if needs_a_use {
-                    seen.uses_left.saturating_sub(1)
-                } else {
-                    seen.uses_left
+                uses_left: match take {
+                    Take::Convert => seen.uses_left,
+                    _ => seen.uses_left.saturating_sub(1),
                 },
-                reserved_count: if needs_a_use {
-                    seen.reserved_count
-                } else {
-                    seen.reserved_count.saturating_sub(1)
+                reserved_count: match take {
+                    Take::Convert => seen.reserved_count.saturating_sub(1),
+                    _ => seen.reserved_count,
                 },
                 redeemed_count: seen.redeemed_count + 1,
                 updated_at: now,
@@ -415,22 +601,8 @@ impl RedemptionStore for DynamoStore {
             };
             let body = redemption.to_json(Some(after.uses_left)).to_string();
 
-            let mut values = Item::from([(":now".into(), time(now)), (":one".into(), n(1))]);
-            let condition = usable_condition(&seen, redeem, needs_a_use, now, &mut values);
-            let expression = if needs_a_use {
-                "SET uses_left = uses_left - :one, redeemed_count = redeemed_count + :one, updated_at = :now"
-            } else {
-                "SET redeemed_count = redeemed_count + :one, reserved_count = reserved_count - :one, updated_at = :now"
-            };
             let mut items = vec![
-                update(
-                    table,
-                    coupon_key(tenant, &seen.code),
-                    expression,
-                    &condition,
-                    &[],
-                    values,
-                )?,
+                write,
                 put(
                     table,
                     redemption_item(tenant, &redemption),
@@ -495,22 +667,14 @@ impl RedemptionStore for DynamoStore {
             if let Some(held) = cancelled.failed(slots.reservation) {
                 let held = held.map(reservation_from).transpose()?;
                 return Err(match held {
-                    Some(held) if held.code == seen.code => StoreError::Refused(
+                    Some(held) if held.code == source.seen.code => StoreError::Refused(
                         held.refusal(now).unwrap_or(Refusal::ReservationExpired),
                     ),
                     _ => StoreError::NotFound,
                 });
             }
             if let Some(current) = cancelled.failed(Some(0)) {
-                let tried = Attempt {
-                    seen: &seen,
-                    redeem,
-                    needs_a_use,
-                    now,
-                };
-                seen = self
-                    .after_coupon_failure(tenant, current, tried, &mut reclaimed)
-                    .await?;
+                source.after_failure(current, shard).await?;
                 continue;
             }
             if cancelled.failed(slots.customer).is_some() {
@@ -532,33 +696,27 @@ impl RedemptionStore for DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<(Reservation, Coupon)> {
         let table = self.table();
-        let mut seen = seen.clone();
-        let mut reclaimed = false;
-        for attempt in 0..ATTEMPTS {
-            order_refusal(&seen, redeem, now)?;
+        let mut source = Source::new(self, tenant, seen, redeem, Take::Hold, now);
+        let mut attempt = 0;
+        while attempt < source.attempts() {
+            attempt += 1;
+            source.refusal_before_writing().await?;
+            let seen = &source.seen;
             let count_customer = seen.max_uses_per_customer.zip(redeem.customer_id.clone());
+            let (write, shard) = source.write(None)?;
             let reservation = Reservation {
                 reservation_id: uuid::Uuid::new_v4().to_string(),
                 code: seen.code.clone(),
                 coupon_created_at: seen.created_at,
                 customer_id: redeem.customer_id.clone(),
                 counted_for_customer: count_customer.is_some(),
+                shard,
                 state: ReservationState::Held,
                 created_at: now,
                 expires_at,
             };
-            let mut values = Item::from([(":now".into(), time(now)), (":one".into(), n(1))]);
-            let condition = usable_condition(&seen, redeem, true, now, &mut values);
             let mut items = vec![
-                update(
-                    table,
-                    coupon_key(tenant, &seen.code),
-                    "SET uses_left = uses_left - :one, updated_at = :now, \
-                     reserved_count = if_not_exists(reserved_count, :zero) + :one",
-                    &condition,
-                    &[],
-                    values,
-                )?,
+                write,
                 put(
                     table,
                     reservation_item(tenant, &reservation),
@@ -577,7 +735,7 @@ impl RedemptionStore for DynamoStore {
                     uses_left: seen.uses_left.saturating_sub(1),
                     reserved_count: seen.reserved_count + 1,
                     updated_at: now,
-                    ..seen
+                    ..seen.clone()
                 };
                 return Ok((reservation, after));
             };
@@ -586,15 +744,7 @@ impl RedemptionStore for DynamoStore {
                 continue;
             }
             if let Some(current) = cancelled.failed(Some(0)) {
-                let tried = Attempt {
-                    seen: &seen,
-                    redeem,
-                    needs_a_use: true,
-                    now,
-                };
-                seen = self
-                    .after_coupon_failure(tenant, current, tried, &mut reclaimed)
-                    .await?;
+                source.after_failure(current, shard).await?;
                 continue;
             }
             if cancelled.failed(customer_slot).is_some() {
@@ -657,7 +807,7 @@ impl RedemptionStore for DynamoStore {
                     table,
                     tenant,
                     &held.code,
-                    held.coupon_created_at,
+                    (held.coupon_created_at, held.shard),
                     Returned::Reserved,
                     now,
                 )?);
@@ -801,7 +951,7 @@ impl RedemptionStore for DynamoStore {
                     table,
                     tenant,
                     &original.code,
-                    original.coupon_created_at,
+                    (original.coupon_created_at, original.shard),
                     Returned::Redeemed,
                     now,
                 )?);

@@ -26,6 +26,14 @@ pub fn coupons_gsi1pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#COUPONS")
 }
 
+/// One counter shard of a `high_demand` coupon. Each has its own partition
+/// key, so each gets a partition's write throughput; "CS" never begins a
+/// coupon's own key ("C#").
+pub fn shard_pk(tenant: &TenantId, code: &CouponCode, shard: u32) -> String {
+    format!("T#{tenant}#CS#{code}#{shard}")
+}
+pub const SHARD_SK: &str = "SHARD";
+
 /// How many uses (and held reservations) of a coupon one customer has: an
 /// item in the coupon's own partition, removed with the coupon.
 pub fn customer_sk(customer_id: &str) -> String {

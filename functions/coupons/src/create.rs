@@ -3,8 +3,8 @@
 
 use common::code::{CouponCode, FingerprintSet, MIN_GENERATED_LENGTH};
 use common::coupon::{
-    Coupon, Discount, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency,
-    parse_label, parse_uses_per_customer,
+    Coupon, Discount, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS,
+    MAX_PROMO_TYPE_CHARS, parse_currency, parse_label, parse_uses_per_customer,
 };
 use common::dates::parse_instant;
 use common::http::json;
@@ -66,6 +66,9 @@ struct CreateRequest {
     max_uses_per_customer: Option<u64>,
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     active: Option<bool>,
+    /// Spread the uses over counter shards, for a code a crowd redeems at once.
+    #[serde(default, deserialize_with = "lenient::opt_flag")]
+    high_demand: Option<bool>,
 }
 
 /// Where the codes come from.
@@ -226,6 +229,12 @@ fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupo
             }))
         }
     };
+    let high_demand = body.high_demand.unwrap_or(false);
+    if high_demand && !matches!(body.quantity, None | Some(1)) {
+        return Err(ApiError::Invalid(
+            "high_demand is for one code that many customers redeem: drop quantity".into(),
+        ));
+    }
     let uses = body.availability_count.unwrap_or(1);
     if !(1..=MAX_AVAILABILITY).contains(&uses) {
         return Err(ApiError::Invalid(format!(
@@ -276,6 +285,8 @@ fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupo
         uses_left: uses,
         redeemed_count: 0,
         reserved_count: 0,
+        shards: if high_demand { HIGH_DEMAND_SHARDS } else { 0 },
+        revision: 0,
         starts_at,
         expires_at,
         active: body.active.unwrap_or(true),

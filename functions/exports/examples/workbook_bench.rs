@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             currency: Some("EUR".into()),
         }),
         reservation_id: None,
+        shard: None,
         consumed_at: start,
     };
     for i in 0..rows {

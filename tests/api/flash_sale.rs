@@ -1,0 +1,263 @@
+//! `high_demand` coupons spread their uses over counter shards, so a crowd's
+//! consumes write different items; every rule still holds, and they never
+//! oversell.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use common::code::CouponCode;
+use common::coupon::HIGH_DEMAND_SHARDS;
+use common::store::schema;
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// The coupon's shard items, by shard number.
+async fn shards(t: &TestApp, code: &str) -> HashMap<u32, HashMap<String, AttributeValue>> {
+    let code = CouponCode::parse(code).unwrap();
+    let mut found = HashMap::new();
+    for shard in 0..HIGH_DEMAND_SHARDS {
+        let item = t
+            .client
+            .get_item()
+            .table_name(&t.table)
+            .key(
+                schema::PK,
+                AttributeValue::S(schema::shard_pk(&t.tenant_a, &code, shard)),
+            )
+            .key(schema::SK, AttributeValue::S(schema::SHARD_SK.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item;
+        if let Some(item) = item {
+            found.insert(shard, item);
+        }
+    }
+    found
+}
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
+    item[name].as_n().unwrap().parse().unwrap()
+}
+
+/// The coupon item itself, as stored.
+async fn coupon_item(t: &TestApp, code: &str) -> HashMap<String, AttributeValue> {
+    let code = CouponCode::parse(code).unwrap();
+    t.client
+        .get_item()
+        .table_name(&t.table)
+        .key(
+            schema::PK,
+            AttributeValue::S(schema::coupon_pk(&t.tenant_a, &code)),
+        )
+        .key(schema::SK, AttributeValue::S(schema::COUPON_SK.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_high_demand_coupon_never_oversells() {
+    let t = TestApp::new().await;
+    let created = t
+        .send(
+            post("/coupon")
+                .token(&t.token_a)
+                .json(json!({"code": "FLASH-SALE", "availability_count": 53, "high_demand": true})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json()["high_demand"], true);
+    assert_eq!(created.json()["availability_count"], 53);
+    let before = coupon_item(&t, "FLASH-SALE").await;
+
+    let requests = (0..300).map(|_| {
+        t.send(
+            post("/coupon/consume")
+                .token(&t.token_a)
+                .json(json!({"code": "FLASH-SALE"})),
+        )
+    });
+    let responses = join_all(requests).await;
+
+    let successes: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(successes.len(), 53, "exactly the coupon's uses succeed");
+    for response in responses.iter().filter(|r| r.status != 200) {
+        response.assert_problem(409, "exhausted");
+    }
+    let ids: BTreeSet<String> = successes
+        .iter()
+        .map(|r| r.json()["redemption_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 53, "each success has its own redemption");
+    let rows = t.redemption_rows(Utc::now()).await;
+    let logged: BTreeSet<String> = rows
+        .iter()
+        .map(|row| row["redemption_id"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(logged, ids, "exactly one log row per use");
+
+    let shards = shards(&t, "FLASH-SALE").await;
+    assert_eq!(shards.len(), HIGH_DEMAND_SHARDS as usize);
+    let mut from_rows: HashMap<u32, u64> = HashMap::new();
+    for row in &rows {
+        *from_rows
+            .entry(row["shard"].as_n().unwrap().parse().unwrap())
+            .or_default() += 1;
+    }
+    for (shard, item) in &shards {
+        assert_eq!(number(item, "uses_left"), 0, "shard {shard} ran dry");
+        assert_eq!(
+            number(item, "redeemed_count"),
+            from_rows.get(shard).copied().unwrap_or(0),
+            "shard {shard} counts the rows that name it"
+        );
+    }
+    assert_eq!(
+        coupon_item(&t, "FLASH-SALE").await,
+        before,
+        "no consume wrote the coupon item"
+    );
+    let details = t
+        .send(get("/coupon?code=FLASH-SALE").token(&t.token_a))
+        .await
+        .json();
+    assert_eq!(details["availability_count"], 0);
+    assert_eq!(details["redeemed_count"], 53);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_high_demand_coupon_keeps_every_rule() {
+    let t = TestApp::new().await;
+    let created = t
+        .send(post("/coupon").token(&t.token_a).json(json!({
+            "code": "DOORBUSTER", "availability_count": 20, "high_demand": true,
+            "product_id": "tv-55", "max_uses_per_customer": 1,
+        })))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let consume =
+        |fields: serde_json::Value| post("/coupon/consume").token(&t.token_a).json(fields);
+
+    // Terms and per-customer limits.
+    t.send(consume(
+        json!({"code": "DOORBUSTER", "product_id": "radio", "customer_id": "ann"}),
+    ))
+    .await
+    .assert_problem(409, "product_mismatch");
+    let first = t
+        .send(consume(
+            json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "ann"}),
+        ))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    t.send(consume(
+        json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "ann"}),
+    ))
+    .await
+    .assert_problem(409, "customer_limit_reached");
+
+    // Idempotency: a retry replays, whatever shard it would pick.
+    let keyed = || {
+        consume(json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "bob"}))
+            .header("Idempotency-Key", "order-1")
+    };
+    let original = t.send(keyed()).await;
+    let replay = t.send(keyed()).await;
+    assert_eq!(original.status, 200, "{}", original.text());
+    assert_eq!(replay.text(), original.text());
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+
+    // A reservation holds a use in its shard until it is consumed.
+    let held = t
+        .send(
+            post("/coupon/reserve")
+                .token(&t.token_a)
+                .json(json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "cy"})),
+        )
+        .await;
+    assert_eq!(held.status, 201, "{}", held.text());
+    let reservation_id = held.json()["reservation_id"].as_str().unwrap().to_owned();
+    let details = t
+        .send(get("/coupon?code=DOORBUSTER").token(&t.token_a))
+        .await
+        .json();
+    assert_eq!(details["availability_count"], 17);
+    assert_eq!(details["reserved_count"], 1);
+    let converted = t
+        .send(consume(
+            json!({"code": "DOORBUSTER", "reservation_id": reservation_id}),
+        ))
+        .await;
+    assert_eq!(converted.status, 200, "{}", converted.text());
+
+    // A rollback gives the use back to a shard, once.
+    let id = first.json()["redemption_id"].as_str().unwrap().to_owned();
+    let rollback = format!("/coupon/consume/{id}/rollback");
+    assert_eq!(t.send(post(&rollback).token(&t.token_a)).await.status, 200);
+    t.send(post(&rollback).token(&t.token_a))
+        .await
+        .assert_problem(409, "already_rolled_back");
+    let details = t
+        .send(get("/coupon?code=DOORBUSTER").token(&t.token_a))
+        .await
+        .json();
+    assert_eq!(details["availability_count"], 18);
+    assert_eq!(details["redeemed_count"], 2);
+    assert_eq!(details["reserved_count"], 0);
+
+    // New terms reach consumes that only write a shard, even from an
+    // instance that remembers the old ones: this consume warms the cache.
+    let warm = t
+        .send(consume(
+            json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "dee"}),
+        ))
+        .await;
+    assert_eq!(warm.status, 200, "{}", warm.text());
+    let patched = t
+        .send(
+            put("/coupon/DOORBUSTER")
+                .token(&t.token_a)
+                .json(json!({"active": false, "availability_count": 7})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    assert_eq!(patched.json()["availability_count"], 7);
+    assert_eq!(patched.json()["active"], false);
+    t.send(consume(
+        json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "eve"}),
+    ))
+    .await
+    .assert_problem(409, "inactive");
+    let shards_now = shards(&t, "DOORBUSTER").await;
+    let uses: u64 = shards_now.values().map(|i| number(i, "uses_left")).sum();
+    assert_eq!(uses, 7, "the new count is spread over the shards");
+
+    // Deleting the coupon deletes its shards.
+    assert_eq!(
+        t.send(delete("/coupon/DOORBUSTER").token(&t.token_a))
+            .await
+            .status,
+        204
+    );
+    assert!(shards(&t, "DOORBUSTER").await.is_empty());
+}
+
+#[tokio::test]
+async fn high_demand_is_for_one_code() {
+    let t = TestApp::new().await;
+    t.send(
+        post("/coupon")
+            .token(&t.token_a)
+            .json(json!({"quantity": 5, "high_demand": true})),
+    )
+    .await
+    .assert_problem(422, "invalid_request");
+}
