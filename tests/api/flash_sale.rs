@@ -251,6 +251,30 @@ async fn a_high_demand_coupon_keeps_every_rule() {
 }
 
 #[tokio::test]
+async fn sold_out_only_when_every_shard_is_empty() {
+    let t = TestApp::new().await;
+    // Twelve uses over ten shards: one after another, the random first
+    // shard is soon an empty one, and the consume must find another.
+    t.create_coupon(json!({"code": "LAST-FEW", "availability_count": 12, "high_demand": true}))
+        .await;
+    for n in 0..12 {
+        let response = t
+            .send(post("/coupon/consume?code=LAST-FEW").token(&t.token_a))
+            .await;
+        assert_eq!(response.status, 200, "consume {n}: {}", response.text());
+    }
+    t.send(post("/coupon/consume?code=LAST-FEW").token(&t.token_a))
+        .await
+        .assert_problem(409, "exhausted");
+    let validation = t
+        .send(get("/coupon/consume?code=LAST-FEW").token(&t.token_a))
+        .await
+        .json();
+    assert_eq!(validation["valid"], false);
+    assert_eq!(validation["reason"], "exhausted");
+}
+
+#[tokio::test]
 async fn high_demand_is_for_one_code() {
     let t = TestApp::new().await;
     t.send(
