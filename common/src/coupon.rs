@@ -91,8 +91,9 @@ pub const MAX_AVAILABILITY: u64 = 1_000_000_000;
 /// Counter shards of a `high_demand` coupon. A DynamoDB partition takes about
 /// 1,000 write units a second and a transactional write costs 2 per item, so
 /// one coupon item tops out near 500 consumes a second (far fewer when
-/// transactions on it collide); ten shards lift that tenfold.
-pub const HIGH_DEMAND_SHARDS: u32 = 10;
+/// transactions on it collide); eight shards lift that eightfold, as far as
+/// the eight partitions a day of the tenant's log (`schema::LOG_SHARDS`) go.
+pub const HIGH_DEMAND_SHARDS: u32 = 8;
 
 /// `total` uses spread over `shards` counters as evenly as whole numbers go.
 pub fn shard_shares(total: u64, shards: u32) -> Vec<u64> {

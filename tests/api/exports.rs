@@ -42,7 +42,7 @@ async fn redeem(t: &TestApp, token: &str, n: usize, fields: Value) -> Vec<Value>
 }
 
 /// What a client does with the link: a plain HTTP GET.
-async fn download(url: &str) -> Vec<u8> {
+pub async fn download(url: &str) -> Vec<u8> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut response = ureq::get(&url).call().expect("GET the presigned link");
@@ -53,7 +53,7 @@ async fn download(url: &str) -> Vec<u8> {
 }
 
 /// Every sheet's rows, as strings (datetimes as "datetime").
-fn read_workbook(bytes: Vec<u8>) -> Vec<(String, Vec<Vec<String>>)> {
+pub fn read_workbook(bytes: Vec<u8>) -> Vec<(String, Vec<Vec<String>>)> {
     let mut workbook: Xlsx<_> =
         open_workbook_from_rs(Cursor::new(bytes)).expect("an xlsx workbook");
     let names = workbook.sheet_names().to_vec();
@@ -92,7 +92,7 @@ async fn fetch(t: &TestApp, key: &str) -> Vec<u8> {
 }
 
 /// `POST /exports` for today, as tenant A.
-async fn export_today(t: &TestApp) -> TestResponse {
+pub async fn export_today(t: &TestApp) -> TestResponse {
     t.send(
         post("/exports")
             .token(&t.token_a)
@@ -185,6 +185,12 @@ async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
         })
         .collect();
     assert_eq!(ids.len(), 7, "no row lost or repeated");
+    // Ids are UUIDv7s: sorted by id is sorted by time, across log shards.
+    let in_file: Vec<String> = sheets
+        .iter()
+        .flat_map(|(_, rows)| rows[1..].iter().map(|row| row[0].clone()))
+        .collect();
+    assert!(in_file.is_sorted(), "rows in time order: {in_file:?}");
 
     // Each sheet's header is frozen and carries an autofilter over its rows.
     let bytes = download(created.json()["url"].as_str().unwrap()).await;

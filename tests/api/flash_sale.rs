@@ -12,6 +12,7 @@ use common::store::schema;
 use futures_util::future::join_all;
 use serde_json::json;
 
+use crate::exports::{download, export_today, read_workbook};
 use crate::helpers::*;
 
 /// The coupon's shard items, by shard number.
@@ -103,6 +104,13 @@ async fn a_high_demand_coupon_never_oversells() {
         .map(|row| row["redemption_id"].as_s().unwrap().clone())
         .collect();
     assert_eq!(logged, ids, "exactly one log row per use");
+    // The export merges the day's log shards back into time order.
+    let export = export_today(&t).await.json();
+    let sheets = read_workbook(download(export["url"].as_str().unwrap()).await);
+    let exported: Vec<String> = sheets[0].1[1..].iter().map(|row| row[0].clone()).collect();
+    assert_eq!(exported.len(), 53, "every row exported once");
+    assert!(exported.is_sorted(), "in time order: {exported:?}");
+    assert_eq!(exported.into_iter().collect::<BTreeSet<_>>(), ids);
 
     let shards = shards(&t, "FLASH-SALE").await;
     assert_eq!(shards.len(), HIGH_DEMAND_SHARDS as usize);
@@ -253,7 +261,7 @@ async fn a_high_demand_coupon_keeps_every_rule() {
 #[tokio::test]
 async fn sold_out_only_when_every_shard_is_empty() {
     let t = TestApp::new().await;
-    // Twelve uses over ten shards: one after another, the random first
+    // Twelve uses over eight shards: one after another, the random first
     // shard is soon an empty one, and the consume must find another.
     t.create_coupon(json!({"code": "LAST-FEW", "availability_count": 12, "high_demand": true}))
         .await;

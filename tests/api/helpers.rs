@@ -85,7 +85,9 @@ impl TestApp {
         schema::create_table(&client, &table)
             .await
             .expect("create table");
-        let store = DynamoStore::new(client.clone(), &table);
+        // One log row to a Query: every export reads several pages per
+        // shard and merges the shards.
+        let store = DynamoStore::new(client.clone(), &table).with_log_page_rows(1);
         let token_a = add_tenant(&store, "tenant-a", options.rate).await;
         let token_b = add_tenant(&store, "tenant-b", options.rate).await;
         let buckets_table = options.buckets_table.unwrap_or_else(|| table.clone());
@@ -168,28 +170,29 @@ impl TestApp {
         day: DateTime<Utc>,
     ) -> Vec<std::collections::HashMap<String, AttributeValue>> {
         let mut rows = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(
-                    ":pk",
-                    AttributeValue::S(schema::redemptions_pk(&self.tenant_a, day)),
-                )
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .unwrap();
-            rows.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return rows,
+        for shard in 0..schema::LOG_SHARDS {
+            let pk = schema::redemptions_pk(&self.tenant_a, day.date_naive(), shard);
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("PK = :pk")
+                    .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                    .set_exclusive_start_key(start)
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .unwrap();
+                rows.extend(page.items.unwrap_or_default());
+                match page.last_evaluated_key {
+                    Some(key) => start = Some(key),
+                    None => break,
+                }
             }
         }
+        rows
     }
 }
 

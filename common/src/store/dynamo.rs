@@ -21,10 +21,15 @@ use crate::tenant::{Tenant, TenantId, TokenRecord};
 /// Conditional puts in flight at once when inserting many coupons.
 const PUTS_IN_FLIGHT: usize = 16;
 
+/// Log rows one Query of one log shard reads: eight shards of a day side
+/// by side stay a few megabytes in memory.
+const LOG_PAGE_ROWS: i32 = 1_000;
+
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    log_page_rows: i32,
 }
 
 pub(super) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
@@ -47,7 +52,19 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            log_page_rows: LOG_PAGE_ROWS,
         }
+    }
+
+    /// Reads the redemption log `rows` to a Query (tests make it small, so
+    /// a few rows take several pages).
+    pub fn with_log_page_rows(mut self, rows: i32) -> DynamoStore {
+        self.log_page_rows = rows.max(1);
+        self
+    }
+
+    pub(super) fn log_page_rows(&self) -> i32 {
+        self.log_page_rows
     }
 
     pub fn client(&self) -> &Client {

@@ -217,9 +217,10 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
 
 pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
     let at = redemption.consumed_at;
+    let (pk, sk) = redemption_key(tenant, at, &redemption.redemption_id);
     let mut item = Item::from([
-        (PK.into(), s(redemptions_pk(tenant, at))),
-        (SK.into(), s(redemption_sk(at, &redemption.redemption_id))),
+        (PK.into(), s(pk)),
+        (SK.into(), s(sk)),
         ("type".into(), s("redemption")),
         ("tenant_id".into(), s(tenant.as_str())),
         ("redemption_id".into(), s(&redemption.redemption_id)),

@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::future::join_all;
 use rand::RngExt;
 
 use super::dynamo::unavailable;
@@ -894,12 +895,8 @@ impl RedemptionStore for DynamoStore {
         let Some(at) = Redemption::time_of_id(redemption_id) else {
             return Ok(None);
         };
-        let item = self
-            .get(
-                redemptions_pk(tenant, at),
-                &redemption_sk(at, redemption_id),
-            )
-            .await?;
+        let (pk, sk) = redemption_key(tenant, at, redemption_id);
+        let item = self.get(pk, &sk).await?;
         match item.as_ref().map(redemption_from).transpose()? {
             Some(row) if row.kind == RedemptionKind::Consume => Ok(Some(row)),
             _ => Ok(None),
@@ -927,10 +924,7 @@ impl RedemptionStore for DynamoStore {
             let mut items = vec![
                 update(
                     table,
-                    (
-                        redemptions_pk(tenant, at),
-                        redemption_sk(at, &original.redemption_id),
-                    ),
+                    redemption_key(tenant, at, &original.redemption_id),
                     "SET rolled_back_by = :reversal, rolled_back_at = :now",
                     "attribute_exists(PK) AND attribute_not_exists(rolled_back_by)",
                     &[],
@@ -998,31 +992,51 @@ impl RedemptionStore for DynamoStore {
         to: DateTime<Utc>,
         after: Option<String>,
     ) -> StoreResult<(Vec<Redemption>, Option<String>)> {
-        let pk = redemptions_pk(tenant, day.and_time(NaiveTime::MIN).and_utc());
-        let start = after.map(|sk| Item::from([(PK.to_owned(), s(&pk)), (SK.to_owned(), s(sk))]));
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(&pk))
-            // Sort keys start with the time; "~" sorts after every id.
-            .expression_attribute_values(":from", s(redemption_sk(from, "")))
-            .expression_attribute_values(":to", s(redemption_sk(to, "~")))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let rows = output
-            .items
-            .unwrap_or_default()
+        // Each shard is read from just after the last row already answered;
+        // rows past the earliest point where a shard's page stopped wait for
+        // the next page, so the merged pages come out in time order.
+        let (from, to) = (redemption_sk(from, ""), redemption_sk(to, "~"));
+        let pages = (0..LOG_SHARDS).map(|shard| {
+            let pk = redemptions_pk(tenant, day, shard);
+            let start = after
+                .as_ref()
+                .map(|sk| Item::from([(PK.to_owned(), s(&pk)), (SK.to_owned(), s(sk))]));
+            self.client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(&pk))
+                // Sort keys start with the time; "~" sorts after every id.
+                .expression_attribute_values(":from", s(&from))
+                .expression_attribute_values(":to", s(&to))
+                .set_exclusive_start_key(start)
+                .limit(self.log_page_rows())
+                .send()
+        });
+        let mut rows = Vec::new();
+        let mut horizon: Option<String> = None;
+        for output in join_all(pages).await {
+            let output = output.map_err(unavailable)?;
+            rows.extend(output.items.unwrap_or_default());
+            let stopped_at = output
+                .last_evaluated_key
+                .and_then(|key| key.get(SK).and_then(|v| v.as_s().ok()).cloned());
+            if let Some(stopped_at) = stopped_at
+                && horizon.as_ref().is_none_or(|h| stopped_at < *h)
+            {
+                horizon = Some(stopped_at);
+            }
+        }
+        let sort_key = |item: &Item| item.get(SK).and_then(|v| v.as_s().ok()).cloned();
+        if let Some(horizon) = &horizon {
+            rows.retain(|item| sort_key(item).is_some_and(|sk| sk <= *horizon));
+        }
+        rows.sort_by_cached_key(sort_key);
+        let rows = rows
             .iter()
             .map(redemption_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = output
-            .last_evaluated_key
-            .and_then(|key| key.get(SK).and_then(|v| v.as_s().ok()).cloned());
-        Ok((rows, next))
+        Ok((rows, horizon))
     }
 }
 
