@@ -293,3 +293,64 @@ async fn high_demand_is_for_one_code() {
     .await
     .assert_problem(422, "invalid_request");
 }
+
+/// `make bench`: the same crowd on a plain and a `high_demand` coupon, with
+/// the DynamoDB requests each made per use sold. moto runs one request at a
+/// time and never reports a `TransactionConflict`, so the wall times say how
+/// much work each design does, not how DynamoDB would scale it; the
+/// ceilings in BENCHMARKS.md come from DynamoDB's documented limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark: run by make bench"]
+async fn flash_sale_requests_per_use() {
+    const USES: u64 = 200;
+    const BUYERS: usize = 1_000;
+    println!(
+        "| coupon | buyers | uses | sold | TransactWriteItems | BatchGetItem | GetItem | coupon requests per buyer | wall time on moto (s) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for high_demand in [false, true] {
+        let counter = RequestCounter::default();
+        let t = TestApp::with(Options {
+            counter: Some(counter.clone()),
+            rate: (100_000, 100_000),
+            ..Options::default()
+        })
+        .await;
+        t.create_coupon(
+            json!({"code": "DEAL", "availability_count": USES, "high_demand": high_demand}),
+        )
+        .await;
+        // Each buyer looks first, as a shop page would, then buys.
+        t.send(get("/coupon/consume?code=DEAL").token(&t.token_a))
+            .await;
+        counter.take();
+        let started = std::time::Instant::now();
+        let requests =
+            (0..BUYERS).map(|_| t.send(post("/coupon/consume?code=DEAL").token(&t.token_a)));
+        let responses = join_all(requests).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let sold = responses.iter().filter(|r| r.status == 200).count();
+        assert_eq!(sold as u64, USES, "never oversold");
+        let statuses: BTreeSet<u16> = responses.iter().map(|r| r.status).collect();
+        assert!(
+            statuses.is_subset(&BTreeSet::from([200, 409])),
+            "{statuses:?}"
+        );
+        let made = counter.take();
+        let count = |name: &str| made.iter().filter(|op| *op == name).count();
+        // The rate limiter's UpdateItem is the same one per request for both.
+        let coupon_requests = made.iter().filter(|op| *op != "UpdateItem").count();
+        println!(
+            "| {} | {BUYERS} | {USES} | {sold} | {} | {} | {} | {:.2} | {elapsed:.1} |",
+            if high_demand {
+                "high_demand (8 shards)"
+            } else {
+                "plain"
+            },
+            count("TransactWriteItems"),
+            count("BatchGetItem"),
+            count("GetItem"),
+            coupon_requests as f64 / BUYERS as f64,
+        );
+    }
+}
