@@ -33,6 +33,7 @@ bench: bootstrap
 	scripts/with-moto.sh cargo test -p api-tests -- --ignored --nocapture --test-threads 1
 	scripts/bench-xlsx.sh 1000000
 	scripts/bench-codegen.sh 1000000 12
+	cargo bench --profile measure -p consume --bench handler
 
 template-lint:
 	scripts/lint-template.sh .venv/bin

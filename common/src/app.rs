@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
 use crate::auth::Authenticator;
 use crate::cache::TtlCache;
@@ -49,7 +50,7 @@ impl App {
     /// Clients built once from the SDK config (see [`sdk_config`]).
     pub fn from_sdk(sdk: &SdkConfig) -> Result<App, MissingSetting> {
         let config = Config::from_env()?;
-        let client = aws_sdk_dynamodb::Client::new(sdk);
+        let client = dynamodb_client(sdk);
         Ok(App::new(
             DynamoStore::new(client, config.table_name),
             GuessingPolicy::from_env(),
@@ -61,10 +62,27 @@ impl App {
 /// SDK config from the environment (`AWS_ENDPOINT_URL` points it at the
 /// local emulator), with bounded timeouts.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(sdk_timeouts())
-        .load()
-        .await
+    sdk_config_loader().load().await
+}
+
+/// The settings [`sdk_config`] loads with, before it loads; the handler
+/// benchmark adds its in-process HTTP client and fixed credentials to them.
+pub fn sdk_config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(sdk_timeouts())
+}
+
+/// The DynamoDB client every function uses. Stalled-stream protection is
+/// off on it because it can never act there: it reports a stream only after
+/// its 20 s grace period, and every DynamoDB attempt, reading the response
+/// body included, ends at 2 s (see [`sdk_timeouts`]). What it would cost is
+/// an interceptor and a throughput-watching body on every call, about 2 µs
+/// of the 30 µs of CPU a call takes (BENCHMARKS.md, handler overhead). The
+/// S3 client keeps it: its attempts may last 120 s.
+pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// A request must answer well inside API Gateway's 30 s and the function's

@@ -1,0 +1,494 @@
+//! Handler overhead: time per request of the consume function's handler,
+//! in-process, with DynamoDB answered at the HTTP layer.
+//!
+//! The DynamoDB client is the real one, built as the functions build it
+//! (`common::app::sdk_config_loader` for timeouts and retries, then
+//! `common::app::dynamodb_client`), with fixed credentials, region us-east-1
+//! and an HTTP client that answers in-process instead of a connection. So
+//! every request is serialised, signed (SigV4) and its response parsed as
+//! in Lambda; only the network (TLS, sockets) and DynamoDB's own latency
+//! are left out.
+//!
+//! The fake table is filled by the service's own code through the same
+//! client (`admin::create_tenant`, `admin::issue_token`, `POST /coupon`):
+//! their `PutItem`s are kept and later `GetItem`s answer with them, so the
+//! items are exactly what the item conversions write. The limiter's
+//! `UpdateItem` answers a new TAT; `TransactWriteItems` commits.
+//!
+//! Each iteration parses the API Gateway HTTP API (2.0) event from JSON, as
+//! the runtime does, runs the handler and formats its JSON log line (written
+//! to `std::io::sink`). Everything runs on one thread (a current-thread
+//! tokio runtime) and nothing waits, so wall time is CPU time on an idle
+//! machine. Each route is measured twice: group `wall` (criterion's wall
+//! clock) and group `cpu` (the thread's CPU time, which other processes on
+//! a busy machine do not inflate).
+//!
+//! `cargo bench --profile measure -p consume --bench handler`
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::Region;
+use aws_sdk_dynamodb::config::{Credentials, SharedHttpClient};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_runtime_api::shared::IntoShared;
+use aws_smithy_types::body::SdkBody;
+use common::App;
+use common::code::CouponCode;
+use common::coupon::Redeem;
+use common::keyspace::KeyspacePolicy;
+use common::limits::GuessingPolicy;
+use common::store::{ConsumeRequest, CouponStore, DynamoStore, RedemptionStore};
+use common::tenant::{IssuedToken, Tenant, TenantId};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{Criterion, criterion_group, criterion_main};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+
+const TABLE: &str = "coupons";
+const TOKEN: &str = "cms_bench_token_0123456789abcdef0123456789abcdef";
+const CODE: &str = "WELCOME10";
+const PRODUCT: &str = "apple123";
+/// The default tenant rule (50/s, burst 100): one bucket item.
+const RATE: u32 = 50;
+const BURST: u32 = 100;
+
+/// DynamoDB answered in-process: `PutItem`s are kept by key, `GetItem`s
+/// answer them, the limiter's `UpdateItem` takes a token, transactions
+/// commit. Anything else is a 400, so a changed request path shows.
+#[derive(Clone, Debug, Default)]
+struct FakeDynamo {
+    /// `PK` and `SK` -> the `GetItem` response body.
+    items: Arc<Mutex<HashMap<(String, String), String>>>,
+}
+
+impl FakeDynamo {
+    fn answer(&self, request: &HttpRequest) -> (u16, String) {
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        let body = std::str::from_utf8(request.body().bytes().unwrap_or_default()).unwrap_or("");
+        match target.strip_prefix("DynamoDB_20120810.").unwrap_or(target) {
+            "GetItem" => {
+                let key = (
+                    string_after(body, r#""PK":{"S":""#),
+                    string_after(body, r#""SK":{"S":""#),
+                );
+                let items = self.items.lock().unwrap();
+                let found = items.get(&(key.0.to_owned(), key.1.to_owned()));
+                (200, found.cloned().unwrap_or_else(|| "{}".to_owned()))
+            }
+            "PutItem" => {
+                let request: Value = serde_json::from_str(body).expect("PutItem JSON");
+                let item = &request["Item"];
+                let key = |name: &str| item[name]["S"].as_str().unwrap_or_default().to_owned();
+                let response = json!({ "Item": item }).to_string();
+                self.items
+                    .lock()
+                    .unwrap()
+                    .insert((key("PK"), key("SK")), response);
+                (200, "{}".to_owned())
+            }
+            // The GCRA step: the bucket's new theoretical arrival time, as
+            // `ReturnValues: UPDATED_NEW` gives it.
+            "UpdateItem" if body.contains("SET tat = ") => {
+                let tat = chrono::Utc::now().timestamp_micros() + 1_000_000 / i64::from(RATE);
+                let ttl = tat / 1_000_000 + 86_400;
+                (
+                    200,
+                    format!(
+                        r#"{{"Attributes":{{"expires_ttl":{{"N":"{ttl}"}},"tat":{{"N":"{tat}"}}}}}}"#
+                    ),
+                )
+            }
+            "TransactWriteItems" => (200, "{}".to_owned()),
+            other => (
+                400,
+                format!(
+                    r#"{{"__type":"com.amazon.coral.validate#ValidationException","message":"the benchmark's fake does not answer {other}"}}"#
+                ),
+            ),
+        }
+    }
+}
+
+/// The JSON string value following `marker` (keys and values here have no
+/// escapes).
+fn string_after<'a>(body: &'a str, marker: &str) -> &'a str {
+    body.find(marker)
+        .map(|at| &body[at + marker.len()..])
+        .and_then(|rest| rest.split_once('"'))
+        .map_or("", |(value, _)| value)
+}
+
+impl HttpConnector for FakeDynamo {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (status, body) = self.answer(&request);
+        let mut response = HttpResponse::new(
+            StatusCode::try_from(status).expect("a status code"),
+            SdkBody::from(body),
+        );
+        let headers = response.headers_mut();
+        headers.insert("content-type", "application/x-amz-json-1.0");
+        headers.insert(
+            "x-amzn-requestid",
+            "BENCH0000000000000000000000000000000000000000000000000",
+        );
+        HttpConnectorFuture::ready(Ok(response))
+    }
+}
+
+impl HttpClient for FakeDynamo {
+    fn http_connector(
+        &self,
+        _: &HttpConnectorSettings,
+        _: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.clone().into_shared()
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as the runtime receives it.
+fn event(method: &str, path: &str, query: &str, body: Option<Value>) -> String {
+    let mut headers = json!({
+        "accept": "*/*",
+        "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "user-agent": "curl/8.5.0",
+        "authorization": format!("Bearer {TOKEN}"),
+    });
+    let mut parameters = serde_json::Map::new();
+    for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+        parameters.insert(name.to_owned(), Value::String(value.to_owned()));
+    }
+    if body.is_some() {
+        headers["content-type"] = json!("application/json");
+    }
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
+            "requestId": "JKJaXmPLvHcESHA=",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "23/Nov/2026:20:00:00 +0000",
+            "timeEpoch": 1795464000000u64
+        },
+        "isBase64Encoded": false
+    });
+    if !parameters.is_empty() {
+        event["queryStringParameters"] = Value::Object(parameters);
+    }
+    if let Some(body) = body {
+        event["body"] = json!(body.to_string());
+    }
+    event.to_string()
+}
+
+fn request(event: &str) -> Request {
+    lambda_http::request::from_str(event).expect("a valid API Gateway event")
+}
+
+fn body_text(response: &Response<Body>) -> String {
+    match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The `lambda_http` hello world (what `cargo lambda new` generates, minus
+/// its query parsing): the floor any handler on this runtime pays.
+async fn hello_world(_req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "text/html")
+        .body("Hello AWS Lambda HTTP request".into())?)
+}
+
+struct Bench {
+    runtime: Runtime,
+    app: App,
+    client: aws_sdk_dynamodb::Client,
+    tenant: TenantId,
+    consume: String,
+    validate: String,
+    details: String,
+    ping: String,
+}
+
+/// The app as `main` builds it, on the fake table, warmed up: the token and
+/// tenant are cached, the limiter has its hint, and each route answered 200.
+fn setup() -> Bench {
+    common::telemetry::init_with_writer(std::io::sink);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (app, client) = runtime.block_on(async {
+        let sdk = common::app::sdk_config_loader()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                "AKIDBENCHMARK0000000",
+                "benchmark/secret/access/key/0000000000",
+                None,
+                None,
+                "benchmark",
+            ))
+            .http_client(SharedHttpClient::new(FakeDynamo::default()))
+            .load()
+            .await;
+        let client = common::app::dynamodb_client(&sdk);
+        let app = App::new(
+            DynamoStore::new(client.clone(), TABLE),
+            GuessingPolicy::default(),
+            KeyspacePolicy::default(),
+        );
+        (app, client)
+    });
+    let tenant = TenantId::parse("bench-tenant").unwrap();
+    let bench = Bench {
+        consume: event(
+            "POST",
+            "/coupon/consume",
+            "",
+            Some(json!({"code": CODE, "product_id": PRODUCT})),
+        ),
+        validate: event(
+            "GET",
+            "/coupon/consume",
+            &format!("code={CODE}&product_id={PRODUCT}"),
+            None,
+        ),
+        details: event("GET", "/coupon", &format!("code={CODE}"), None),
+        ping: event("GET", "/ping", "", None),
+        runtime,
+        app,
+        client,
+        tenant,
+    };
+    bench.runtime.block_on(async {
+        let store = &bench.app.store;
+        let tenant = Tenant {
+            id: bench.tenant.clone(),
+            name: "Benchmark".into(),
+            rate_per_second: RATE,
+            burst: BURST,
+            created_at: common::dates::now(),
+        };
+        common::admin::create_tenant(store, tenant, false)
+            .await
+            .expect("tenant");
+        common::admin::issue_token(
+            store,
+            &bench.tenant,
+            IssuedToken::with_secret(TOKEN).unwrap(),
+        )
+        .await
+        .expect("token");
+        let create = event(
+            "POST",
+            "/coupon",
+            "",
+            Some(json!({
+                "code": CODE,
+                "availability_count": 1_000_000_000u64,
+                "product_id": PRODUCT,
+                "promo_type": "voucher",
+                "discount_fixed": "20",
+                "expiry_date": "15-Jan-2030",
+            })),
+        );
+        let created = coupons::handle(&bench.app, request(&create)).await.unwrap();
+        assert_eq!(created.status(), 201, "{}", body_text(&created));
+        for (name, event, expect) in [
+            ("validate", &bench.validate, r#""valid":true"#),
+            ("consume", &bench.consume, r#""redemption_id""#),
+            ("consume again", &bench.consume, r#""redemption_id""#),
+            ("details", &bench.details, CODE),
+        ] {
+            let response = if name == "details" {
+                coupons::handle(&bench.app, request(event)).await
+            } else {
+                consume::handle(&bench.app, request(event)).await
+            }
+            .unwrap();
+            let text = body_text(&response);
+            assert_eq!(response.status(), 200, "{name}: {text}");
+            assert!(text.contains(expect), "{name}: {text}");
+        }
+    });
+    bench
+}
+
+/// Every route, in one criterion group named after the measurement.
+fn routes<M: Measurement>(c: &mut Criterion<M>, name: &str) {
+    let bench = setup();
+    let Bench {
+        runtime: rt,
+        app,
+        client,
+        tenant,
+        ..
+    } = &bench;
+    let cached = (tenant.clone(), CouponCode::parse(CODE).unwrap());
+
+    let mut group = c.benchmark_group(name);
+    // The peer: the `lambda_http` hello world on the same event.
+    group.bench_function("hello_world", |b| {
+        b.to_async(rt)
+            .iter(|| async { hello_world(request(&bench.ping)).await.unwrap() })
+    });
+    // `GET /ping`: our frame (request id, log line) without a token or DynamoDB.
+    group.bench_function("ping", |b| {
+        b.to_async(rt)
+            .iter(|| async { ping::handle(request(&bench.ping)).await.unwrap() })
+    });
+    // One `GetItem` through the SDK client alone: the price of a call.
+    group.bench_function("sdk_get_item", |b| {
+        b.to_async(rt).iter(|| async {
+            client
+                .get_item()
+                .table_name(TABLE)
+                .key("PK", AttributeValue::S(format!("T#{tenant}#C#{CODE}")))
+                .key("SK", AttributeValue::S("COUPON".into()))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+        })
+    });
+    // The two DynamoDB steps of a consume on their own, through the
+    // service's code: the rate limiter's `UpdateItem` ...
+    let consume_request = request(&bench.consume);
+    let caller = rt
+        .block_on(app.auth.caller(&app.store, &consume_request))
+        .unwrap();
+    group.bench_function("limiter_admit", |b| {
+        b.to_async(rt).iter(|| async {
+            app.limits
+                .admit(&caller, &consume_request)
+                .await
+                .map_err(|(e, _)| e)
+                .unwrap()
+        })
+    });
+    // ... and the consume transaction (`TransactWriteItems`) with its log row.
+    let coupon = rt
+        .block_on(app.store.get_coupon(tenant, &cached.1))
+        .unwrap()
+        .unwrap();
+    let redeem = Redeem {
+        product_id: Some(PRODUCT.into()),
+        customer_id: None,
+        order: None,
+    };
+    group.bench_function("store_consume", |b| {
+        b.to_async(rt).iter(|| async {
+            let request = ConsumeRequest {
+                seen: &coupon,
+                redeem: &redeem,
+                reservation: None,
+                idempotency: None,
+                now: common::dates::now(),
+            };
+            app.store.consume(tenant, request).await.unwrap()
+        })
+    });
+    // `GET /coupon/consume`: limiter `UpdateItem`, coupon `GetItem`.
+    group.bench_function("validate", |b| {
+        b.to_async(rt).iter(|| async {
+            consume::handle(app, request(&bench.validate))
+                .await
+                .unwrap()
+        })
+    });
+    // `POST /coupon/consume` of a coupon this instance holds (read or
+    // consumed in the last 10 s): limiter `UpdateItem`, `TransactWriteItems`.
+    group.bench_function("consume_cached", |b| {
+        b.to_async(rt)
+            .iter(|| async { consume::handle(app, request(&bench.consume)).await.unwrap() })
+    });
+    // The same with the coupon read first: limiter, `GetItem`, transaction.
+    group.bench_function("consume_read", |b| {
+        b.to_async(rt).iter(|| async {
+            app.recent_coupons.remove(&cached);
+            consume::handle(app, request(&bench.consume)).await.unwrap()
+        })
+    });
+    // `GET /coupon?code=` (the coupons function): limiter, `GetItem`.
+    group.bench_function("details", |b| {
+        b.to_async(rt)
+            .iter(|| async { coupons::handle(app, request(&bench.details)).await.unwrap() })
+    });
+    group.finish();
+}
+
+fn wall(c: &mut Criterion) {
+    routes(c, "wall");
+}
+
+fn cpu(c: &mut Criterion<ThreadCpu>) {
+    routes(c, "cpu");
+}
+
+/// CPU time of the benchmarking thread (`CLOCK_THREAD_CPUTIME_ID`): the
+/// handler's own cost, whatever else the machine runs meanwhile.
+struct ThreadCpu;
+
+fn thread_cpu_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write to; the clock id is a constant.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, started: u64) -> u64 {
+        thread_cpu_ns() - started
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, ns: &u64) -> f64 {
+        *ns as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Nanoseconds, shown as durations like wall time.
+        WallTime.formatter()
+    }
+}
+
+criterion_group!(walls, wall);
+criterion_group! {
+    name = cpus;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = cpu
+}
+criterion_main!(walls, cpus);
