@@ -120,9 +120,10 @@ pub async fn take(
     hints: &Hints,
     key: &str,
     rule: Rule,
-    now: i64,
+    clock: impl Fn() -> i64,
     guard: Guard<'_>,
 ) -> StoreResult<Decision> {
+    let mut now = clock();
     let mut form = hints.form(key, now);
     for _ in 0..ATTEMPTS {
         match store.attempt(key, form, rule, now, guard).await? {
@@ -131,6 +132,10 @@ pub async fn take(
                 return Ok(allowed(rule, now, tat));
             }
             Attempt::Refused(state) => {
+                // Judged by the time now, not when the write was built: the
+                // SDK may have retried it for seconds (throttling), while
+                // other requests moved the bucket on with their own clocks.
+                now = clock();
                 if let Some(until) = state.blocked_until.filter(|&until| until > now) {
                     return Ok(Decision::Blocked {
                         retry_after: micros(until - now),
@@ -243,7 +248,7 @@ mod tests {
     }
 
     fn run(store: &Memory, hints: &Hints, rule: Rule, now: i64) -> Decision {
-        futures_util::FutureExt::now_or_never(take(store, hints, "k", rule, now, Guard::None))
+        futures_util::FutureExt::now_or_never(take(store, hints, "k", rule, || now, Guard::None))
             .unwrap()
             .unwrap()
     }

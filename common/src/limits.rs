@@ -187,8 +187,8 @@ impl Limits {
             _ => Guard::None,
         };
         let (key, rule, _) = Self::tenant_bucket(caller);
-        let now = now_us();
-        let decision = match limiter::take(&self.buckets, &self.hints, &key, rule, now, guard).await
+        let decision = match limiter::take(&self.buckets, &self.hints, &key, rule, now_us, guard)
+            .await
         {
             Ok(decision) => decision,
             // Creating coupons is not a checkout path and is the costliest
@@ -261,7 +261,7 @@ impl Limits {
             ));
         }
         for (key, rule, who) in checks {
-            match limiter::take(&self.buckets, &self.hints, &key, rule, now, Guard::None).await {
+            match limiter::take(&self.buckets, &self.hints, &key, rule, now_us, Guard::None).await {
                 Ok(Decision::Allowed { remaining: 0, .. } | Decision::Limited { .. }) => {
                     exhausted.push(who)
                 }

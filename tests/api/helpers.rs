@@ -45,6 +45,8 @@ pub struct Options {
     pub rows_per_sheet: Option<u32>,
     /// Counts the DynamoDB operations the app makes.
     pub counter: Option<RequestCounter>,
+    /// Fails a share of the app's DynamoDB calls once switched on.
+    pub faults: Option<crate::faults::Faults>,
     /// Keep rate-limit buckets in this table (created here) instead.
     pub buckets_table: Option<String>,
 }
@@ -59,6 +61,7 @@ impl Default for Options {
             buckets_table: None,
             keyspace: KeyspacePolicy::default(),
             counter: None,
+            faults: None,
             rows_per_sheet: None,
         }
     }
@@ -79,6 +82,13 @@ impl TestApp {
         let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
         if let Some(counter) = &options.counter {
             config = config.interceptor(counter.clone());
+        }
+        if let Some(faults) = &options.faults {
+            use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+            let real = aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .build_https();
+            config = config.http_client(faults.around(real));
         }
         let client = aws_sdk_dynamodb::Client::from_conf(config.build());
         let table = format!("test-{}", uuid::Uuid::new_v4());

@@ -53,7 +53,7 @@ async fn limiter_write_units_per_check() {
         for check in 0..CHECKS {
             now += pattern.gap_us;
             let instance = &hints[check as usize % pattern.instances];
-            let decision = limiter::take(&store, instance, &key, rule, now, Guard::None)
+            let decision = limiter::take(&store, instance, &key, rule, || now, Guard::None)
                 .await
                 .unwrap();
             if matches!(decision, Decision::Allowed { .. }) {

@@ -7,6 +7,7 @@ mod concurrency;
 mod coupons;
 mod events;
 mod exports;
+mod faults;
 mod flash_sale;
 mod helpers;
 mod jobs;

@@ -285,15 +285,20 @@ struct Slots {
 
 impl DynamoStore {
     /// Runs a transaction: `None` when it committed, the reasons when
-    /// DynamoDB cancelled it, `Unavailable` for any other failure.
+    /// DynamoDB cancelled it, `Unavailable` for any other failure. `token`
+    /// (the id of the row or reservation it writes) makes the SDK's own
+    /// retries idempotent on DynamoDB: a retry of an attempt that committed
+    /// but whose answer was lost succeeds without writing again.
     pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
+        token: Option<&str>,
     ) -> StoreResult<Option<Cancelled>> {
         match self
             .client()
             .transact_write_items()
             .set_transact_items(Some(items))
+            .set_client_request_token(token.map(str::to_owned))
             .send()
             .await
         {
@@ -643,7 +648,12 @@ impl RedemptionStore for DynamoStore {
                 items.push(idempotency_record(table, tenant, idempotency, &body, now)?);
             }
 
-            let Some(cancelled) = self.transact(items).await? else {
+            let cancelled = self
+                .transact(items, Some(&redemption.redemption_id))
+                .await?;
+            // Our row exists already: an earlier try of this very
+            // transaction committed and only its answer was lost.
+            let Some(cancelled) = cancelled.filter(|c| c.failed(Some(1)).is_none()) else {
                 return Ok(Consumed::Fresh {
                     after: Box::new(after),
                     body,
@@ -731,7 +741,11 @@ impl RedemptionStore for DynamoStore {
                     table, tenant, &seen.code, customer, *max,
                 )?);
             }
-            let Some(cancelled) = self.transact(items).await? else {
+            let cancelled = self
+                .transact(items, Some(&reservation.reservation_id))
+                .await?;
+            // Our reservation exists already: an earlier try committed.
+            let Some(cancelled) = cancelled.filter(|c| c.failed(Some(1)).is_none()) else {
                 let after = Coupon {
                     uses_left: seen.uses_left.saturating_sub(1),
                     reserved_count: seen.reserved_count + 1,
@@ -816,7 +830,7 @@ impl RedemptionStore for DynamoStore {
                     items.push(uncount_customer_use(table, tenant, &held.code, customer)?);
                 }
             }
-            let Some(cancelled) = self.transact(items).await? else {
+            let Some(cancelled) = self.transact(items, None).await? else {
                 return Ok(true);
             };
             if let Some(current) = cancelled.failed(Some(0)) {
@@ -960,7 +974,11 @@ impl RedemptionStore for DynamoStore {
                     )?);
                 }
             }
-            let Some(cancelled) = self.transact(items).await? else {
+            // A token per attempt: the attempts differ once the coupon is gone.
+            let token = uuid::Uuid::new_v4().to_string();
+            let cancelled = self.transact(items, Some(&token)).await?;
+            // Our reversal row exists already: an earlier try committed.
+            let Some(cancelled) = cancelled.filter(|c| c.failed(Some(1)).is_none()) else {
                 return Ok((reversal, coupon_exists));
             };
             if let Some(row) = cancelled.failed(Some(0)) {

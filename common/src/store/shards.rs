@@ -77,7 +77,7 @@ impl DynamoStore {
             items.push(TransactWriteItem::builder().put(put).build());
         }
         for attempt in 0..ATTEMPTS {
-            let Some(cancelled) = self.transact(items.clone()).await? else {
+            let Some(cancelled) = self.transact(items.clone(), None).await? else {
                 return Ok(true);
             };
             if cancelled.failed(Some(0)).is_some() {
@@ -266,7 +266,7 @@ impl DynamoStore {
             )?);
         }
         for attempt in 0..ATTEMPTS {
-            let Some(cancelled) = self.transact(items.clone()).await? else {
+            let Some(cancelled) = self.transact(items.clone(), None).await? else {
                 return Ok(true);
             };
             if (0..items.len()).any(|i| cancelled.failed(Some(i)).is_some()) {
