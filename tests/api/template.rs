@@ -163,3 +163,197 @@ fn openapi_describes_exactly_the_deployed_routes() {
     }
     assert_eq!(documented, deployed);
 }
+
+/// A policy resource as text: `!GetAtt CouponTable.Arn` → `CouponTable.Arn`,
+/// `!Sub "${CouponTable.Arn}/index/GSI1"` → `CouponTable.Arn/index/GSI1`.
+fn resource_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Tagged(tagged) => resource_text(&tagged.value)
+            .replace("${", "")
+            .replace('}', ""),
+        other => panic!("unexpected policy resource {other:?}"),
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::Sequence(items) => items.iter().map(resource_text).collect(),
+        single => vec![resource_text(single)],
+    }
+}
+
+/// Each function's `(action, resource)` grants, from its inline policies.
+fn granted() -> std::collections::BTreeMap<String, BTreeSet<(String, String)>> {
+    let mut grants = std::collections::BTreeMap::new();
+    for (name, resource) in template()["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap().to_owned();
+        let mut set = BTreeSet::new();
+        if let Some(policies) = resource["Properties"]["Policies"].as_sequence() {
+            for policy in policies {
+                // Only inline documents: a SAM policy template or managed
+                // policy (e.g. DynamoDBCrudPolicy) would grant unlisted actions.
+                let statements = policy["Statement"].as_sequence().unwrap_or_else(|| {
+                    panic!("{name}: only inline policy documents, got {policy:?}")
+                });
+                for statement in statements {
+                    assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{name}");
+                    assert!(
+                        statement["NotAction"].is_null() && statement["NotResource"].is_null(),
+                        "{name}: NotAction/NotResource grant everything else"
+                    );
+                    for action in strings(&statement["Action"]) {
+                        for resource in strings(&statement["Resource"]) {
+                            set.insert((action.clone(), resource));
+                        }
+                    }
+                }
+            }
+        }
+        grants.insert(name, set);
+    }
+    grants
+}
+
+const TABLE: &str = "CouponTable.Arn";
+const GSI1: &str = "CouponTable.Arn/index/GSI1";
+const EXPORTS: &str = "ExportBucket.Arn/exports/*";
+
+#[test]
+fn no_policy_grants_a_wildcard() {
+    for (function, grants) in granted() {
+        for (action, resource) in grants {
+            assert!(
+                !action.contains('*'),
+                "{function} is granted the wildcard action {action}"
+            );
+            // The one wildcard allowed is the object prefix exports/.
+            assert!(
+                !resource.contains('*') || resource == EXPORTS,
+                "{function} is granted {action} on the wildcard resource {resource}"
+            );
+        }
+    }
+    // Every other policy document in the template only denies.
+    for (name, resource) in template()["Resources"].as_mapping().unwrap() {
+        let document = &resource["Properties"]["PolicyDocument"];
+        for statement in document["Statement"].as_sequence().into_iter().flatten() {
+            assert_eq!(
+                statement["Effect"].as_str(),
+                Some("Deny"),
+                "{name:?}: a resource policy may only narrow access"
+            );
+        }
+    }
+}
+
+/// What each function's code can call (common/src/store, functions/*/src).
+/// TransactWriteItems has no IAM action: its items are authorised by
+/// PutItem / UpdateItem (the only kinds the code puts in a transaction).
+fn needed(function: &str) -> BTreeSet<(String, String)> {
+    let on = |resource: &str, actions: &[&str]| -> Vec<(String, String)> {
+        actions
+            .iter()
+            .map(|a| (a.to_string(), resource.to_owned()))
+            .collect()
+    };
+    let grants: Vec<(String, String)> = match function {
+        "PingFunction" => vec![],
+        // Auth: token and tenant GetItem; the rate-limit bucket UpdateItem.
+        // Create: coupons and high_demand shards (PutItem, a transaction of
+        // Puts), jobs (PutItem), keyspace counters (UpdateItem); details
+        // reads shards (BatchGetItem); update (UpdateItem); delete (DeleteItem,
+        // BatchWriteItem of the shards and customer counts found by Query);
+        // list (Query GSI1); job codes (Query); expired holds (Query GSI1).
+        "CouponsFunction" => [
+            on(
+                TABLE,
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:Query",
+                ],
+            ),
+            on(GSI1, &["dynamodb:Query"]),
+        ]
+        .concat(),
+        // Validate, consume, reserve, release, rollback: GetItem (auth,
+        // coupon, customer uses, redemption, reservation), BatchGetItem
+        // (shards), transactions of Update and Put, the bucket UpdateItem,
+        // expired holds through GSI1.
+        "ConsumeFunction" => [
+            on(
+                TABLE,
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                ],
+            ),
+            on(GSI1, &["dynamodb:Query"]),
+        ]
+        .concat(),
+        // Auth and bucket; the export record (PutItem); the log (Query);
+        // the export list (Query GSI1); the workbook and its links.
+        "ExportsFunction" => [
+            on(
+                TABLE,
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:Query",
+                ],
+            ),
+            on(GSI1, &["dynamodb:Query"]),
+            on(EXPORTS, &["s3:PutObject", "s3:GetObject"]),
+        ]
+        .concat(),
+        // Tenants (Query GSI1), the log (Query), the record, the workbook.
+        "ExportScheduleFunction" => [
+            on(TABLE, &["dynamodb:PutItem", "dynamodb:Query"]),
+            on(GSI1, &["dynamodb:Query"]),
+            on(EXPORTS, &["s3:PutObject"]),
+        ]
+        .concat(),
+        // Active jobs (Query GSI1), claim/release/fail and keyspace
+        // (UpdateItem), codes and batch listings (PutItem), a taken code
+        // (GetItem), an unfinished batch removed (BatchWriteItem).
+        "CouponJobsFunction" => [
+            on(
+                TABLE,
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:BatchWriteItem",
+                ],
+            ),
+            on(GSI1, &["dynamodb:Query"]),
+        ]
+        .concat(),
+        other => panic!("no expected policy for {other}: add one here"),
+    };
+    grants.into_iter().collect()
+}
+
+#[test]
+fn each_function_is_granted_exactly_what_its_code_calls() {
+    for (function, grants) in granted() {
+        let expected = needed(&function);
+        let unused: Vec<_> = grants.difference(&expected).collect();
+        let missing: Vec<_> = expected.difference(&grants).collect();
+        assert!(
+            unused.is_empty() && missing.is_empty(),
+            "{function}: granted but unused {unused:?}, used but not granted {missing:?}"
+        );
+    }
+}
