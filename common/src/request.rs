@@ -228,3 +228,111 @@ pub mod lenient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use lambda_http::http;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn request(content_type: Option<&str>, body: Vec<u8>) -> Request {
+        let mut builder = http::Request::builder().method("POST").uri("/coupon");
+        if let Some(content_type) = content_type {
+            builder = builder.header(CONTENT_TYPE, content_type);
+        }
+        builder.body(Body::Binary(body)).unwrap()
+    }
+
+    fn fields_of(content_type: Option<&str>, body: Vec<u8>) -> Result<Fields, ApiError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(body_fields(&request(content_type, body)))
+    }
+
+    /// Bad bodies are client errors, never anything a server answers 5xx for.
+    fn is_client_error(e: &ApiError) -> bool {
+        matches!(
+            e,
+            ApiError::Malformed(_) | ApiError::Invalid(_) | ApiError::PayloadTooLarge { .. }
+        )
+    }
+
+    const CONTENT_TYPES: [Option<&str>; 6] = [
+        None,
+        Some("application/json"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=XyZ"),
+        Some("multipart/form-data"),
+        Some("text/plain"),
+    ];
+
+    fn multipart(fields: &BTreeMap<String, String>) -> Vec<u8> {
+        let mut body = String::new();
+        for (name, value) in fields {
+            body.push_str(&format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str("--XyZ--\r\n");
+        body.into_bytes()
+    }
+
+    proptest! {
+        #[test]
+        fn any_body_is_fields_or_a_client_error(
+            body in proptest::collection::vec(any::<u8>(), 0..512),
+            kind in 0..CONTENT_TYPES.len(),
+        ) {
+            if let Err(e) = fields_of(CONTENT_TYPES[kind], body) {
+                prop_assert!(is_client_error(&e), "{e:?}");
+            }
+        }
+
+        #[test]
+        fn json_form_and_multipart_bodies_decode_alike(
+            fields in proptest::collection::btree_map("[a-z_]{1,12}", "[ -~]{1,24}", 0..8),
+        ) {
+            let expected: Fields = fields
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            let json = serde_json::to_vec(&expected).unwrap();
+            let form = serde_urlencoded::to_string(&fields).unwrap().into_bytes();
+            prop_assert_eq!(&fields_of(Some("application/json"), json).unwrap(), &expected);
+            prop_assert_eq!(
+                &fields_of(Some("application/x-www-form-urlencoded"), form).unwrap(),
+                &expected
+            );
+            // Multipart values are the text between the part's headers and
+            // its boundary; these values never contain a CR or LF.
+            prop_assert_eq!(
+                &fields_of(Some("multipart/form-data; boundary=XyZ"), multipart(&fields)).unwrap(),
+                &expected
+            );
+        }
+
+        #[test]
+        fn lenient_numbers_read_json_numbers_and_form_strings_alike(n in 0u64..u64::MAX / 2) {
+            #[derive(Deserialize, Debug, PartialEq)]
+            struct Counted {
+                #[serde(deserialize_with = "lenient::number")]
+                count: u64,
+            }
+            let as_number: Fields = [("count".to_owned(), Value::from(n))].into_iter().collect();
+            let as_text: Fields =
+                [("count".to_owned(), Value::String(n.to_string()))].into_iter().collect();
+            prop_assert_eq!(decode::<Counted>(as_number).unwrap(), Counted { count: n });
+            prop_assert_eq!(decode::<Counted>(as_text).unwrap(), Counted { count: n });
+        }
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_refused_before_parsing() {
+        let e = fields_of(Some("application/json"), vec![b' '; MAX_BODY_BYTES + 1]).unwrap_err();
+        assert!(matches!(e, ApiError::PayloadTooLarge { .. }), "{e:?}");
+    }
+}
