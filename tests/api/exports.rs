@@ -427,3 +427,76 @@ async fn a_rolled_back_consume_shows_as_a_negative_reversal_row() {
     assert_eq!(rows[2][3..10], common);
     assert_eq!(rows[2][10..12], ["-80.00", "-8.00"]);
 }
+
+/// The query parameter `name` of a URL.
+fn query_param(url: &str, name: &str) -> String {
+    let query = url.split_once('?').unwrap().1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("{name} missing from {url}"))
+        .1
+}
+
+#[tokio::test]
+async fn links_are_signed_only_for_the_tenants_own_keys_and_expire() {
+    let mut t = TestApp::new().await;
+    t.state.exporter.link_ttl = std::time::Duration::from_secs(120);
+    redeem(&t, &t.token_a, 1, json!({})).await;
+    let created = export_today(&t).await.json();
+    let key_a = created["key"].as_str().unwrap().to_owned();
+    let tenant_a = t.tenant_a.clone();
+    let tenant_b = common::tenant::TenantId::parse("tenant-b").unwrap();
+
+    // Tenant B cannot have any of A's keys signed, however it is spelled.
+    let name = key_a.rsplit('/').next().unwrap();
+    for key in [
+        key_a.clone(),
+        format!("exports/tenant-b/../tenant-a/{name}"),
+        format!("exports/tenant-b/./../tenant-a/{name}"),
+        format!("exports/tenant-b//{name}"),
+        "exports/tenant-b/".to_owned(),
+        format!("exports/tenant-bb/{name}"),
+        format!("/exports/tenant-b/{name}"),
+        format!("tenant-b/{name}"),
+    ] {
+        match t.state.exporter.link(&tenant_b, &key).await {
+            Err(common::ApiError::NotFound(_)) => {}
+            other => panic!("tenant B got a link to {key}: {other:?}"),
+        }
+    }
+
+    // A's link: for that key only, signed now, for the configured lifetime,
+    // and `expires_at` is when S3 stops honouring it.
+    let before = chrono::Utc::now();
+    let (url, expires_at) = t.state.exporter.link(&tenant_a, &key_a).await.unwrap();
+    let after = chrono::Utc::now();
+    let path = url.split_once('?').unwrap().0;
+    assert!(
+        path.ends_with(&format!("/{}/{key_a}", t.bucket)),
+        "the link names exactly the key: {url}"
+    );
+    assert_eq!(query_param(&url, "X-Amz-Expires"), "120");
+    let signed =
+        chrono::NaiveDateTime::parse_from_str(&query_param(&url, "X-Amz-Date"), "%Y%m%dT%H%M%SZ")
+            .unwrap()
+            .and_utc();
+    let second = chrono::Duration::seconds(1);
+    assert!(
+        signed >= before - second && signed <= after,
+        "signed at {signed}, asked between {before} and {after}"
+    );
+    let lifetime = expires_at - signed;
+    assert!(
+        lifetime >= chrono::Duration::seconds(119) && lifetime <= chrono::Duration::seconds(121),
+        "X-Amz-Date + X-Amz-Expires is expires_at: {lifetime}"
+    );
+    assert_eq!(read_workbook(download(&url).await)[0].1.len(), 2);
+
+    // The listing signs the same way, per tenant.
+    let listed = t.send(get("/exports").token(&t.token_a)).await.json();
+    let listed_url = listed["data"][0]["url"].as_str().unwrap();
+    assert_eq!(query_param(listed_url, "X-Amz-Expires"), "120");
+    assert!(listed_url.contains(&format!("/{key_a}?")));
+}

@@ -1,43 +1,331 @@
-//! A token belongs to one tenant: another tenant's codes look missing.
+//! A token belongs to one tenant: another tenant's objects look missing on
+//! every route and verb, and nothing it does touches them.
 
-use serde_json::json;
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn another_tenant_gets_404_on_every_route() {
-    let t = TestApp::new().await;
+/// What tenant B should get on a route that names one of A's objects.
+enum Expect {
+    /// 404 `not_found`.
+    NotFound,
+    /// 200 with an empty `data` list (a listing of B's own objects).
+    EmptyList,
+    /// 200 (a route that holds no tenant data).
+    Ok,
+}
+
+/// Tenant A's objects, made through the API.
+struct Objects {
+    code: String,
+    /// A consume of `code`, not rolled back: a rollback target.
+    redemption: String,
+    /// A held reservation of `code`.
+    reservation: String,
+    /// A bulk generation job (more than 1,000 codes), not run.
+    job: String,
+    /// A cursor into A's export list (A has two exports).
+    export_cursor: String,
+}
+
+async fn make_objects(t: &TestApp) -> Objects {
     let code = t
         .create_coupon(json!({"code": "TENANT-A-ONLY", "availability_count": 5}))
         .await;
-    let other = &t.token_b;
-
-    let attempts = [
-        get(&format!("/coupon?code={code}")).token(other),
-        put(&format!("/coupon/{code}"))
-            .token(other)
-            .json(json!({"availability_count": 100})),
-        delete(&format!("/coupon/{code}")).token(other),
-        get(&format!("/coupon/consume?code={code}")).token(other),
-        post(&format!("/coupon/consume?code={code}")).token(other),
-    ];
-    for attempt in attempts {
-        t.send(attempt).await.assert_problem(404, "not_found");
+    let consumed = t
+        .send(post(&format!("/coupon/consume?code={code}")).token(&t.token_a))
+        .await;
+    assert_eq!(consumed.status, 200, "{}", consumed.text());
+    let redemption = consumed.json()["redemption_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let held = t
+        .send(
+            post("/coupon/reserve")
+                .token(&t.token_a)
+                .json(json!({"code": code, "customer_id": "alice"})),
+        )
+        .await;
+    assert_eq!(held.status, 201, "{}", held.text());
+    let reservation = held.json()["reservation_id"].as_str().unwrap().to_owned();
+    let job = t
+        .send(
+            post("/coupon")
+                .token(&t.token_a)
+                .json(json!({"quantity": 1_001})),
+        )
+        .await;
+    assert_eq!(job.status, 202, "{}", job.text());
+    let job = job.json()["job_id"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        assert_eq!(crate::exports::export_today(t).await.status, 201);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let listed = t.send(get("/coupon").token(other)).await;
-    assert_eq!(listed.status, 200);
-    assert_eq!(listed.json()["data"], json!([]));
+    let page = t
+        .send(get("/exports?limit=1").token(&t.token_a))
+        .await
+        .json();
+    let export_cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    Objects {
+        code,
+        redemption,
+        reservation,
+        job,
+        export_cursor,
+    }
+}
 
-    // Tenant B may even create the same code: codes are per tenant.
+/// Everything tenant A can see of its objects, as A sees it (export links
+/// are signed afresh on every listing, so only their keys are compared).
+async fn snapshot(t: &TestApp, o: &Objects) -> Value {
+    let mut seen = serde_json::Map::new();
+    for path in [
+        format!("/coupon?code={}", o.code),
+        "/coupon".to_owned(),
+        format!("/coupon/reserve/{}", o.reservation),
+        format!("/coupon/jobs/{}", o.job),
+        format!("/coupon/jobs/{}/codes", o.job),
+    ] {
+        let response = t.send(get(&path).token(&t.token_a)).await;
+        assert_eq!(response.status, 200, "{path}: {}", response.text());
+        seen.insert(path, response.json());
+    }
+    let exports = t.send(get("/exports").token(&t.token_a)).await.json();
+    let keys: Vec<Value> = exports["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| json!([e["key"], e["rows"], e["created_at"]]))
+        .collect();
+    seen.insert("/exports".into(), Value::Array(keys));
+    let mut rows: Vec<String> = t
+        .redemption_rows(Utc::now())
+        .await
+        .iter()
+        .map(|row| format!("{:?}", row.iter().collect::<BTreeMap<_, _>>()))
+        .collect();
+    rows.sort();
+    seen.insert("redemption log".into(), json!(rows));
+    Value::Object(seen)
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("x", text)]).unwrap()[2..].to_owned()
+}
+
+#[tokio::test]
+async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
+    let t = TestApp::new().await;
+    let o = make_objects(&t).await;
+    let before = snapshot(&t, &o).await;
+    let b = &t.token_b;
+    let (code, redemption, reservation, job) = (&o.code, &o.redemption, &o.reservation, &o.job);
+
+    // (operationId in openapi.yaml, request with B's token, expectation)
+    let matrix = [
+        ("ping", get("/ping").token(b), Expect::Ok),
+        (
+            "getCoupons (list)",
+            get("/coupon").token(b),
+            Expect::EmptyList,
+        ),
+        (
+            "getCoupons (details)",
+            get(&format!("/coupon?code={code}")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "updateCoupon",
+            put(&format!("/coupon/{code}"))
+                .token(b)
+                .json(json!({"availability_count": 100})),
+            Expect::NotFound,
+        ),
+        (
+            "deleteCoupon",
+            delete(&format!("/coupon/{code}")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "validateCoupon",
+            get(&format!("/coupon/consume?code={code}")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "consumeCoupon",
+            post(&format!("/coupon/consume?code={code}")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "consumeCoupon (A's reservation)",
+            post(&format!(
+                "/coupon/consume?code={code}&reservation_id={reservation}"
+            ))
+            .token(b),
+            Expect::NotFound,
+        ),
+        (
+            "rollBackRedemption",
+            post(&format!("/coupon/consume/{redemption}/rollback")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "reserveCoupon",
+            post("/coupon/reserve")
+                .token(b)
+                .json(json!({"code": code, "customer_id": "mallory"})),
+            Expect::NotFound,
+        ),
+        (
+            "getReservation",
+            get(&format!("/coupon/reserve/{reservation}")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "releaseReservation",
+            delete(&format!("/coupon/reserve/{reservation}")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "getJob",
+            get(&format!("/coupon/jobs/{job}")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "getJobCodes",
+            get(&format!("/coupon/jobs/{job}/codes")).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "getJobCodes (cursor)",
+            get(&format!("/coupon/jobs/{job}/codes?cursor=0")).token(b),
+            Expect::NotFound,
+        ),
+        ("listExports", get("/exports").token(b), Expect::EmptyList),
+        (
+            "listExports (A's cursor)",
+            get(&format!("/exports?cursor={}", urlencode(&o.export_cursor))).token(b),
+            Expect::EmptyList,
+        ),
+    ];
+    let mut covered = std::collections::BTreeSet::new();
+    for (route, request, expect) in matrix {
+        covered.insert(route.split(' ').next().unwrap());
+        let response = t.send(request).await;
+        match expect {
+            Expect::NotFound => {
+                assert_eq!(
+                    (response.status, response.json()["code"].clone()),
+                    (404, json!("not_found")),
+                    "{route}: tenant B must get 404 for tenant A's object: {}",
+                    response.text()
+                );
+                response.assert_problem(404, "not_found");
+            }
+            Expect::EmptyList => {
+                assert_eq!(
+                    (response.status, response.json()["data"].clone()),
+                    (200, json!([])),
+                    "{route}: tenant B must list none of tenant A's objects: {}",
+                    response.text()
+                );
+            }
+            Expect::Ok => assert_eq!(response.status, 200, "{route}"),
+        }
+    }
+
+    // createExport: B's export holds B's (no) rows under B's prefix.
+    let export = t
+        .send(post("/exports").token(b).json(json!({"from": Utc::now().format("%Y-%m-%d").to_string(), "to": Utc::now().format("%Y-%m-%d").to_string()})))
+        .await;
+    assert_eq!(export.status, 201, "createExport: {}", export.text());
+    let export = export.json();
+    assert!(
+        export["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("exports/tenant-b/"),
+        "createExport: B's export must be under B's prefix: {export}"
+    );
+    assert_eq!(export["rows"], 0, "createExport: B has no redemptions");
+    covered.insert("createExport");
+
+    // createCoupons with A's code: B gets its own, independent coupon.
     let own = t
-        .send(post("/coupon").token(other).json(json!({"code": code})))
+        .send(post("/coupon").token(b).json(json!({"code": code})))
         .await;
-    assert_eq!(own.status, 201, "{}", own.text());
+    assert_eq!(
+        own.status,
+        201,
+        "createCoupons: codes are per tenant: {}",
+        own.text()
+    );
+    let theirs = t
+        .send(get(&format!("/coupon?code={code}")).token(b))
+        .await
+        .json();
+    assert_eq!(
+        (
+            theirs["redeemed_count"].clone(),
+            theirs["reserved_count"].clone()
+        ),
+        (json!(0), json!(0)),
+        "createCoupons: B's coupon shares nothing with A's: {theirs}"
+    );
+    // B using its own coupon of the same code leaves A's alone.
+    let used = t
+        .send(post(&format!("/coupon/consume?code={code}")).token(b))
+        .await;
+    assert_eq!(used.status, 200, "{}", used.text());
+    assert_eq!(
+        t.send(delete(&format!("/coupon/{code}")).token(b))
+            .await
+            .status,
+        204,
+        "deleteCoupon of B's own coupon"
+    );
+    covered.insert("createCoupons");
 
-    // Tenant A's coupon is untouched by all of the above.
-    let mine = t
-        .send(get(&format!("/coupon?code={code}")).token(&t.token_a))
+    // Every operation in openapi.yaml was tried.
+    let openapi: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut documented = std::collections::BTreeSet::new();
+    for (_, item) in openapi["paths"].as_mapping().unwrap() {
+        for (method, operation) in item.as_mapping().unwrap() {
+            if method.as_str() != Some("parameters") {
+                documented.insert(operation["operationId"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let covered: std::collections::BTreeSet<String> =
+        covered.into_iter().map(str::to_owned).collect();
+    assert_eq!(covered, documented, "every route and verb is in the matrix");
+
+    assert_eq!(
+        snapshot(&t, &o).await,
+        before,
+        "tenant A's objects are unchanged"
+    );
+    // A can still use all of them.
+    let rolled_back = t
+        .send(post(&format!("/coupon/consume/{redemption}/rollback")).token(&t.token_a))
         .await;
-    assert_eq!(mine.json()["availability_count"], 5);
-    assert_eq!(mine.json()["redeemed_count"], 0);
+    assert_eq!(rolled_back.status, 200, "{}", rolled_back.text());
+    let converted = t
+        .send(
+            post(&format!(
+                "/coupon/consume?code={code}&reservation_id={reservation}"
+            ))
+            .token(&t.token_a),
+        )
+        .await;
+    assert_eq!(converted.status, 200, "{}", converted.text());
+
+    crate::auth::assert_no_clear_tokens(&t).await;
 }

@@ -166,8 +166,15 @@ impl Exporter {
         tenant: &TenantId,
         key: &str,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
-        // Only the tenant's own prefix is ever signed.
-        if !key.starts_with(&tenant_prefix(tenant)) {
+        // Only the tenant's own prefix is ever signed, and only a plain name
+        // under it: no `..` or empty segment that a client or proxy could
+        // resolve to another tenant's object.
+        let own = key
+            .strip_prefix(&tenant_prefix(tenant))
+            .is_some_and(|name| {
+                !name.is_empty() && name.split('/').all(|s| !matches!(s, "" | "." | ".."))
+            });
+        if !own {
             return Err(ApiError::NotFound("no such export".into()));
         }
         let config =
