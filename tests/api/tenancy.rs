@@ -18,6 +18,10 @@ enum Expect {
     Ok,
 }
 
+/// The key tenant A's consume carried: kept per tenant, so B sending the
+/// same key must not get A's answer replayed.
+const IDEMPOTENCY_KEY: &str = "order-0001";
+
 /// Tenant A's objects, made through the API.
 struct Objects {
     code: String,
@@ -36,7 +40,11 @@ async fn make_objects(t: &TestApp) -> Objects {
         .create_coupon(json!({"code": "TENANT-A-ONLY", "availability_count": 5}))
         .await;
     let consumed = t
-        .send(post(&format!("/coupon/consume?code={code}")).token(&t.token_a))
+        .send(
+            post(&format!("/coupon/consume?code={code}"))
+                .token(&t.token_a)
+                .header("idempotency-key", IDEMPOTENCY_KEY),
+        )
         .await;
     assert_eq!(consumed.status, 200, "{}", consumed.text());
     let redemption = consumed.json()["redemption_id"]
@@ -166,6 +174,13 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
                 "/coupon/consume?code={code}&reservation_id={reservation}"
             ))
             .token(b),
+            Expect::NotFound,
+        ),
+        (
+            "consumeCoupon (A's idempotency key)",
+            post(&format!("/coupon/consume?code={code}"))
+                .token(b)
+                .header("idempotency-key", IDEMPOTENCY_KEY),
             Expect::NotFound,
         ),
         (
