@@ -1,6 +1,7 @@
 //! The request/response frame every route shares: request id, tenant
 //! authentication, problem+json for errors, one log line per request.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::Instant;
 
@@ -55,9 +56,16 @@ fn finish(
     outcome: Result<Response<Body>, ApiError>,
 ) -> Response<Body> {
     let request_id = request_id(req);
-    let (mut response, code) = match outcome {
-        Ok(response) => (response, None),
-        Err(e) => (e.to_response(), Some(e.code())),
+    let (mut response, code, counted) = match outcome {
+        Ok(response) => (response, None, None),
+        Err(e) => {
+            let counted = match &e {
+                ApiError::Refused(refusal) => Some(Counted::Refused(refusal.code())),
+                ApiError::RateLimited { .. } => Some(Counted::RateLimited(e.code())),
+                _ => None,
+            };
+            (e.to_response(), Some(e.code()), counted)
+        }
     };
     if let Some(quota) = quota {
         quota.apply(&mut response);
@@ -65,17 +73,188 @@ fn finish(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    let status = response.status().as_u16();
+    let outcome = match (status, code) {
+        (500.., _) => "error",
+        (_, Some(code)) => code,
+        (400.., None) => "client_error",
+        _ => "ok",
+    };
+    let route = route(req);
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         request_id = %request_id,
         tenant = tenant.map(TenantId::as_str),
+        route = &*route,
         method = %req.method(),
         path = path(req),
-        status = response.status().as_u16(),
+        status,
         code,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        outcome,
+        latency_ms,
         "request"
     );
+    if crate::telemetry::metrics_enabled() {
+        let counted = counted
+            .or_else(|| (outcome == "ok" && route == CONSUME_ROUTE).then_some(Counted::Consumed));
+        metrics::emit(&metrics::RequestMetrics {
+            request_id: &request_id,
+            tenant: tenant.map(TenantId::as_str),
+            route: &route,
+            status,
+            outcome,
+            latency_ms,
+            counted,
+        });
+    }
     response
+}
+
+/// The route whose successes count as `Consumed`.
+const CONSUME_ROUTE: &str = "POST /coupon/consume";
+
+/// What a request adds to a counter beside its latency.
+#[derive(Debug, Clone, Copy)]
+enum Counted {
+    /// `POST /coupon/consume` answered 2xx.
+    Consumed,
+    /// A 409 refusal, by its code.
+    Refused(&'static str),
+    /// A 429, by its problem code.
+    RateLimited(&'static str),
+}
+
+/// The API Gateway route key (`POST /coupon/consume`): that of the route
+/// that matched, else (a `$default` route, local and in-process events) the
+/// method and the path with its identifiers replaced by their names.
+fn route(req: &Request) -> Cow<'_, str> {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(key) = ctx
+            .route_key
+            .as_deref()
+            .filter(|key| !key.is_empty() && *key != "$default")
+    {
+        return Cow::Borrowed(key);
+    }
+    let template = match path_segments(req).as_slice() {
+        [] => "/",
+        ["ping"] => "/ping",
+        ["exports"] => "/exports",
+        ["coupon"] => "/coupon",
+        ["coupon", "consume"] => "/coupon/consume",
+        ["coupon", "reserve"] => "/coupon/reserve",
+        ["coupon", "consume", _, "rollback"] => "/coupon/consume/{redemption_id}/rollback",
+        ["coupon", "reserve", _] => "/coupon/reserve/{reservation_id}",
+        ["coupon", "jobs", _] => "/coupon/jobs/{job_id}",
+        ["coupon", "jobs", _, "codes"] => "/coupon/jobs/{job_id}/codes",
+        ["coupon", _] => "/coupon/{code}",
+        // Bounded, so that a metric dimension cannot take unbounded values.
+        _ => "/{unknown}",
+    };
+    Cow::Owned(format!("{} {template}", req.method()))
+}
+
+/// CloudWatch embedded metric format: one JSON object a line, beside the
+/// logs, that CloudWatch turns into metrics (namespace `METRICS_NAMESPACE`,
+/// default `CouponService`).
+mod metrics {
+    use std::fmt::Write as _;
+    use std::sync::OnceLock;
+
+    use super::Counted;
+
+    pub(super) struct RequestMetrics<'a> {
+        pub request_id: &'a str,
+        pub tenant: Option<&'a str>,
+        pub route: &'a str,
+        pub status: u16,
+        pub outcome: &'a str,
+        pub latency_ms: f64,
+        pub counted: Option<Counted>,
+    }
+
+    fn namespace() -> &'static str {
+        static NAMESPACE: OnceLock<String> = OnceLock::new();
+        NAMESPACE.get_or_init(|| {
+            let mut ns = String::new();
+            let configured = std::env::var("METRICS_NAMESPACE").ok();
+            let name = configured.as_deref().filter(|n| !n.trim().is_empty());
+            escape(&mut ns, name.unwrap_or("CouponService").trim());
+            ns
+        })
+    }
+
+    pub(super) fn emit(m: &RequestMetrics<'_>) {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let ns = namespace();
+        // The counter beside Latency: its name, and its dimension and value.
+        let counter = match m.counted {
+            Some(Counted::Consumed) => None,
+            Some(Counted::Refused(reason)) => Some(("Refused", "Reason", reason)),
+            Some(Counted::RateLimited(code)) => Some(("RateLimited", "Code", code)),
+            None => None,
+        };
+        let consumed = matches!(m.counted, Some(Counted::Consumed));
+        let mut line = String::with_capacity(640);
+        let _ = write!(
+            line,
+            r#"{{"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":[{{"Namespace":"{ns}","Dimensions":[["Route"]],"Metrics":[{{"Name":"Latency","Unit":"Milliseconds"}}"#
+        );
+        if consumed {
+            line.push_str(r#",{"Name":"Consumed","Unit":"Count"}"#);
+        }
+        line.push_str("]}");
+        if let Some((name, dimension, _)) = counter {
+            let _ = write!(
+                line,
+                r#",{{"Namespace":"{ns}","Dimensions":[["{dimension}"]],"Metrics":[{{"Name":"{name}","Unit":"Count"}}]}}"#
+            );
+        }
+        line.push_str(r#"]},"Route":""#);
+        escape(&mut line, m.route);
+        line.push_str(r#"","RequestId":""#);
+        escape(&mut line, m.request_id);
+        line.push('"');
+        if let Some(tenant) = m.tenant {
+            line.push_str(r#","TenantId":""#);
+            escape(&mut line, tenant);
+            line.push('"');
+        }
+        let _ = write!(line, r#","Status":{},"Outcome":""#, m.status);
+        escape(&mut line, m.outcome);
+        let latency = if m.latency_ms.is_finite() {
+            m.latency_ms
+        } else {
+            0.0
+        };
+        let _ = write!(line, r#"","Latency":{latency:.3}"#);
+        if consumed {
+            line.push_str(r#","Consumed":1"#);
+        }
+        if let Some((name, dimension, value)) = counter {
+            let _ = write!(line, r#","{dimension}":""#);
+            escape(&mut line, value);
+            let _ = write!(line, r#"","{name}":1"#);
+        }
+        line.push_str("}\n");
+        crate::telemetry::write_metrics_line(line.as_bytes());
+    }
+
+    /// `s` as the inside of a JSON string.
+    fn escape(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+    }
 }
 
 /// API Gateway's request id where there is one (it is what its access logs

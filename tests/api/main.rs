@@ -14,6 +14,7 @@ mod jobs;
 mod keyspace;
 mod limiter_cost;
 mod malformed;
+mod observability;
 mod rate_limits;
 mod request_counts;
 mod seed;
