@@ -225,12 +225,57 @@ async fn add_tenant(store: &DynamoStore, id: &str, (rate, burst): (u32, u32)) ->
 /// per operation, however many attempts the SDK's retries make; the
 /// operation's name is in the config bag from serialization on).
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<Mutex<Vec<String>>>);
+pub struct RequestCounter(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<(String, String)>>>);
 
 impl RequestCounter {
     /// The operations since the last call, and forgets them.
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    /// The IAM `(action, resource)` pairs the operations since the last call
+    /// needed (resource `table` or `index/<name>`), and forgets them.
+    pub fn take_actions(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.1.lock().unwrap())
+    }
+}
+
+/// What IAM checks for one DynamoDB operation: a transaction's items each by
+/// their own action, a query on its index.
+fn iam_actions(
+    name: &str,
+    input: &aws_smithy_runtime_api::client::interceptors::context::Input,
+) -> Vec<(String, String)> {
+    use aws_sdk_dynamodb::operation::query::QueryInput;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+    let table = || "table".to_owned();
+    match name {
+        "TransactWriteItems" => input
+            .downcast_ref::<TransactWriteItemsInput>()
+            .map(|i| {
+                i.transact_items()
+                    .iter()
+                    .flat_map(|item| {
+                        [
+                            item.put.as_ref().map(|_| "PutItem"),
+                            item.update.as_ref().map(|_| "UpdateItem"),
+                            item.delete.as_ref().map(|_| "DeleteItem"),
+                            item.condition_check.as_ref().map(|_| "ConditionCheckItem"),
+                        ]
+                    })
+                    .flatten()
+                    .map(|action| (format!("dynamodb:{action}"), table()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "Query" => {
+            let index = input
+                .downcast_ref::<QueryInput>()
+                .and_then(|q| q.index_name())
+                .map_or_else(table, |index| format!("index/{index}"));
+            vec![("dynamodb:Query".to_owned(), index)]
+        }
+        other => vec![(format!("dynamodb:{other}"), table())],
     }
 }
 
@@ -241,12 +286,16 @@ impl Intercept for RequestCounter {
 
     fn read_before_serialization(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
             self.0.lock().unwrap().push(metadata.name().to_owned());
+            self.1
+                .lock()
+                .unwrap()
+                .extend(iam_actions(metadata.name(), context.input()));
         }
         Ok(())
     }

@@ -357,3 +357,179 @@ fn each_function_is_granted_exactly_what_its_code_calls() {
         );
     }
 }
+
+/// The policy resource an observed `(action, table|index/…)` needs.
+fn as_granted((action, resource): (String, String)) -> (String, String) {
+    let resource = match resource.as_str() {
+        "table" => TABLE.to_owned(),
+        index => format!("{TABLE}/{index}"),
+    };
+    (action, resource)
+}
+
+/// Every DynamoDB call each function makes on a realistic run (through the
+/// SDK, transactions item by item) is granted to it by the template.
+#[tokio::test]
+async fn every_call_a_function_makes_is_granted_to_it() {
+    use crate::helpers::{Options, RequestCounter, delete, get, post, put};
+    use serde_json::json;
+
+    let counter = RequestCounter::default();
+    let t = TestApp::with(Options {
+        counter: Some(counter.clone()),
+        ..Options::default()
+    })
+    .await;
+    counter.take_actions();
+    let a = t.token_a.clone();
+    let mut observed: std::collections::BTreeMap<&str, BTreeSet<(String, String)>> =
+        Default::default();
+    let mut record = |function: &'static str| {
+        observed
+            .entry(function)
+            .or_default()
+            .extend(counter.take_actions().into_iter().map(as_granted));
+    };
+
+    // Coupons: plain, high_demand and bulk creates, details, list, update,
+    // delete with per-customer counts and shards, a job and its codes.
+    let plain = t
+        .create_coupon(json!({"availability_count": 5, "max_uses_per_customer": 2}))
+        .await;
+    let hot = t
+        .create_coupon(json!({"availability_count": 50, "high_demand": true}))
+        .await;
+    let last = t.create_coupon(json!({"availability_count": 1})).await;
+    let job = t
+        .send(post("/coupon").token(&a).json(json!({"quantity": 1_001})))
+        .await;
+    assert_eq!(job.status, 202, "{}", job.text());
+    let job = job.json()["job_id"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/coupon?code={plain}"),
+        format!("/coupon?code={hot}"),
+        "/coupon".to_owned(),
+        format!("/coupon/jobs/{job}"),
+        format!("/coupon/jobs/{job}/codes"),
+    ] {
+        assert_eq!(t.send(get(&path).token(&a)).await.status, 200, "{path}");
+    }
+    let updated = t
+        .send(
+            put(&format!("/coupon/{plain}"))
+                .token(&a)
+                .json(json!({"availability_count": 6})),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    record("CouponsFunction");
+
+    // Consume: validate, consume (plain and sharded), reserve, show,
+    // release, convert a reservation, roll back.
+    let mut redemptions = Vec::new();
+    for code in [&plain, &hot] {
+        let query = format!("code={code}&customer_id=alice");
+        let checked = t
+            .send(get(&format!("/coupon/consume?{query}")).token(&a))
+            .await;
+        assert_eq!(checked.status, 200, "{}", checked.text());
+        let consumed = t
+            .send(
+                post(&format!("/coupon/consume?{query}"))
+                    .token(&a)
+                    .header("idempotency-key", &format!("k-{code}")),
+            )
+            .await;
+        assert_eq!(consumed.status, 200, "{}", consumed.text());
+        redemptions.push(
+            consumed.json()["redemption_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        for convert in [false, true] {
+            let held = t
+                .send(post(&format!("/coupon/reserve?{query}")).token(&a))
+                .await;
+            assert_eq!(held.status, 201, "{}", held.text());
+            let id = held.json()["reservation_id"].as_str().unwrap().to_owned();
+            let path = format!("/coupon/reserve/{id}");
+            assert_eq!(t.send(get(&path).token(&a)).await.status, 200);
+            let done = if convert {
+                t.send(post(&format!("/coupon/consume?code={code}&reservation_id={id}")).token(&a))
+                    .await
+            } else {
+                t.send(delete(&path).token(&a)).await
+            };
+            assert!(done.status == 200 || done.status == 204, "{}", done.text());
+        }
+    }
+    // A hold on a last use that expires: the next check finds the coupon
+    // exhausted and gives the held use back (GSI1).
+    let held = t
+        .send(post(&format!("/coupon/reserve?code={last}&ttl_seconds=1")).token(&a))
+        .await;
+    assert_eq!(held.status, 201, "{}", held.text());
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let checked = t
+        .send(get(&format!("/coupon/consume?code={last}")).token(&a))
+        .await;
+    assert_eq!(checked.json()["valid"], true, "{}", checked.text());
+    for id in &redemptions {
+        let rolled_back = t
+            .send(post(&format!("/coupon/consume/{id}/rollback")).token(&a))
+            .await;
+        assert_eq!(rolled_back.status, 200, "{}", rolled_back.text());
+    }
+    record("ConsumeFunction");
+
+    // Deleting coupons with customer counts and shards (coupons again).
+    for code in [&plain, &hot] {
+        let deleted = t.send(delete(&format!("/coupon/{code}")).token(&a)).await;
+        assert_eq!(deleted.status, 204, "{}", deleted.text());
+    }
+    record("CouponsFunction");
+
+    // Exports: one now, the list with its links.
+    assert_eq!(crate::exports::export_today(&t).await.status, 201);
+    assert_eq!(t.send(get("/exports").token(&a)).await.status, 200);
+    record("ExportsFunction");
+
+    // The daily export.
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> =
+        serde_json::from_value(
+            json!({"source": "aws.events", "detail-type": "Scheduled Event",
+            "time": chrono::Utc::now().to_rfc3339(), "detail": {}}),
+        )
+        .unwrap();
+    let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+    export_schedule::handle(&t.state, event).await.unwrap();
+    record("ExportScheduleFunction");
+
+    // The bulk job's worker.
+    let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
+    coupon_jobs::handle(&t.app().store, event).await.unwrap();
+    record("CouponJobsFunction");
+
+    let granted = granted();
+    // These runs reach every DynamoDB call of their function, so the
+    // expected sets above are what the code does, not a guess.
+    for function in [
+        "CouponsFunction",
+        "ConsumeFunction",
+        "ExportScheduleFunction",
+    ] {
+        let dynamodb: BTreeSet<_> = needed(function)
+            .into_iter()
+            .filter(|(action, _)| action.starts_with("dynamodb:"))
+            .collect();
+        assert_eq!(observed[function], dynamodb, "{function}");
+    }
+    for (function, calls) in observed {
+        let not_granted: Vec<_> = calls.difference(&granted[function]).collect();
+        assert!(
+            not_granted.is_empty(),
+            "{function} calls {not_granted:?}, which template.yaml does not grant it"
+        );
+    }
+}
