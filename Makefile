@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help bootstrap dev test bench fmt lint unit-and-integration template-lint openapi-lint clean
+.PHONY: help bootstrap dev test bench fmt lint unit-and-integration template-lint openapi-lint fuzz clean
 
 help:
 	@echo "make dev    - local AWS emulator + the whole API on http://127.0.0.1:9000"
 	@echo "make test   - formatting, clippy, unit and integration tests, template lint"
+	@echo "make fuzz   - schemathesis against a local stack (part of make test)"
 	@echo "make bench  - the measurements in BENCHMARKS.md (not part of make test)"
 
 bootstrap:
@@ -16,7 +17,7 @@ bootstrap:
 dev:
 	@scripts/dev.sh
 
-test: bootstrap fmt lint unit-and-integration template-lint openapi-lint
+test: bootstrap fmt lint unit-and-integration template-lint openapi-lint fuzz
 
 fmt:
 	cargo fmt --all -- --check
@@ -41,6 +42,10 @@ template-lint:
 # The routes in openapi.yaml are checked against template.yaml by the tests.
 openapi-lint:
 	.venv/bin/openapi-spec-validator openapi.yaml
+
+# schemathesis against a private local stack: no 5xx, every answer as openapi.yaml says.
+fuzz: bootstrap
+	scripts/fuzz.sh
 
 clean:
 	rm -rf .dev .env.local
