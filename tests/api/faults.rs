@@ -202,7 +202,6 @@ async fn consumes_under_injected_faults_lose_and_double_nothing() {
         "only 200, 409 and 503: {statuses:?}"
     );
     assert!(injected.iter().all(|n| *n > 0), "every kind injected");
-    assert!(statuses.get(&503).is_some(), "some faults reached clients");
     let last: Vec<_> = answers.iter().map(|a| a.last().unwrap()).collect();
     assert!(
         last.iter().all(|r| r.status != 503),
