@@ -112,8 +112,17 @@ where
         .with_writer(writer)
         .finish()
         .with(ceilings());
+    // With a single dispatcher tracing asks only the current thread's for a
+    // callsite's interest, so a callsite first reached on another thread
+    // (another test) would stay "never" here. A second one, idle and kept
+    // for good, makes it ask every dispatcher.
+    static IDLE: OnceLock<tracing::Dispatch> = OnceLock::new();
+    IDLE.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+    let logs = tracing::subscriber::set_default(subscriber);
+    // Callsites reached before cached "never" (there was no subscriber).
+    tracing::callsite::rebuild_interest_cache();
     Scoped {
-        _logs: tracing::subscriber::set_default(subscriber),
+        _logs: logs,
         previous,
     }
 }
