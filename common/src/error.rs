@@ -74,8 +74,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     NotFound(String),
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// The path exists, the method does not; `allow` lists the methods it has
+    /// (the `Allow` header RFC 9110 requires on a 405).
+    #[error("method not allowed; this path takes {allow}")]
+    MethodNotAllowed { allow: &'static str },
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -105,7 +107,7 @@ impl ApiError {
             }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::AlreadyExists(_) | ApiError::Refused(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -118,7 +120,7 @@ impl ApiError {
             ApiError::Malformed(_) | ApiError::Invalid(_) => "invalid_request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::AlreadyExists(_) => "already_exists",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -155,6 +157,9 @@ impl ApiError {
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
             _ => {}
         }
         response
@@ -169,4 +174,16 @@ struct Problem {
     status: u16,
     detail: String,
     code: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let response = ApiError::MethodNotAllowed { allow: "GET, POST" }.to_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "GET, POST");
+    }
 }

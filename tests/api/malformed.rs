@@ -241,6 +241,13 @@ async fn malformed_input_gets_a_4xx_problem() {
             Some("application/problem+json"),
             "{name}"
         );
+        if status == 405 {
+            // RFC 9110: a 405 lists the methods the path takes.
+            assert!(
+                response.header("allow").is_some(),
+                "{name}: no Allow header"
+            );
+        }
         let problem = response.json();
         assert_eq!(problem["status"], status, "{name}");
         assert!(

@@ -28,13 +28,13 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
         (&Method::POST, ["coupon", "reserve"]) => reserve::create(app, &tenant, req).await,
         (&Method::GET, ["coupon", "reserve", id]) => reserve::show(app, &tenant, id).await,
         (&Method::DELETE, ["coupon", "reserve", id]) => reserve::release(app, &tenant, id).await,
-        (
-            _,
-            ["coupon", "consume"]
-            | ["coupon", "consume", _, "rollback"]
-            | ["coupon", "reserve"]
-            | ["coupon", "reserve", _],
-        ) => Err(ApiError::MethodNotAllowed),
+        (_, ["coupon", "consume"]) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+        (_, ["coupon", "consume", _, "rollback"] | ["coupon", "reserve"]) => {
+            Err(ApiError::MethodNotAllowed { allow: "POST" })
+        }
+        (_, ["coupon", "reserve", _]) => Err(ApiError::MethodNotAllowed {
+            allow: "GET, DELETE",
+        }),
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

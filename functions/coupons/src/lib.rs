@@ -41,11 +41,14 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
             jobs::codes(app, &tenant, job_id, query.cursor.as_deref()).await
         }
         (_, ["coupon", "jobs", _] | ["coupon", "jobs", _, "codes"]) => {
-            Err(ApiError::MethodNotAllowed)
+            Err(ApiError::MethodNotAllowed { allow: "GET" })
         }
         (&Method::PUT, ["coupon", code]) => update::handle(app, &tenant, code, req).await,
         (&Method::DELETE, ["coupon", code]) => delete::handle(app, &tenant, code).await,
-        (_, ["coupon"] | ["coupon", _]) => Err(ApiError::MethodNotAllowed),
+        (_, ["coupon"]) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+        (_, ["coupon", _]) => Err(ApiError::MethodNotAllowed {
+            allow: "PUT, DELETE",
+        }),
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

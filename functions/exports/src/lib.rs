@@ -44,7 +44,7 @@ async fn route(
     match (req.method(), path_segments(req).as_slice()) {
         (&Method::POST, ["exports"]) => create::handle(state, &tenant, req).await,
         (&Method::GET, ["exports"]) => list::handle(state, &tenant, req).await,
-        (_, ["exports"]) => Err(ApiError::MethodNotAllowed),
+        (_, ["exports"]) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

@@ -10,7 +10,7 @@ pub async fn handle(req: Request) -> Result<Response<Body>, Error> {
         Method::GET | Method::HEAD => {
             Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
         }
-        _ => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" }),
     };
     Ok(serve_public(&req, outcome))
 }
