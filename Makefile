@@ -35,6 +35,7 @@ bench: bootstrap
 	scripts/bench-xlsx.sh 1000000
 	scripts/bench-codegen.sh 1000000 12
 	cargo bench --profile measure -p consume --bench handler
+	scripts/bench-load.sh
 
 template-lint:
 	scripts/lint-template.sh .venv/bin

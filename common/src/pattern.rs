@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use rand::RngExt;
 
 use crate::code::{
-    ALPHABET, CouponCode, DEFAULT_GENERATED_LENGTH, MAX_CODE_LENGTH, MIN_GENERATED_LENGTH,
+    ALPHABET, CouponCode, DEFAULT_GENERATED_LENGTH, FingerprintSet, MAX_CODE_LENGTH,
+    MIN_GENERATED_LENGTH,
 };
 use crate::error::ApiError;
 
@@ -30,12 +31,17 @@ pub struct FormatFields<'a> {
 pub struct CodeFormat {
     /// Distinct code characters, at least two.
     alphabet: Cow<'static, [u8]>,
+    /// Divides by the alphabet's size without a division instruction.
+    base: Divisor,
     /// Base-`alphabet` digits one draw yields: the largest `d` with
     /// `alphabet.len()^d` still a u64.
     digits_per_draw: u32,
+    /// `alphabet.len()^digits_per_draw`: what a full draw is below.
+    draw_range: u64,
     /// The whole code, prefix to suffix, with `RANDOM` at each random position.
     template: Vec<u8>,
-    positions: usize,
+    /// Where the random positions are in `template`, first to last.
+    random_at: Vec<u8>,
 }
 
 /// Named character sets; anything else in `charset` is the set itself.
@@ -79,9 +85,15 @@ impl CodeFormat {
             )));
         }
         let template = [prefix, body, suffix].concat();
+        let base = alphabet.len() as u64;
+        let digits_per_draw = u64::MAX.ilog(base);
         Ok(CodeFormat {
-            digits_per_draw: u64::MAX.ilog(alphabet.len() as u64),
-            positions: template.iter().filter(|&&b| b == RANDOM).count(),
+            base: Divisor::new(base),
+            digits_per_draw,
+            draw_range: base.pow(digits_per_draw),
+            random_at: (0..template.len() as u8)
+                .filter(|&at| template[at as usize] == RANDOM)
+                .collect(),
             alphabet,
             template,
         })
@@ -94,7 +106,7 @@ impl CodeFormat {
 
     /// Random characters in a code: with `alphabet_len`, its keyspace.
     pub fn random_positions(&self) -> usize {
-        self.positions
+        self.random_at.len()
     }
 
     /// A fresh code from the thread-local CSPRNG, and a 64-bit fingerprint
@@ -112,29 +124,147 @@ impl CodeFormat {
     }
 
     /// A code drawn from `rng`: a bulk job draws from a seeded CSPRNG, so a
-    /// resumed job draws the same codes again.
+    /// resumed job draws the same codes again. A job's codes must never
+    /// change, so neither may what this draws from `rng` nor how it turns a
+    /// draw into characters (`job::tests::slot_codes_never_change`).
     pub fn generate_with<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> (CouponCode, u64) {
-        let base = self.alphabet.len() as u64;
-        let mut code = String::with_capacity(self.template.len());
+        let mut buffer = [0u8; MAX_CODE_LENGTH];
+        let code = &mut buffer[..self.template.len()];
+        code.copy_from_slice(&self.template);
         let mut fingerprint = 0u64;
-        let mut undrawn = self.positions;
-        let (mut draw, mut digits) = (0u64, 0u32);
-        for &b in &self.template {
-            if b != RANDOM {
-                code.push(b as char);
-                continue;
+        for positions in self.random_at.chunks(self.digits_per_draw as usize) {
+            let range = if positions.len() == self.digits_per_draw as usize {
+                self.draw_range
+            } else {
+                self.base.get().pow(positions.len() as u32)
+            };
+            let mut draw = rng.random_range(0..range);
+            fingerprint = fingerprint.rotate_left(29) ^ draw;
+            // The first position takes the least significant digit.
+            for &at in positions {
+                let (rest, digit) = self.base.div_rem(draw);
+                code[at as usize] = self.alphabet[digit as usize];
+                draw = rest;
             }
-            if digits == 0 {
-                digits = self.digits_per_draw.min(undrawn as u32);
-                undrawn -= digits as usize;
-                draw = rng.random_range(0..base.pow(digits));
-                fingerprint = fingerprint.rotate_left(29) ^ draw;
-            }
-            code.push(self.alphabet[(draw % base) as usize] as char);
-            draw /= base;
-            digits -= 1;
         }
-        (CouponCode::from_generated(code), fingerprint)
+        let code = std::str::from_utf8(code).expect("code characters are ASCII");
+        (CouponCode::from_generated(code.to_owned()), fingerprint)
+    }
+}
+
+/// Division of a u64 by a fixed divisor of at least 2 as two multiplications
+/// instead of a division instruction, which costs tens of cycles: with
+/// `m = ceil(2^128 / d)`, `n / d` is the top 64 bits of the 192-bit `m * n`
+/// for every 64-bit `n` (Lemire, Kaser and Kurz, "Faster remainder by direct
+/// computation", 2019, theorem 1 with F = 128, N = 64). Exact, so codes are
+/// the same as with `/` and `%`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Divisor {
+    d: u64,
+    m: u128,
+}
+
+impl Divisor {
+    fn new(d: u64) -> Divisor {
+        assert!(d >= 2, "a divisor of at least 2");
+        Divisor {
+            d,
+            m: u128::MAX / u128::from(d) + 1,
+        }
+    }
+
+    fn get(self) -> u64 {
+        self.d
+    }
+
+    /// `(n / d, n % d)`.
+    #[inline]
+    fn div_rem(self, n: u64) -> (u64, u64) {
+        let n = u128::from(n);
+        // m * n / 2^128, in two halves: (m_hi * n + (m_lo * n) / 2^64) / 2^64.
+        // m_hi < 2^127 for d >= 2, so the sum stays below 2^128.
+        let low = ((self.m as u64 as u128) * n) >> 64;
+        let quotient = (((self.m >> 64) * n + low) >> 64) as u64;
+        (quotient, n as u64 - quotient * self.d)
+    }
+}
+
+impl CodeFormat {
+    /// `quantity` codes that differ from each other, and a source of more
+    /// codes that differ from those and from each other: what `POST /coupon`
+    /// writes, and draws again for codes that turn out to exist already.
+    ///
+    /// The codes are told apart by fingerprint (equal codes have equal
+    /// fingerprints; see `generate`). The batch is checked by sorting its
+    /// fingerprints, which touches memory in order: for a million codes that
+    /// costs half of what inserting them one by one into a hash set does,
+    /// whose inserts land at random places of a table far larger than the
+    /// cache. A fingerprint seen twice, practically never with twelve or
+    /// more random characters, is drawn again for each later code that has it.
+    ///
+    /// The caller makes sure the format has at least `quantity` codes (the
+    /// keyspace policy refuses anything close): otherwise this never returns.
+    pub fn distinct(&self, quantity: usize) -> (Vec<CouponCode>, DistinctCodes<'_>) {
+        let mut codes = Vec::with_capacity(quantity);
+        let mut fingerprints = Vec::with_capacity(quantity);
+        for _ in 0..quantity {
+            let (code, fingerprint) = self.generate();
+            codes.push(code);
+            fingerprints.push(fingerprint);
+        }
+        let mut sorted = fingerprints.clone();
+        sorted.sort_unstable();
+        let mut fresh = DistinctCodes {
+            format: self,
+            drawn: Vec::new(),
+            extra: FingerprintSet::default(),
+            redrawn: 0,
+        };
+        let repeated: FingerprintSet = sorted
+            .windows(2)
+            .filter(|pair| pair[0] == pair[1])
+            .map(|pair| pair[0])
+            .collect();
+        fresh.drawn = sorted;
+        if !repeated.is_empty() {
+            let mut kept = FingerprintSet::default();
+            for (code, fingerprint) in codes.iter_mut().zip(fingerprints) {
+                if repeated.contains(&fingerprint) && !kept.insert(fingerprint) {
+                    fresh.redrawn += 1;
+                    *code = fresh.next_code();
+                }
+            }
+        }
+        (codes, fresh)
+    }
+}
+
+/// Fresh codes of one format that differ from a batch drawn before
+/// (`CodeFormat::distinct`) and from each other.
+pub struct DistinctCodes<'a> {
+    format: &'a CodeFormat,
+    /// The batch's fingerprints, sorted.
+    drawn: Vec<u64>,
+    /// Fingerprints of the codes drawn since.
+    extra: FingerprintSet,
+    redrawn: usize,
+}
+
+impl DistinctCodes<'_> {
+    /// A code that none of the batch's or this source's earlier codes equals.
+    pub fn next_code(&mut self) -> CouponCode {
+        loop {
+            let (code, fingerprint) = self.format.generate();
+            if self.drawn.binary_search(&fingerprint).is_err() && self.extra.insert(fingerprint) {
+                return code;
+            }
+            self.redrawn += 1;
+        }
+    }
+
+    /// Draws thrown away because a code drawn before had their fingerprint.
+    pub fn redrawn(&self) -> usize {
+        self.redrawn
     }
 }
 
@@ -491,7 +621,88 @@ mod tests {
         )
     }
 
+    /// Two characters and four positions: sixteen codes, so a batch of
+    /// sixteen repeats fingerprints and must draw again until it has them all.
+    #[test]
+    fn distinct_codes_fill_a_tiny_keyspace_exactly() {
+        let format = format(FormatFields {
+            code_length: Some(4),
+            charset: Some("ab"),
+            ..Default::default()
+        });
+        let (codes, fresh) = format.distinct(16);
+        let all: std::collections::BTreeSet<_> = codes.iter().map(CouponCode::as_str).collect();
+        assert_eq!(all.len(), 16, "{codes:?}");
+        assert!(fresh.redrawn() > 0);
+
+        let (mut codes, mut fresh) = format.distinct(10);
+        codes.extend((0..6).map(|_| fresh.next_code()));
+        let all: std::collections::BTreeSet<_> = codes.iter().map(CouponCode::as_str).collect();
+        assert_eq!(all.len(), 16, "{codes:?}");
+    }
+
+    #[test]
+    fn distinct_codes_of_an_empty_batch_still_draw() {
+        let format = format(FormatFields::default());
+        let (codes, mut fresh) = format.distinct(0);
+        assert!(codes.is_empty());
+        assert_eq!(fresh.next_code().as_str().len(), 8);
+    }
+
+    #[test]
+    fn divisor_divides_like_the_instruction_at_the_edges() {
+        for d in (2..=70).chain([1 << 32, u64::MAX / 3, u64::MAX - 1, u64::MAX]) {
+            let divisor = Divisor::new(d);
+            for n in [
+                0,
+                1,
+                d - 1,
+                d,
+                d.saturating_add(1),
+                u64::MAX - 1,
+                u64::MAX,
+                31u64.pow(12) - 1,
+            ] {
+                assert_eq!(divisor.div_rem(n), (n / d, n % d), "{n} / {d}");
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn distinct_codes_differ_and_match_their_format(
+            charset in "[a-c0-2]{2,6}",
+            length in 4u64..=6,
+            share in 0.0f64..=1.0,
+        ) {
+            // A charset of one character repeated does not parse.
+            let format = CodeFormat::parse(FormatFields {
+                code_length: Some(length),
+                charset: Some(&charset),
+                ..Default::default()
+            });
+            prop_assume!(format.is_ok());
+            let format = format.unwrap();
+            let keyspace = (format.alphabet_len() as u64).pow(length as u32);
+            let quantity = ((keyspace as f64 * share) as usize).min(2_000);
+            let (mut codes, mut fresh) = format.distinct(quantity);
+            if (quantity as u64) < keyspace {
+                codes.push(fresh.next_code());
+            }
+            let all: std::collections::BTreeSet<_> = codes.iter().map(CouponCode::as_str).collect();
+            prop_assert_eq!(all.len(), codes.len());
+            for code in &codes {
+                prop_assert_eq!(code.as_str().len(), length as usize);
+                prop_assert!(code.as_str().bytes().all(|b| format.alphabet.contains(&b)));
+            }
+        }
+
+        #[test]
+        fn divisor_divides_like_the_instruction(d in 2u64.., n: u64, small in 2u64..=64) {
+            prop_assert_eq!(Divisor::new(d).div_rem(n), (n / d, n % d));
+            prop_assert_eq!(Divisor::new(small).div_rem(n), (n / small, n % small));
+        }
+
         #[test]
         fn parse_never_panics(
             code_length in proptest::option::of(any::<u64>()),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::coupon::Coupon;
-use common::job::Job;
+use common::job::{Job, SlotDraws};
 use common::pattern::CodeFormat;
 use common::store::{CouponStore, DynamoStore, JobStore, SlotWrite, StoreError};
 use common::tenant::TenantId;
@@ -93,6 +93,7 @@ pub async fn run_job(
         Ok(format) => format,
         Err(e) => return fail(store, tenant, &job, &owner, &e.to_string()).await,
     };
+    let draws = job.slot_draws();
     tracing::info!(tenant = %tenant, job = job_id, from_batch = job.batches_done, "job running");
     while job.batches_done < job.batches() {
         if common::dates::now() + margin > deadline {
@@ -106,7 +107,7 @@ pub async fn run_job(
         for chunk in slots.chunks(PUTS_IN_FLIGHT) {
             let writes = chunk
                 .iter()
-                .map(|&slot| write_slot(store, tenant, &job, &format, &owner, slot));
+                .map(|&slot| write_slot(store, tenant, &job, &draws, &format, &owner, slot));
             for outcome in join_all(writes).await {
                 match outcome? {
                     Slot::Written(code) => codes.push(code),
@@ -147,6 +148,7 @@ async fn write_slot(
     store: &DynamoStore,
     tenant: &TenantId,
     job: &Job,
+    draws: &SlotDraws,
     format: &CodeFormat,
     owner: &str,
     slot: u64,
@@ -154,7 +156,7 @@ async fn write_slot(
     let mut attempt = job.replaced.get(&slot).copied().unwrap_or(0);
     loop {
         let coupon = Coupon {
-            code: job.slot_code(format, slot, attempt),
+            code: draws.draw(format, slot, attempt).0,
             ..job.template.clone()
         };
         match store.put_job_coupon(tenant, job, &coupon, slot).await? {

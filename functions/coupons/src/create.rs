@@ -1,7 +1,7 @@
 //! `POST /coupon`: one coupon with a custom or generated code, or `quantity`
 //! generated ones; above 1,000 a job that the worker function writes.
 
-use common::code::{CouponCode, FingerprintSet, MIN_GENERATED_LENGTH};
+use common::code::{CouponCode, MIN_GENERATED_LENGTH};
 use common::coupon::{
     Coupon, Discount, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS,
     MAX_PROMO_TYPE_CHARS, parse_currency, parse_label, parse_uses_per_customer,
@@ -308,16 +308,11 @@ async fn insert_generated(
     shape: &Shape,
     quantity: usize,
 ) -> Result<Vec<Coupon>, ApiError> {
-    let mut drawn = FingerprintSet::default();
-    let mut fresh_code = || loop {
-        let (code, fingerprint) = format.generate();
-        if drawn.insert(fingerprint) {
-            return code;
-        }
-    };
-    let mut coupons: Vec<Coupon> = (0..quantity)
-        .map(|_| Coupon {
-            code: fresh_code(),
+    let (codes, mut fresh) = format.distinct(quantity);
+    let mut coupons: Vec<Coupon> = codes
+        .into_iter()
+        .map(|code| Coupon {
+            code,
             ..template.clone()
         })
         .collect();
@@ -340,7 +335,7 @@ async fn insert_generated(
             return Ok(coupons);
         }
         for &i in &pending {
-            coupons[i].code = fresh_code();
+            coupons[i].code = fresh.next_code();
         }
     }
     discard_written(store, tenant, &coupons, &pending).await;
