@@ -7,6 +7,8 @@ not UTF-8. The handlers read such a body as bytes and answer 400
 emulator fails on.
 """
 
+import os
+
 import schemathesis
 
 
@@ -17,4 +19,29 @@ def filter_body(ctx, body):
             bytes(body).decode("utf-8")
         except UnicodeDecodeError:
             return False
+    return True
+
+
+# `cargo lambda watch` also answers 500 on its own, rarely, for a request the
+# function answered (about one request in 20,000 here, after a function's
+# log showed 200). That answer is text/plain with this body; the handlers
+# answer every error as application/problem+json. Such failures are written
+# to EMULATOR_500_LOG instead of failing the run; scripts/fuzz.sh fails on
+# any 5xx the functions themselves log.
+EMULATOR_500 = b'{"type":"https://httpstatuses.com/500","status":500,"title":"Internal Server Error"}'
+
+
+@schemathesis.hook
+def filter_failure(ctx, failure, case, response):
+    content_type = ",".join(response.headers.get("content-type", []))
+    if (
+        response.status_code == 500
+        and content_type.startswith("text/plain")
+        and (response.content or b"").strip() == EMULATOR_500
+    ):
+        path = os.environ.get("EMULATOR_500_LOG")
+        if path:
+            with open(path, "a") as log:
+                log.write(f"{case.method} {case.formatted_path} {failure.title}\n")
+        return False
     return True
