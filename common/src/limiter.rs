@@ -132,10 +132,6 @@ pub async fn take(
                 return Ok(allowed(rule, now, tat));
             }
             Attempt::Refused(state) => {
-                // Judged by the time now, not when the write was built: the
-                // SDK may have retried it for seconds (throttling), while
-                // other requests moved the bucket on with their own clocks.
-                now = clock();
                 if let Some(until) = state.blocked_until.filter(|&until| until > now) {
                     return Ok(Decision::Blocked {
                         retry_after: micros(until - now),
@@ -143,15 +139,21 @@ pub async fn take(
                 }
                 let tat = state.tat.unwrap_or(now);
                 hints.remember(key, tat);
-                form = if tat <= now {
-                    Form::Idle
-                } else if tat <= rule.busy_limit(now) {
-                    Form::Busy
-                } else {
-                    return Ok(Decision::Limited {
-                        retry_after: micros(tat - rule.busy_limit(now)),
-                    });
-                };
+                if tat > rule.busy_limit(now) {
+                    // Refuse only by the time now, not when the write was
+                    // built: the SDK may have retried it for seconds
+                    // (throttling) while others moved the bucket on.
+                    let later = clock();
+                    if tat > rule.busy_limit(later) {
+                        return Ok(Decision::Limited {
+                            retry_after: micros(tat - rule.busy_limit(later)),
+                        });
+                    }
+                    now = later;
+                }
+                // Otherwise the same `now` again: under contention a fixed
+                // time keeps the busy form valid while others take tokens.
+                form = if tat <= now { Form::Idle } else { Form::Busy };
             }
         }
     }
