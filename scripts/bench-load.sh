@@ -29,6 +29,9 @@ connections=${2:-32}
 uses=10000000
 product=load-product
 mkdir -p .dev
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || { echo "bench-load: needs $tool (apt-get install $tool)" >&2; exit 1; }
+done
 
 oha=.dev/tools/bin/oha
 if [ ! -x "$oha" ]; then
