@@ -3,6 +3,7 @@
 
 mod auth;
 mod campaigns;
+mod capacity;
 mod concurrency;
 mod coupons;
 mod events;
