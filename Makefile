@@ -36,6 +36,7 @@ bench: bootstrap
 	scripts/bench-codegen.sh 1000000 12
 	cargo bench --profile measure -p consume --bench handler
 	scripts/bench-load.sh
+	scripts/bench-coldstart.sh 40
 
 template-lint:
 	scripts/lint-template.sh .venv/bin

@@ -93,7 +93,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     if cli.table.is_empty() {
         return Err("set --table or TABLE_NAME".into());
     }
-    let sdk = aws_config::load_from_env().await;
+    let sdk = common::app::sdk_defaults().load().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &cli.table);
     match cli.command {
         Command::Setup { bucket } => {

@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 use crate::auth::Authenticator;
 use crate::cache::TtlCache;
@@ -62,13 +65,49 @@ impl App {
 /// SDK config from the environment (`AWS_ENDPOINT_URL` points it at the
 /// local emulator), with bounded timeouts.
 pub async fn sdk_config() -> SdkConfig {
-    sdk_config_loader().load().await
+    // Lambda sets AWS_REGION and passes the role's credentials in the
+    // environment. The SDK's default chains would settle on them too (they
+    // ask the environment first), but building the chains costs every cold
+    // start an instance-metadata client for the region and, for credentials,
+    // the profile, web identity (with an STS client), container and
+    // instance-metadata providers, each client with its own HTTPS connector.
+    let mut loader = sdk_config_loader();
+    if let Some(region) = env_value("AWS_REGION") {
+        loader = loader.region(Region::new(region));
+    }
+    if env_value("AWS_ACCESS_KEY_ID").is_some() && env_value("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    loader.load().await
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
 /// The settings [`sdk_config`] loads with, before it loads; the handler
-/// benchmark adds its in-process HTTP client and fixed credentials to them.
+/// benchmark replaces the HTTP client with its in-process one and adds fixed
+/// credentials.
 pub fn sdk_config_loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(sdk_timeouts())
+    sdk_defaults().timeout_config(sdk_timeouts())
+}
+
+/// The SDK's defaults with [`https_client`]: what the operator CLI and the
+/// integration tests load (with the SDK's own timeouts, not the functions').
+pub fn sdk_defaults() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The SDK's own HTTPS client (hyper, rustls, the system's root
+/// certificates) with ring as rustls' crypto instead of the SDK default's
+/// aws-lc-rs: about 2 MB less in every binary (BENCHMARKS.md, cold start and
+/// size). What that gives up is aws-lc's post-quantum key exchange
+/// (X25519MLKEM768) on the TLS connections to AWS endpoints; ring offers
+/// X25519 and the NIST curves.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// The DynamoDB client every function uses. Stalled-stream protection is

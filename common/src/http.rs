@@ -83,10 +83,10 @@ fn finish(
     let route = route(req);
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
-        request_id = %request_id,
+        request_id = request_id.as_str(),
         tenant = tenant.map(TenantId::as_str),
         route = &*route,
-        method = %req.method(),
+        method = req.method().as_str(),
         path = path(req),
         status,
         code,

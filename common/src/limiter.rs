@@ -189,7 +189,7 @@ impl Default for Hints {
 
 impl Hints {
     fn form(&self, key: &str, now: i64) -> Form {
-        match self.0.get(&key.to_owned()) {
+        match self.0.get(key) {
             Some(tat) if tat > now => Form::Busy,
             _ => Form::Idle,
         }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lambda_http::http::{HeaderValue, Method, Response};
+use lambda_http::http::{HeaderName, HeaderValue, Method, Response};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 
@@ -121,13 +121,18 @@ pub struct Quota {
     reset: Duration,
 }
 
+/// Named once, not parsed from text on every response.
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
 impl Quota {
     pub fn apply(&self, response: &mut Response<Body>) {
         let headers = response.headers_mut();
-        headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
-        headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
+        headers.insert(RATELIMIT_LIMIT, HeaderValue::from(self.limit));
+        headers.insert(RATELIMIT_REMAINING, HeaderValue::from(self.remaining));
         headers.insert(
-            "ratelimit-reset",
+            RATELIMIT_RESET,
             HeaderValue::from(whole_seconds(self.reset)),
         );
     }

@@ -32,18 +32,30 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = levels_from_env();
     let _ = METRICS.set(line_sink(writer.clone()));
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(Level::TRACE)
         .with_current_span(false)
         .with_target(false)
         .with_writer(writer)
         .finish()
+        .with(filter)
         .with(ceilings());
     let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+/// `RUST_LOG` as per-target levels (`info`, `warn,common=debug`); `info`
+/// when unset or unreadable. Plain levels are all the functions need, so
+/// this is tracing-subscriber's `Targets` rather than `EnvFilter`, whose
+/// span and field matching would bring the regex engine into every binary
+/// (about half a megabyte).
+fn levels_from_env() -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|levels| levels.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(Level::INFO))
 }
 
 /// Levels no `RUST_LOG` can raise: at `trace` the Lambda runtime logs the raw
@@ -106,7 +118,7 @@ where
     let previous = SCOPED.with(|s| s.replace(Some(line_sink(writer.clone()))));
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_max_level(Level::INFO)
         .with_current_span(false)
         .with_target(false)
         .with_writer(writer)

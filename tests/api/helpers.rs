@@ -73,7 +73,7 @@ impl TestApp {
     }
 
     pub async fn with(options: Options) -> TestApp {
-        let sdk = aws_config::load_from_env().await;
+        let sdk = common::app::sdk_defaults().load().await;
         assert!(
             sdk.endpoint_url()
                 .is_some_and(|u| u.starts_with("http://127.0.0.1")),
@@ -84,11 +84,7 @@ impl TestApp {
             config = config.interceptor(counter.clone());
         }
         if let Some(faults) = &options.faults {
-            use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-            let real = aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-                .build_https();
-            config = config.http_client(faults.around(real));
+            config = config.http_client(faults.around(common::app::https_client()));
         }
         let client = aws_sdk_dynamodb::Client::from_conf(config.build());
         let table = format!("test-{}", uuid::Uuid::new_v4());

@@ -82,7 +82,9 @@ impl BucketStore for DynamoStore {
                 client
             }
         };
-        let result = self
+        // Boxed: the SDK's future is several kilobytes, and every future
+        // awaiting this one would otherwise hold (and move) a copy of it.
+        let send = self
             .client()
             .update_item()
             .table_name(self.table())
@@ -94,8 +96,8 @@ impl BucketStore for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::UpdatedNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+            .send();
+        let result = Box::pin(send).await;
         match result {
             Ok(output) => {
                 let tat = output.attributes.as_ref().and_then(|a| number(a, "tat"));

@@ -42,47 +42,77 @@ fn usable_condition(
     now: DateTime<Utc>,
     values: &mut Item,
 ) -> String {
-    let mut clauses = vec![
-        "attribute_exists(PK)".to_owned(),
-        "active = :true".to_owned(),
-        "created_at = :seen_created_at".to_owned(),
-        "(attribute_not_exists(starts_at) OR starts_at <= :now)".to_owned(),
-        "(attribute_not_exists(expires_at) OR expires_at >= :expiry_second)".to_owned(),
-    ];
+    // Every consume builds this: one string, clauses joined by " AND ".
+    let mut condition = String::with_capacity(640);
+    condition.push_str(
+        "attribute_exists(PK) AND active = :true AND created_at = :seen_created_at \
+         AND (attribute_not_exists(starts_at) OR starts_at <= :now) \
+         AND (attribute_not_exists(expires_at) OR expires_at >= :expiry_second)",
+    );
     values.insert(":true".into(), AttributeValue::Bool(true));
     values.insert(":seen_created_at".into(), time(seen.created_at));
     values.insert(":expiry_second".into(), time(expiry_second(now)));
     if needs_a_use {
-        clauses.push("uses_left > :zero".into());
+        condition.push_str(" AND uses_left > :zero");
         values.insert(":zero".into(), n(0));
     }
     if let Some(product_id) = &redeem.product_id {
-        clauses.push("(attribute_not_exists(product_id) OR product_id = :asked_product)".into());
+        condition
+            .push_str(" AND (attribute_not_exists(product_id) OR product_id = :asked_product)");
         values.insert(":asked_product".into(), s(product_id));
     }
     let discount = seen.discount.map(discount_attrs);
+    // Each term: its attribute, its placeholder, and the value `seen` shows.
     let terms = [
-        ("product_id", seen.product_id.clone().map(s)),
-        ("promo_type", seen.promo_type.clone().map(s)),
-        ("currency", seen.currency.clone().map(s)),
-        ("discount_type", discount.clone().map(|(kind, _)| kind)),
-        ("discount_value", discount.map(|(_, value)| value)),
+        (
+            "product_id",
+            ":seen_product_id",
+            seen.product_id.clone().map(s),
+        ),
+        (
+            "promo_type",
+            ":seen_promo_type",
+            seen.promo_type.clone().map(s),
+        ),
+        ("currency", ":seen_currency", seen.currency.clone().map(s)),
+        (
+            "discount_type",
+            ":seen_discount_type",
+            discount.clone().map(|(kind, _)| kind),
+        ),
+        (
+            "discount_value",
+            ":seen_discount_value",
+            discount.map(|(_, value)| value),
+        ),
         (
             "min_order_amount",
+            ":seen_min_order_amount",
             seen.min_order_amount.map(|m| n(m.minor())),
         ),
-        ("max_uses_per_customer", seen.max_uses_per_customer.map(n)),
+        (
+            "max_uses_per_customer",
+            ":seen_max_uses_per_customer",
+            seen.max_uses_per_customer.map(n),
+        ),
     ];
-    for (name, value) in terms {
+    for (name, placeholder, value) in terms {
+        condition.push_str(" AND ");
         match value {
             Some(value) => {
-                clauses.push(format!("{name} = :seen_{name}"));
-                values.insert(format!(":seen_{name}"), value);
+                condition.push_str(name);
+                condition.push_str(" = ");
+                condition.push_str(placeholder);
+                values.insert(placeholder.to_owned(), value);
             }
-            None => clauses.push(format!("attribute_not_exists({name})")),
+            None => {
+                condition.push_str("attribute_not_exists(");
+                condition.push_str(name);
+                condition.push(')');
+            }
         }
     }
-    clauses.join(" AND ")
+    condition
 }
 
 /// One conditional write of a transaction; a failed condition returns the
@@ -294,14 +324,14 @@ impl DynamoStore {
         items: Vec<TransactWriteItem>,
         token: Option<&str>,
     ) -> StoreResult<Option<Cancelled>> {
-        match self
+        // Boxed, like the limiter's: see `BucketStore::attempt` there.
+        let send = self
             .client()
             .transact_write_items()
             .set_transact_items(Some(items))
             .set_client_request_token(token.map(str::to_owned))
-            .send()
-            .await
-        {
+            .send();
+        match Box::pin(send).await {
             Ok(_) => Ok(None),
             Err(e) => match e.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
@@ -1061,3 +1091,70 @@ impl RedemptionStore for DynamoStore {
 /// Expired reservations given back per look: enough for any checkout rush,
 /// small enough to stay one quick Query.
 const RECLAIM_BATCH: i32 = 25;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Money;
+
+    #[test]
+    fn the_consume_condition_checks_every_rule_and_term() {
+        let now = crate::dates::now();
+        let seen = Coupon {
+            code: CouponCode::parse("ABCD").unwrap(),
+            product_id: Some("apple123".into()),
+            promo_type: None,
+            discount: Some(crate::coupon::Discount::Fixed(Money::from_minor(2_000))),
+            currency: Some("EUR".into()),
+            min_order_amount: None,
+            max_uses_per_customer: Some(2),
+            uses_left: 1,
+            redeemed_count: 0,
+            reserved_count: 0,
+            shards: 0,
+            revision: 0,
+            starts_at: None,
+            expires_at: None,
+            active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let redeem = Redeem {
+            product_id: Some("apple123".into()),
+            ..Redeem::default()
+        };
+        let mut values = Item::new();
+        let condition = usable_condition(&seen, &redeem, true, now, &mut values);
+        assert_eq!(
+            condition,
+            "attribute_exists(PK) AND active = :true AND created_at = :seen_created_at \
+             AND (attribute_not_exists(starts_at) OR starts_at <= :now) \
+             AND (attribute_not_exists(expires_at) OR expires_at >= :expiry_second) \
+             AND uses_left > :zero \
+             AND (attribute_not_exists(product_id) OR product_id = :asked_product) \
+             AND product_id = :seen_product_id AND attribute_not_exists(promo_type) \
+             AND currency = :seen_currency AND discount_type = :seen_discount_type \
+             AND discount_value = :seen_discount_value \
+             AND attribute_not_exists(min_order_amount) \
+             AND max_uses_per_customer = :seen_max_uses_per_customer"
+        );
+        let mut names: Vec<&str> = values.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                ":asked_product",
+                ":expiry_second",
+                ":seen_created_at",
+                ":seen_currency",
+                ":seen_discount_type",
+                ":seen_discount_value",
+                ":seen_max_uses_per_customer",
+                ":seen_product_id",
+                ":true",
+                ":zero",
+            ]
+        );
+        assert_eq!(values[":seen_discount_value"], n(2_000));
+    }
+}

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use crate::code::CouponCode;
 use crate::tenant::TenantId;
@@ -109,10 +109,17 @@ pub fn log_shard(redemption_id: &str) -> u32 {
 /// One shard of a tenant's redemptions on one UTC day, sorted by time: an
 /// export for a range is a Query per shard and day, never a Scan.
 pub fn redemptions_pk(tenant: &TenantId, day: NaiveDate, shard: u32) -> String {
-    format!("T#{tenant}#R#{}#{shard}", day.format("%Y-%m-%d"))
+    // A date displays as `%Y-%m-%d`, without a format string to parse.
+    format!("T#{tenant}#R#{day}#{shard}")
 }
+/// `%Y-%m-%dT%H:%M:%S%.3fZ#{redemption_id}`: sorts by time within a day.
 pub fn redemption_sk(at: DateTime<Utc>, redemption_id: &str) -> String {
-    format!("{}#{redemption_id}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    // The same text as that strftime form, written without parsing one
+    // (every consume builds this key).
+    let mut sk = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    sk.push('#');
+    sk.push_str(redemption_id);
+    sk
 }
 /// Where the log row of `redemption_id`, written at `at`, lives.
 pub fn redemption_key(
@@ -220,6 +227,29 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
 mod tests {
     use super::*;
     use crate::coupon::Redemption;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The log's keys are the text the strftime forms they replaced
+        /// gave, for any instant of the years a coupon can carry.
+        #[test]
+        fn log_keys_keep_their_strftime_text(
+            secs in 0i64..253_402_300_800,
+            nanos in 0u32..1_000_000_000,
+            shard in 0u32..LOG_SHARDS,
+        ) {
+            let at = DateTime::from_timestamp(secs, nanos).unwrap();
+            let tenant = TenantId::parse("t").unwrap();
+            prop_assert_eq!(
+                redemptions_pk(&tenant, at.date_naive(), shard),
+                format!("T#{tenant}#R#{}#{shard}", at.date_naive().format("%Y-%m-%d"))
+            );
+            prop_assert_eq!(
+                redemption_sk(at, "id"),
+                format!("{}#id", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+            );
+        }
+    }
 
     #[test]
     fn redemption_ids_spread_over_every_log_shard() {

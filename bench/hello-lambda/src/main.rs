@@ -1,0 +1,13 @@
+//! Hello world on `lambda_http`: the peer `scripts/bench-coldstart.sh` measures
+//! the functions' cold start against. Same runtime, same tokio, same release
+//! profile, and nothing else: no SDK clients, no logging setup.
+
+use lambda_http::{Body, Error, Request, Response, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run(service_fn(|_req: Request| async {
+        Ok::<_, Error>(Response::new(Body::from("hello, world")))
+    }))
+    .await
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make bench`, part 4: cold start and size of every function's release binary
+# beside a hello-world lambda_http binary (bench/hello-lambda) built with the
+# same profile, in the same run.   usage: scripts/bench-coldstart.sh [RUNS]
+# Cold start is exec to the first `GET /2018-06-01/runtime/invocation/next` on a
+# loopback Runtime API stub (scripts/bench_coldstart.py); nothing leaves 127.0.0.1.
+# Two tables: root certificates found the way the binaries find them on this
+# machine, then from the one bundle file only (as with SSL_CERT_FILE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-40}
+functions=(ping coupons consume coupon-jobs exports export-schedule)
+packages=(-p hello-lambda)
+targets=(hello-lambda=target/release/hello-lambda)
+for f in "${functions[@]}"; do
+  packages+=(-p "$f")
+  targets+=("$f=target/release/$f")
+done
+cargo build --quiet --release "${packages[@]}"
+for target in "${targets[@]}"; do
+  if ! file -b "${target#*=}" | grep -q ', stripped'; then
+    echo "${target#*=} is not stripped: the size column would not mean what it says" >&2
+    exit 1
+  fi
+done
+python3 scripts/bench_coldstart.py --runs "$runs" "${targets[@]}"
+roots=
+# The bundle the binaries find first (openssl-probe's order, Debian's first).
+for bundle in /etc/ssl/certs/ca-certificates.crt /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem \
+  /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
+  if [ -f "$bundle" ]; then
+    roots=$bundle
+    echo
+    python3 scripts/bench_coldstart.py --runs "$runs" --ssl-cert-file "$bundle" "${targets[@]}"
+    break
+  fi
+done
+# Where the functions' extra time goes: each init step's medians, in µs.
+cargo build --quiet --release -p common --example init_phases
+echo
+echo "init steps of a function, median of 25 processes (µs), roots: ${roots:-system roots, as probed}:"
+for _ in $(seq 25); do
+  env -i AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=AKIAFAKEFAKEFAKEFAKE AWS_SECRET_ACCESS_KEY=fake \
+    AWS_SESSION_TOKEN=fake TABLE_NAME=coupons-bench RUST_LOG=info ${roots:+SSL_CERT_FILE="$roots"} \
+    AWS_ENDPOINT_URL=http://127.0.0.1:9 target/release/examples/init_phases
+done | python3 -c '
+import json, statistics, sys
+runs = [json.loads(line) for line in sys.stdin]
+print("| " + " | ".join(runs[0]) + " |")
+print("|" + "---|" * len(runs[0]))
+print("| " + " | ".join(str(round(statistics.median(r[k] for r in runs))) for k in runs[0]) + " |")'
+
