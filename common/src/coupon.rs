@@ -475,18 +475,16 @@ pub struct Validation {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::Duration;
-
-    fn coupon() -> Coupon {
-        let now = Utc::now();
+impl Coupon {
+    /// An active coupon with one use and no terms, created `now`: unit tests
+    /// start from it and set what they check.
+    pub(crate) fn bare(code: &str, now: DateTime<Utc>) -> Coupon {
         Coupon {
-            code: CouponCode::parse("ABCD").unwrap(),
-            product_id: Some("apple123".into()),
+            code: CouponCode::parse(code).unwrap(),
+            product_id: None,
             promo_type: None,
             discount: None,
-            currency: Some("EUR".into()),
+            currency: None,
             min_order_amount: None,
             max_uses_per_customer: None,
             uses_left: 1,
@@ -494,11 +492,28 @@ mod tests {
             reserved_count: 0,
             shards: 0,
             revision: 0,
-            starts_at: Some(now - Duration::days(1)),
-            expires_at: Some(now + Duration::days(1)),
+            starts_at: None,
+            expires_at: None,
             active: true,
             created_at: now,
             updated_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn coupon() -> Coupon {
+        let now = Utc::now();
+        Coupon {
+            product_id: Some("apple123".into()),
+            currency: Some("EUR".into()),
+            starts_at: Some(now - Duration::days(1)),
+            expires_at: Some(now + Duration::days(1)),
+            ..Coupon::bare("ABCD", now)
         }
     }
 

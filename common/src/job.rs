@@ -213,25 +213,7 @@ mod tests {
 
     fn job(quantity: u64) -> Job {
         let now = Utc::now();
-        let template = Coupon {
-            code: CouponCode::parse("TEMPLATE").unwrap(),
-            product_id: None,
-            promo_type: None,
-            discount: None,
-            currency: None,
-            min_order_amount: None,
-            max_uses_per_customer: None,
-            uses_left: 1,
-            redeemed_count: 0,
-            reserved_count: 0,
-            shards: 0,
-            revision: 0,
-            starts_at: None,
-            expires_at: None,
-            active: true,
-            created_at: now,
-            updated_at: now,
-        };
+        let template = Coupon::bare("TEMPLATE", now);
         let format = FormatSpec {
             pattern: Some("XMAS-####-####".into()),
             ..FormatSpec::default()

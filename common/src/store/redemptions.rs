@@ -1101,23 +1101,11 @@ mod tests {
     fn the_consume_condition_checks_every_rule_and_term() {
         let now = crate::dates::now();
         let seen = Coupon {
-            code: CouponCode::parse("ABCD").unwrap(),
             product_id: Some("apple123".into()),
-            promo_type: None,
             discount: Some(crate::coupon::Discount::Fixed(Money::from_minor(2_000))),
             currency: Some("EUR".into()),
-            min_order_amount: None,
             max_uses_per_customer: Some(2),
-            uses_left: 1,
-            redeemed_count: 0,
-            reserved_count: 0,
-            shards: 0,
-            revision: 0,
-            starts_at: None,
-            expires_at: None,
-            active: true,
-            created_at: now,
-            updated_at: now,
+            ..Coupon::bare("ABCD", now)
         };
         let redeem = Redeem {
             product_id: Some("apple123".into()),
