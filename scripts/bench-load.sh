@@ -40,6 +40,7 @@ if [ ! -x "$oha" ]; then
 fi
 scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
+. scripts/stack.sh
 
 pids=()
 cleanup() {
@@ -63,18 +64,7 @@ else
   moto_port=$(scripts/moto.sh free-port)
   api_port=$(scripts/moto.sh free-port)
   env_file=.dev/bench-load.env
-  cat >"$env_file" <<ENV
-AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
-AWS_REGION=us-east-1
-AWS_DEFAULT_REGION=us-east-1
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-AWS_EC2_METADATA_DISABLED=true
-TABLE_NAME=coupons-load
-EXPORT_BUCKET=coupon-exports-load
-RUST_LOG=info
-ENV
-  set -a; . "$env_file"; set +a
+  stack_env "$env_file" "$moto_port" load info
   pids+=("$(scripts/moto.sh start "$moto_port" .dev/bench-load-moto.log)")
   profile=${LOAD_PROFILE:-dev}
   concurrency=${LOAD_CONCURRENCY:-1}
@@ -86,11 +76,7 @@ ENV
   setsid cargo lambda watch "${watch_args[@]}" >.dev/bench-load-api.log 2>&1 &
   pids+=("-$!")
   api=http://127.0.0.1:$api_port
-  for _ in $(seq 1 300); do
-    if answers "$api"; then break; fi
-    sleep 1
-  done
-  answers "$api" || { echo "bench-load: the API did not answer within 300 s; see .dev/bench-load-api.log" >&2; exit 1; }
+  stack_wait_api "$api" .dev/bench-load-api.log
   stack="a stack of its own at $api (cargo lambda watch, $profile profile, $concurrency instance(s) per function)"
 fi
 cargo build --quiet --bin cms-admin

@@ -10,19 +10,8 @@ export PATH="$PWD/.venv/bin:$PATH"
 moto_port=${MOTO_PORT:-5055}
 api_port=9000
 mkdir -p .dev
-cat > .env.local <<ENV
-AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
-AWS_REGION=us-east-1
-AWS_DEFAULT_REGION=us-east-1
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-AWS_EC2_METADATA_DISABLED=true
-TABLE_NAME=coupons-local
-EXPORT_BUCKET=coupon-exports-local
-RUST_LOG=info
-CMS_API_URL=http://127.0.0.1:$api_port
-ENV
-set -a; . ./.env.local; set +a
+. scripts/stack.sh
+stack_env .env.local "$moto_port" local info "CMS_API_URL=http://127.0.0.1:$api_port"
 
 pids=()
 cleanup() {

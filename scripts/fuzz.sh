@@ -19,20 +19,8 @@ mkdir -p "$dir"
 
 moto_port=$(scripts/moto.sh free-port)
 api_port=$(scripts/moto.sh free-port)
-cat >"$dir/env" <<ENV
-AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
-AWS_REGION=us-east-1
-AWS_DEFAULT_REGION=us-east-1
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-AWS_EC2_METADATA_DISABLED=true
-AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null
-TABLE_NAME=coupons-fuzz
-EXPORT_BUCKET=coupon-exports-fuzz
-RUST_LOG=warn
-ENV
-set -a; . "$dir/env"; set +a
+. scripts/stack.sh
+stack_env "$dir/env" "$moto_port" fuzz warn
 
 pids=()
 cleanup() {
@@ -68,15 +56,7 @@ pids+=("$!")
 set +m
 
 base=http://127.0.0.1:$api_port
-ready=0
-for _ in $(seq 1 300); do
-  if curl -fsS -o /dev/null "$base/ping" 2>/dev/null; then ready=1; break; fi
-  sleep 1
-done
-if [ "$ready" != 1 ]; then
-  echo "fuzz: the API did not answer on $base within 300 s; see $dir/watch.log" >&2
-  exit 1
-fi
+stack_wait_api "$base" "$dir/watch.log"
 # Warm each function once (its first request runs the binary).
 auth=(-H "Authorization: Bearer $token")
 curl -sS -o /dev/null "${auth[@]}" "$base/coupon?limit=1"

@@ -1,0 +1,44 @@
+# A local stack's settings and readiness, shared by dev.sh, fuzz.sh and
+# bench-load.sh (each starts moto and `cargo lambda watch` its own way).
+# Source it: it only defines functions.
+
+# stack_env FILE MOTO_PORT NAME RUST_LOG [LINE...]
+# Writes the environment the functions and cms-admin get to FILE (table
+# coupons-NAME, bucket coupon-exports-NAME, moto on 127.0.0.1:MOTO_PORT,
+# no profile files or instance metadata) with any extra LINEs, and exports it.
+stack_env() {
+  local file=$1 port=$2 name=$3 level=$4
+  shift 4
+  {
+    cat <<ENV
+AWS_ENDPOINT_URL=http://127.0.0.1:$port
+AWS_REGION=us-east-1
+AWS_DEFAULT_REGION=us-east-1
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+AWS_EC2_METADATA_DISABLED=true
+AWS_CONFIG_FILE=/dev/null
+AWS_SHARED_CREDENTIALS_FILE=/dev/null
+TABLE_NAME=coupons-$name
+EXPORT_BUCKET=coupon-exports-$name
+RUST_LOG=$level
+ENV
+    if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi
+  } >"$file"
+  set -a
+  # shellcheck disable=SC1090
+  . "$file"
+  set +a
+}
+
+# stack_wait_api URL LOG: waits up to 300 s for URL/ping to answer (the first
+# request starts a function); fails naming LOG otherwise.
+stack_wait_api() {
+  local url=$1 log=$2
+  for _ in $(seq 1 300); do
+    if curl -fsS -m 2 -o /dev/null "$url/ping" 2>/dev/null; then return 0; fi
+    sleep 1
+  done
+  echo "$(basename "$0"): the API did not answer on $url within 300 s; see $log" >&2
+  return 1
+}
