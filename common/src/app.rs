@@ -124,12 +124,18 @@ pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// Every client's TCP and TLS connect timeout. One value on purpose: the
+/// SDK's HTTP client keeps one connector (its connection pool and its own
+/// store of the root certificates) per distinct set of connector settings,
+/// so clients that agree on them share one, built by the first request.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A request must answer well inside API Gateway's 30 s and the function's
 /// timeout: a hung DynamoDB call becomes a 503 the client can retry, not a
 /// Lambda timeout. Each attempt is bounded, and so are the SDK's retries.
 fn sdk_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
+        .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(Duration::from_secs(2))
         .operation_timeout(Duration::from_secs(5))
         .build()

@@ -202,7 +202,7 @@ pub fn tenant_prefix(tenant: &TenantId) -> String {
 /// upload: DynamoDB's short ones would cut a 40 MB `PutObject` off.
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
+        .connect_timeout(common::app::CONNECT_TIMEOUT)
         .operation_attempt_timeout(Duration::from_secs(120))
         .operation_timeout(Duration::from_secs(300))
         .build();
@@ -236,6 +236,29 @@ impl Drop for TempFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn s3_and_dynamodb_clients_share_one_https_connector() {
+        // The SDK's HTTP client keys its connectors (each with its own root
+        // certificate store) by the connect and read timeouts.
+        let sdk = common::app::sdk_config_loader()
+            .region(aws_config::Region::new("eu-west-1"))
+            .load()
+            .await;
+        let connector = |t: Option<&aws_config::timeout::TimeoutConfig>| {
+            t.map(|t| (t.connect_timeout(), t.read_timeout()))
+        };
+        let s3 = s3_client(&sdk);
+        let dynamodb = common::app::dynamodb_client(&sdk);
+        assert_eq!(
+            connector(s3.config().timeout_config()),
+            connector(dynamodb.config().timeout_config())
+        );
+        assert_eq!(
+            connector(s3.config().timeout_config()),
+            Some((Some(common::app::CONNECT_TIMEOUT), None))
+        );
+    }
 
     #[test]
     fn link_ttl_is_checked_at_start() {
