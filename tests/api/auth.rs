@@ -112,8 +112,7 @@ async fn no_clear_token_is_stored_after_a_realistic_run() {
                     .json(json!({"availability_count": 3})),
             )
             .await;
-        assert_eq!(created.status, 201, "{}", created.text());
-        let code = created.json()["code"].as_str().unwrap().to_owned();
+        let code = created.expect(201).string("code");
         let consumed = t
             .send(
                 post(&format!("/coupon/consume?code={code}"))
@@ -121,19 +120,15 @@ async fn no_clear_token_is_stored_after_a_realistic_run() {
                     .header("idempotency-key", "order-1"),
             )
             .await;
-        assert_eq!(consumed.status, 200, "{}", consumed.text());
-        let id = consumed.json()["redemption_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = consumed.expect(200).string("redemption_id");
         let held = t
             .send(post(&format!("/coupon/reserve?code={code}")).token(token))
             .await;
-        assert_eq!(held.status, 201, "{}", held.text());
+        held.expect(201);
         let rolled_back = t
             .send(post(&format!("/coupon/consume/{id}/rollback")).token(token))
             .await;
-        assert_eq!(rolled_back.status, 200, "{}", rolled_back.text());
+        rolled_back.expect(200);
         // A mistyped token is refused and recorded nowhere.
         let typo = format!("{}x", token);
         t.send(get("/coupon").token(&typo))
@@ -147,7 +142,7 @@ async fn no_clear_token_is_stored_after_a_realistic_run() {
                 .json(json!({"quantity": 1_001})),
         )
         .await;
-    assert_eq!(job.status, 202, "{}", job.text());
+    job.expect(202);
     assert_eq!(crate::exports::export_today(&t).await.status, 201);
     assert_no_clear_tokens(&t).await;
 }

@@ -15,7 +15,7 @@ async fn details(t: &TestApp, code: &str) -> serde_json::Value {
     let response = t
         .send(get(&format!("/coupon?code={code}")).token(&t.token_a))
         .await;
-    assert_eq!(response.status, 200, "{}", response.text());
+    response.expect(200);
     response.json()
 }
 
@@ -99,11 +99,7 @@ async fn a_rollback_returns_the_use_once_and_logs_a_reversal() {
     let consumed = t
         .send(consume(&t, json!({"code": code, "order_amount": "80.00"})))
         .await;
-    assert_eq!(consumed.status, 200, "{}", consumed.text());
-    let id = consumed.json()["redemption_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = consumed.expect(200).string("redemption_id");
     assert_eq!(details(&t, &code).await["availability_count"], 2);
 
     let path = format!("/coupon/consume/{id}/rollback");
@@ -116,7 +112,7 @@ async fn a_rollback_returns_the_use_once_and_logs_a_reversal() {
     } else {
         (second, first)
     };
-    assert_eq!(ok.status, 200, "{}", ok.text());
+    ok.expect(200);
     refused.assert_problem(409, "already_rolled_back");
     let reversal = ok.json();
     assert_eq!(reversal["object"], "reversal");
@@ -152,10 +148,7 @@ async fn a_deleted_coupon_keeps_its_log_and_a_rollback_still_logs_the_reversal()
     let t = TestApp::new().await;
     let code = t.create_coupon(json!({"availability_count": 2})).await;
     let consumed = t.send(consume(&t, json!({"code": code}))).await;
-    let id = consumed.json()["redemption_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = consumed.string("redemption_id");
     let deleted = t
         .send(delete(&format!("/coupon/{code}")).token(&t.token_a))
         .await;
@@ -165,7 +158,7 @@ async fn a_deleted_coupon_keeps_its_log_and_a_rollback_still_logs_the_reversal()
     let reversal = t
         .send(post(&format!("/coupon/consume/{id}/rollback")).token(&t.token_a))
         .await;
-    assert_eq!(reversal.status, 200, "{}", reversal.text());
+    reversal.expect(200);
     assert_eq!(reversal.json()["use_returned"], false);
     assert_eq!(t.redemption_rows(Utc::now()).await.len(), 2);
     // A new coupon under the same code does not get the old coupon's use.
@@ -187,8 +180,7 @@ async fn a_reservation_holds_the_last_use_until_it_expires() {
                 .json(json!({"code": code, "customer_id": "alice", "ttl_seconds": 1})),
         )
         .await;
-    assert_eq!(held.status, 201, "{}", held.text());
-    let reservation = held.json()["reservation_id"].as_str().unwrap().to_owned();
+    let reservation = held.expect(201).string("reservation_id");
     assert_eq!(held.json()["status"], "held");
     assert_eq!(held.json()["availability_count"], 0);
 
@@ -202,7 +194,7 @@ async fn a_reservation_holds_the_last_use_until_it_expires() {
     let bob = t
         .send(consume(&t, json!({"code": code, "customer_id": "bob"})))
         .await;
-    assert_eq!(bob.status, 200, "{}", bob.text());
+    bob.expect(200);
     // A's late checkout with the expired reservation is refused.
     t.send(consume(
         &t,
@@ -231,8 +223,7 @@ async fn converting_a_reservation_consumes_its_held_use_exactly_once() {
                 .json(json!({"code": code, "customer_id": "alice"})),
         )
         .await;
-    assert_eq!(held.status, 201, "{}", held.text());
-    let reservation = held.json()["reservation_id"].as_str().unwrap().to_owned();
+    let reservation = held.expect(201).string("reservation_id");
 
     let attempts = (0..10).map(|_| {
         t.send(consume(
@@ -264,13 +255,13 @@ async fn converting_a_reservation_consumes_its_held_use_exactly_once() {
                 .json(json!({"code": code})),
         )
         .await;
-    let second = second.json()["reservation_id"].as_str().unwrap().to_owned();
+    let second = second.string("reservation_id");
     assert_eq!(details(&t, &code).await["availability_count"], 0);
     for _ in 0..2 {
         let cancelled = t
             .send(delete(&format!("/coupon/reserve/{second}")).token(&t.token_a))
             .await;
-        assert_eq!(cancelled.status, 204, "{}", cancelled.text());
+        cancelled.expect(204);
     }
     assert_eq!(details(&t, &code).await["availability_count"], 1);
     t.send(delete(&format!("/coupon/reserve/{reservation}")).token(&t.token_a))
@@ -293,7 +284,7 @@ async fn expired_holds_come_back_once_however_many_requests_notice() {
                     .json(json!({"code": code, "ttl_seconds": 1})),
             )
             .await;
-        assert_eq!(held.status, 201, "{}", held.text());
+        held.expect(201);
     }
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let responses = join_all((0..30).map(|_| t.send(consume(&t, json!({"code": code}))))).await;
@@ -333,7 +324,7 @@ async fn a_customer_gets_at_most_their_share_even_when_racing() {
     let dave = t
         .send(consume(&t, json!({"code": code, "customer_id": "dave"})))
         .await;
-    assert_eq!(dave.status, 200, "{}", dave.text());
+    dave.expect(200);
 
     // A rollback gives carol one use back.
     let carol_id = responses.iter().find(|r| r.status == 200).unwrap().json()["redemption_id"]
@@ -343,11 +334,11 @@ async fn a_customer_gets_at_most_their_share_even_when_racing() {
     let rolled = t
         .send(post(&format!("/coupon/consume/{carol_id}/rollback")).token(&t.token_a))
         .await;
-    assert_eq!(rolled.status, 200, "{}", rolled.text());
+    rolled.expect(200);
     let again = t
         .send(consume(&t, json!({"code": code, "customer_id": "carol"})))
         .await;
-    assert_eq!(again.status, 200, "{}", again.text());
+    again.expect(200);
     assert_eq!(details(&t, &code).await["availability_count"], 97);
 }
 
@@ -406,7 +397,7 @@ async fn validate_and_consume_price_the_order() {
     let paid = t
         .send(consume(&t, json!({"code": fixed, "order_amount": "25"})))
         .await;
-    assert_eq!(paid.status, 200, "{}", paid.text());
+    paid.expect(200);
     assert_eq!(paid.json()["pricing"]["discount_amount_minor"], 1000);
     assert_eq!(paid.json()["pricing"]["final_amount"], "15.00");
 }

@@ -1096,7 +1096,7 @@ async fn capacity_units_and_cost_per_operation() {
     let mut batch = coupon.clone();
     batch["quantity"] = json!(2 * RUNS);
     let response = t.send(post("/coupon").token(&token).json(batch)).await;
-    assert_eq!(response.status, 201, "{}", response.text());
+    response.expect(201);
     // Coupons to consume cold: no instance has read them.
     let cold_codes: Vec<String> = response.json()["data"]
         .as_array()
@@ -1170,8 +1170,7 @@ async fn capacity_units_and_cost_per_operation() {
     let response = t
         .send(post("/coupon").token(&t.token_b).json(high_demand))
         .await;
-    assert_eq!(response.status, 201, "{}", response.text());
-    let hot = response.json()["code"].as_str().unwrap().to_owned();
+    let hot = response.expect(201).string("code");
     let validate_hot = |i| checkout(get, &hot, i).token(&t.token_b);
     let warm_hot = || validate_hot(0);
     for instance in [&t, &m] {

@@ -28,7 +28,7 @@ async fn concurrent_consumes_never_oversell() {
 
     let ids: BTreeSet<String> = successes
         .iter()
-        .map(|r| r.json()["redemption_id"].as_str().unwrap().to_owned())
+        .map(|r| r.string("redemption_id"))
         .collect();
     assert_eq!(ids.len(), 50, "each success has its own redemption");
 

@@ -16,7 +16,7 @@ async fn generated_codes_are_upper_case_without_look_alikes() {
                 .json(json!({"quantity": 250, "code_length": 10})),
         )
         .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    created.expect(201);
     let body = created.json();
     assert_eq!(body["count"], 250);
     let codes: BTreeSet<String> = body["data"]
@@ -137,7 +137,7 @@ async fn update_changes_and_clears_fields() {
             "availability_count": 7
         })))
         .await;
-    assert_eq!(updated.status, 200, "{}", updated.text());
+    updated.expect(200);
     let coupon = updated.json();
     assert_eq!(coupon["expiry_date"], serde_json::Value::Null);
     assert_eq!(

@@ -28,14 +28,13 @@ const HEADER: [&str; 13] = [
 /// Consumes `n` uses of a fresh coupon of the token's tenant; the redemptions.
 async fn redeem(t: &TestApp, token: &str, n: usize, fields: Value) -> Vec<Value> {
     let created = t.send(post("/coupon").token(token).json(fields)).await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    let code = created.json()["code"].as_str().unwrap().to_owned();
+    let code = created.expect(201).string("code");
     let mut redemptions = Vec::new();
     for _ in 0..n {
         let consumed = t
             .send(post(&format!("/coupon/consume?code={code}")).token(token))
             .await;
-        assert_eq!(consumed.status, 200, "{}", consumed.text());
+        consumed.expect(200);
         redemptions.push(consumed.json());
     }
     redemptions
@@ -119,7 +118,7 @@ async fn an_export_holds_every_row_of_the_tenant_and_none_of_another() {
     let theirs = redeem(&t, &t.token_b, 2, json!({"availability_count": 5})).await;
 
     let created = export_today(&t).await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    created.expect(201);
     let export = created.json();
     assert_eq!(export["rows"], 3);
     let key = export["key"].as_str().unwrap();
@@ -227,7 +226,7 @@ async fn exports_are_listed_newest_first_with_fresh_links_per_tenant() {
     let mut keys = Vec::new();
     for _ in 0..3 {
         let created = export_today(&t).await;
-        keys.push(created.json()["key"].as_str().unwrap().to_owned());
+        keys.push(created.string("key"));
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let page = t
@@ -397,19 +396,11 @@ async fn a_rolled_back_consume_shows_as_a_negative_reversal_row() {
                 .json(json!({"code": code, "order_amount": "80", "customer_id": "c-42"})),
         )
         .await;
-    assert_eq!(consumed.status, 200, "{}", consumed.text());
-    let id = consumed.json()["redemption_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = consumed.expect(200).string("redemption_id");
     let reversal = t
         .send(post(&format!("/coupon/consume/{id}/rollback")).token(&t.token_a))
         .await;
-    assert_eq!(reversal.status, 200, "{}", reversal.text());
-    let reversal_id = reversal.json()["redemption_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let reversal_id = reversal.expect(200).string("redemption_id");
 
     let created = export_today(&t).await;
     assert_eq!(created.json()["rows"], 2);

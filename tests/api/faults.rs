@@ -213,7 +213,7 @@ async fn consumes_under_injected_faults_lose_and_double_nothing() {
     let sold: BTreeSet<String> = last
         .iter()
         .filter(|r| r.status == 200)
-        .map(|r| r.json()["redemption_id"].as_str().unwrap().to_owned())
+        .map(|r| r.string("redemption_id"))
         .collect();
     assert_eq!(
         sold.len(),

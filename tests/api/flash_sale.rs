@@ -74,7 +74,7 @@ async fn a_high_demand_coupon_never_oversells() {
                 .json(json!({"code": "FLASH-SALE", "availability_count": 53, "high_demand": true})),
         )
         .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    created.expect(201);
     assert_eq!(created.json()["high_demand"], true);
     assert_eq!(created.json()["availability_count"], 53);
     let before = coupon_item(&t, "FLASH-SALE").await;
@@ -95,7 +95,7 @@ async fn a_high_demand_coupon_never_oversells() {
     }
     let ids: BTreeSet<String> = successes
         .iter()
-        .map(|r| r.json()["redemption_id"].as_str().unwrap().to_owned())
+        .map(|r| r.string("redemption_id"))
         .collect();
     assert_eq!(ids.len(), 53, "each success has its own redemption");
     let rows = t.redemption_rows(Utc::now()).await;
@@ -150,7 +150,7 @@ async fn a_high_demand_coupon_keeps_every_rule() {
             "product_id": "tv-55", "max_uses_per_customer": 1,
         })))
         .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    created.expect(201);
     let consume =
         |fields: serde_json::Value| post("/coupon/consume").token(&t.token_a).json(fields);
 
@@ -165,7 +165,7 @@ async fn a_high_demand_coupon_keeps_every_rule() {
             json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "ann"}),
         ))
         .await;
-    assert_eq!(first.status, 200, "{}", first.text());
+    first.expect(200);
     t.send(consume(
         json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "ann"}),
     ))
@@ -179,7 +179,7 @@ async fn a_high_demand_coupon_keeps_every_rule() {
     };
     let original = t.send(keyed()).await;
     let replay = t.send(keyed()).await;
-    assert_eq!(original.status, 200, "{}", original.text());
+    original.expect(200);
     assert_eq!(replay.text(), original.text());
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
 
@@ -191,8 +191,7 @@ async fn a_high_demand_coupon_keeps_every_rule() {
                 .json(json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "cy"})),
         )
         .await;
-    assert_eq!(held.status, 201, "{}", held.text());
-    let reservation_id = held.json()["reservation_id"].as_str().unwrap().to_owned();
+    let reservation_id = held.expect(201).string("reservation_id");
     let details = t
         .send(get("/coupon?code=DOORBUSTER").token(&t.token_a))
         .await
@@ -204,10 +203,10 @@ async fn a_high_demand_coupon_keeps_every_rule() {
             json!({"code": "DOORBUSTER", "reservation_id": reservation_id}),
         ))
         .await;
-    assert_eq!(converted.status, 200, "{}", converted.text());
+    converted.expect(200);
 
     // A rollback gives the use back to a shard, once.
-    let id = first.json()["redemption_id"].as_str().unwrap().to_owned();
+    let id = first.string("redemption_id");
     let rollback = format!("/coupon/consume/{id}/rollback");
     assert_eq!(t.send(post(&rollback).token(&t.token_a)).await.status, 200);
     t.send(post(&rollback).token(&t.token_a))
@@ -228,7 +227,7 @@ async fn a_high_demand_coupon_keeps_every_rule() {
             json!({"code": "DOORBUSTER", "product_id": "tv-55", "customer_id": "dee"}),
         ))
         .await;
-    assert_eq!(warm.status, 200, "{}", warm.text());
+    warm.expect(200);
     let patched = t
         .send(
             put("/coupon/DOORBUSTER")
@@ -236,7 +235,7 @@ async fn a_high_demand_coupon_keeps_every_rule() {
                 .json(json!({"active": false, "availability_count": 7})),
         )
         .await;
-    assert_eq!(patched.status, 200, "{}", patched.text());
+    patched.expect(200);
     assert_eq!(patched.json()["availability_count"], 7);
     assert_eq!(patched.json()["active"], false);
     t.send(consume(

@@ -166,8 +166,7 @@ impl TestApp {
         let response = self
             .send(post("/coupon").token(&self.token_a).json(fields))
             .await;
-        assert_eq!(response.status, 201, "{}", response.text());
-        response.json()["code"].as_str().unwrap().to_owned()
+        response.expect(201).string("code")
     }
 
     /// Redemption-log rows of tenant A on the given UTC day.
@@ -332,6 +331,22 @@ impl TestResponse {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status (showing the body if it differs).
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &TestResponse {
+        assert_eq!(self.status, status, "{}", self.text());
+        self
+    }
+
+    /// A string field of the JSON body.
+    #[track_caller]
+    pub fn string(&self, field: &str) -> String {
+        match &self.json()[field] {
+            Value::String(value) => value.clone(),
+            other => panic!("{field} is {other}, not a string: {}", self.text()),
+        }
     }
 
     /// Asserts an RFC 9457 problem with this status and code.

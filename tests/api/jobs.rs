@@ -18,7 +18,7 @@ const NO_DEADLINE: chrono::Duration = chrono::Duration::hours(1);
 
 async fn accept_job(t: &TestApp, fields: Value) -> String {
     let response = t.send(post("/coupon").token(&t.token_a).json(fields)).await;
-    assert_eq!(response.status, 202, "{}", response.text());
+    response.expect(202);
     let job = response.json();
     let id = job["job_id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -34,7 +34,7 @@ async fn job(t: &TestApp, id: &str) -> Value {
     let response = t
         .send(get(&format!("/coupon/jobs/{id}")).token(&t.token_a))
         .await;
-    assert_eq!(response.status, 200, "{}", response.text());
+    response.expect(200);
     response.json()
 }
 
@@ -48,7 +48,7 @@ async fn listed_codes(t: &TestApp, id: &str) -> Vec<String> {
             None => format!("/coupon/jobs/{id}/codes"),
         };
         let page = t.send(get(&path).token(&t.token_a)).await;
-        assert_eq!(page.status, 200, "{}", page.text());
+        page.expect(200);
         let page = page.json();
         codes.extend(
             page["data"]
@@ -357,5 +357,5 @@ async fn a_job_killed_half_way_resumes_to_exactly_its_quantity() {
     let coupon = t
         .send(get(&format!("/coupon?code={}", codes[77_777])).token(&t.token_a))
         .await;
-    assert_eq!(coupon.status, 200, "{}", coupon.text());
+    coupon.expect(200);
 }

@@ -16,7 +16,7 @@ async fn short_codes_in_bulk_are_refused_and_long_ones_made() {
         )
         .await;
     refused.assert_problem(422, "invalid_request");
-    let detail = refused.json()["detail"].as_str().unwrap().to_owned();
+    let detail = refused.string("detail");
     assert!(detail.contains("code_length"), "{detail}");
 
     let made = t
@@ -26,7 +26,7 @@ async fn short_codes_in_bulk_are_refused_and_long_ones_made() {
                 .json(json!({"code_length": 12, "quantity": 1000})),
         )
         .await;
-    assert_eq!(made.status, 201, "{}", made.text());
+    made.expect(201);
     assert_eq!(made.json()["count"], 1000);
 }
 
@@ -48,7 +48,7 @@ async fn live_codes_of_a_shape_count_against_its_keyspace() {
     };
 
     let first = t.send(create(6)).await;
-    assert_eq!(first.status, 201, "{}", first.text());
+    first.expect(201);
     let refused = t.send(create(5)).await;
     refused.assert_problem(422, "invalid_request");
     assert!(
@@ -101,5 +101,5 @@ async fn live_codes_of_a_shape_count_against_its_keyspace() {
                 .json(json!({"code_length": 6, "quantity": 10})),
         )
         .await;
-    assert_eq!(other.status, 201, "{}", other.text());
+    other.expect(201);
 }

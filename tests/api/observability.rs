@@ -66,9 +66,9 @@ async fn logs_and_metrics_describe_each_request_without_secrets() {
                 .json(json!({"availability_count": 1})),
         )
         .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    created.expect(201);
     record(&created, "POST /coupon", "ok", Some("tenant-a"));
-    let code = created.json()["code"].as_str().unwrap().to_owned();
+    let code = created.string("code");
 
     let validated = t
         .send(get(&format!("/coupon/consume?code={code}")).token(&t.token_a))
@@ -79,7 +79,7 @@ async fn logs_and_metrics_describe_each_request_without_secrets() {
     let consumed = t
         .send(post(&format!("/coupon/consume?code={code}")).token(&t.token_a))
         .await;
-    assert_eq!(consumed.status, 200, "{}", consumed.text());
+    consumed.expect(200);
     record(&consumed, "POST /coupon/consume", "ok", Some("tenant-a"));
 
     let refused = t
@@ -96,7 +96,7 @@ async fn logs_and_metrics_describe_each_request_without_secrets() {
     let details = t
         .send(get(&format!("/coupon?code={code}")).token(&t.token_a))
         .await;
-    assert_eq!(details.status, 200, "{}", details.text());
+    details.expect(200);
     record(&details, "GET /coupon", "ok", Some("tenant-a"));
 
     let stranger = t.send(get("/coupon?limit=1").token(&unknown_token)).await;
@@ -110,7 +110,7 @@ async fn logs_and_metrics_describe_each_request_without_secrets() {
             limited = Some(response);
             break;
         }
-        assert_eq!(response.status, 200, "{}", response.text());
+        response.expect(200);
         record(&response, "GET /coupon", "ok", Some("tenant-a"));
     }
     let limited = limited.expect("a 429 within 30 requests at 1/s with a burst of 5");

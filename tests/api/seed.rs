@@ -19,7 +19,7 @@ async fn the_original_five_examples_work() {
             ("discount_fixed", "20"),
         ]))
         .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    created.expect(201);
     let coupon = created.json();
     let code = coupon["code"].as_str().unwrap().to_owned();
     assert_eq!(code.len(), 6);
@@ -32,7 +32,7 @@ async fn the_original_five_examples_work() {
 
     // 2. All the details of the coupon.
     let details = t.send(bare(get(&format!("/coupon/?code={code}")))).await;
-    assert_eq!(details.status, 200, "{}", details.text());
+    details.expect(200);
     assert_eq!(details.json()["product_id"], "apple123");
     assert_eq!(details.json()["promo_type"], "voucher");
 
@@ -42,14 +42,14 @@ async fn the_original_five_examples_work() {
             "/coupon/consume/?code={code}&product_id=apple123"
         ))))
         .await;
-    assert_eq!(valid.status, 200, "{}", valid.text());
+    valid.expect(200);
     assert_eq!(valid.json()["valid"], true);
 
     // 5. Consume.
     let consumed = t
         .send(bare(post(&format!("/coupon/consume/?code={code}"))))
         .await;
-    assert_eq!(consumed.status, 200, "{}", consumed.text());
+    consumed.expect(200);
     let redemption = consumed.json();
     assert_eq!(redemption["code"], code.as_str());
     assert_eq!(redemption["availability_count"], 1023);
@@ -59,7 +59,7 @@ async fn the_original_five_examples_work() {
     let updated = t
         .send(bare(put(&format!("/coupon/{code}/"))).multipart(&[("availability_count", "0")]))
         .await;
-    assert_eq!(updated.status, 200, "{}", updated.text());
+    updated.expect(200);
     assert_eq!(updated.json()["availability_count"], 0);
 
     let exhausted = t

@@ -403,8 +403,7 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     let job = t
         .send(post("/coupon").token(&a).json(json!({"quantity": 1_001})))
         .await;
-    assert_eq!(job.status, 202, "{}", job.text());
-    let job = job.json()["job_id"].as_str().unwrap().to_owned();
+    let job = job.expect(202).string("job_id");
     for path in [
         format!("/coupon?code={plain}"),
         format!("/coupon?code={hot}"),
@@ -421,7 +420,7 @@ async fn every_call_a_function_makes_is_granted_to_it() {
                 .json(json!({"availability_count": 6})),
         )
         .await;
-    assert_eq!(updated.status, 200, "{}", updated.text());
+    updated.expect(200);
     record("CouponsFunction");
 
     // Consume: validate, consume (plain and sharded), reserve, show,
@@ -432,7 +431,7 @@ async fn every_call_a_function_makes_is_granted_to_it() {
         let checked = t
             .send(get(&format!("/coupon/consume?{query}")).token(&a))
             .await;
-        assert_eq!(checked.status, 200, "{}", checked.text());
+        checked.expect(200);
         let consumed = t
             .send(
                 post(&format!("/coupon/consume?{query}"))
@@ -440,19 +439,13 @@ async fn every_call_a_function_makes_is_granted_to_it() {
                     .header("idempotency-key", &format!("k-{code}")),
             )
             .await;
-        assert_eq!(consumed.status, 200, "{}", consumed.text());
-        redemptions.push(
-            consumed.json()["redemption_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        consumed.expect(200);
+        redemptions.push(consumed.string("redemption_id"));
         for convert in [false, true] {
             let held = t
                 .send(post(&format!("/coupon/reserve?{query}")).token(&a))
                 .await;
-            assert_eq!(held.status, 201, "{}", held.text());
-            let id = held.json()["reservation_id"].as_str().unwrap().to_owned();
+            let id = held.expect(201).string("reservation_id");
             let path = format!("/coupon/reserve/{id}");
             assert_eq!(t.send(get(&path).token(&a)).await.status, 200);
             let done = if convert {
@@ -469,7 +462,7 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     let held = t
         .send(post(&format!("/coupon/reserve?code={last}&ttl_seconds=1")).token(&a))
         .await;
-    assert_eq!(held.status, 201, "{}", held.text());
+    held.expect(201);
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let checked = t
         .send(get(&format!("/coupon/consume?code={last}")).token(&a))
@@ -479,14 +472,14 @@ async fn every_call_a_function_makes_is_granted_to_it() {
         let rolled_back = t
             .send(post(&format!("/coupon/consume/{id}/rollback")).token(&a))
             .await;
-        assert_eq!(rolled_back.status, 200, "{}", rolled_back.text());
+        rolled_back.expect(200);
     }
     record("ConsumeFunction");
 
     // Deleting coupons with customer counts and shards (coupons again).
     for code in [&plain, &hot] {
         let deleted = t.send(delete(&format!("/coupon/{code}")).token(&a)).await;
-        assert_eq!(deleted.status, 204, "{}", deleted.text());
+        deleted.expect(204);
     }
     record("CouponsFunction");
 

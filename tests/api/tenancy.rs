@@ -46,11 +46,7 @@ async fn make_objects(t: &TestApp) -> Objects {
                 .header("idempotency-key", IDEMPOTENCY_KEY),
         )
         .await;
-    assert_eq!(consumed.status, 200, "{}", consumed.text());
-    let redemption = consumed.json()["redemption_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let redemption = consumed.expect(200).string("redemption_id");
     let held = t
         .send(
             post("/coupon/reserve")
@@ -58,8 +54,7 @@ async fn make_objects(t: &TestApp) -> Objects {
                 .json(json!({"code": code, "customer_id": "alice"})),
         )
         .await;
-    assert_eq!(held.status, 201, "{}", held.text());
-    let reservation = held.json()["reservation_id"].as_str().unwrap().to_owned();
+    let reservation = held.expect(201).string("reservation_id");
     let job = t
         .send(
             post("/coupon")
@@ -67,8 +62,7 @@ async fn make_objects(t: &TestApp) -> Objects {
                 .json(json!({"quantity": 1_001})),
         )
         .await;
-    assert_eq!(job.status, 202, "{}", job.text());
-    let job = job.json()["job_id"].as_str().unwrap().to_owned();
+    let job = job.expect(202).string("job_id");
     for _ in 0..2 {
         assert_eq!(crate::exports::export_today(t).await.status, 201);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -295,7 +289,7 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
     let used = t
         .send(post(&format!("/coupon/consume?code={code}")).token(b))
         .await;
-    assert_eq!(used.status, 200, "{}", used.text());
+    used.expect(200);
     assert_eq!(
         t.send(delete(&format!("/coupon/{code}")).token(b))
             .await
@@ -331,7 +325,7 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
     let rolled_back = t
         .send(post(&format!("/coupon/consume/{redemption}/rollback")).token(&t.token_a))
         .await;
-    assert_eq!(rolled_back.status, 200, "{}", rolled_back.text());
+    rolled_back.expect(200);
     let converted = t
         .send(
             post(&format!(
@@ -340,7 +334,7 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
             .token(&t.token_a),
         )
         .await;
-    assert_eq!(converted.status, 200, "{}", converted.text());
+    converted.expect(200);
 
     crate::auth::assert_no_clear_tokens(&t).await;
 }

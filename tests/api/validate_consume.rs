@@ -62,7 +62,7 @@ async fn consume_takes_one_use_and_reports_the_discount() {
     let first = t
         .send(post(&format!("/coupon/consume?code={lower}&product_id=apple123")).token(&t.token_a))
         .await;
-    assert_eq!(first.status, 200, "{}", first.text());
+    first.expect(200);
     let redemption = first.json();
     assert_eq!(redemption["availability_count"], 1);
     assert_eq!(redemption["product_id"], "apple123");
@@ -80,7 +80,7 @@ async fn consume_takes_one_use_and_reports_the_discount() {
                 .json(json!({"code": code})),
         )
         .await;
-    assert_eq!(second.status, 200, "{}", second.text());
+    second.expect(200);
     t.send(post(&format!("/coupon/consume?code={code}")).token(&t.token_a))
         .await
         .assert_problem(409, "exhausted");
