@@ -135,14 +135,7 @@ async fn no_clear_token_is_stored_after_a_realistic_run() {
             .await
             .assert_problem(401, "unauthorized");
     }
-    let job = t
-        .send(
-            post("/coupon")
-                .token(&t.token_a)
-                .json(json!({"quantity": 1_001})),
-        )
-        .await;
-    job.expect(202);
+    t.start_job(json!({"quantity": 1_001})).await;
     assert_eq!(crate::exports::export_today(&t).await.status, 201);
     assert_no_clear_tokens(&t).await;
 }

@@ -169,6 +169,23 @@ impl TestApp {
         response.expect(201).string("code")
     }
 
+    /// Starts a bulk generation job for tenant A (a `quantity` above 1,000)
+    /// and returns its id, checking the 202 answer.
+    pub async fn start_job(&self, fields: Value) -> String {
+        let response = self
+            .send(post("/coupon").token(&self.token_a).json(fields))
+            .await;
+        let id = response.expect(202).string("job_id");
+        assert_eq!(
+            response.header("location"),
+            Some(format!("/coupon/jobs/{id}").as_str())
+        );
+        let job = response.json();
+        assert_eq!(job["status"], "pending");
+        assert_eq!(job["created"], 0);
+        id
+    }
+
     /// Redemption-log rows of tenant A on the given UTC day.
     pub async fn redemption_rows(
         &self,

@@ -16,20 +16,6 @@ use crate::helpers::*;
 /// A run that nobody interrupts.
 const NO_DEADLINE: chrono::Duration = chrono::Duration::hours(1);
 
-async fn accept_job(t: &TestApp, fields: Value) -> String {
-    let response = t.send(post("/coupon").token(&t.token_a).json(fields)).await;
-    response.expect(202);
-    let job = response.json();
-    let id = job["job_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        response.header("location"),
-        Some(format!("/coupon/jobs/{id}").as_str())
-    );
-    assert_eq!(job["status"], "pending");
-    assert_eq!(job["created"], 0);
-    id
-}
-
 async fn job(t: &TestApp, id: &str) -> Value {
     let response = t
         .send(get(&format!("/coupon/jobs/{id}")).token(&t.token_a))
@@ -120,12 +106,12 @@ fn tenant_a(t: &TestApp) -> TenantId {
 #[tokio::test]
 async fn a_job_writes_its_codes_in_batches_and_lists_them() {
     let t = TestApp::new().await;
-    let id = accept_job(
-        &t,
-        json!({"quantity": 2_500, "prefix": "vip-", "charset": "numbers", "code_length": 10,
+    let id = t
+        .start_job(
+            json!({"quantity": 2_500, "prefix": "vip-", "charset": "numbers", "code_length": 10,
                "availability_count": 2, "discount_percent": "15"}),
-    )
-    .await;
+        )
+        .await;
     // Another tenant cannot see it; nothing is listed before the worker runs.
     t.send(get(&format!("/coupon/jobs/{id}")).token(&t.token_b))
         .await
@@ -172,7 +158,9 @@ async fn a_job_writes_its_codes_in_batches_and_lists_them() {
 #[tokio::test]
 async fn a_code_another_coupon_has_is_never_overwritten() {
     let t = TestApp::new().await;
-    let id = accept_job(&t, json!({"quantity": 1_001, "pattern": "####-####"})).await;
+    let id = t
+        .start_job(json!({"quantity": 1_001, "pattern": "####-####"}))
+        .await;
     // Someone takes the job's first draw for slot 7 before the worker runs.
     let stored: Job = t
         .app()
@@ -214,7 +202,7 @@ async fn a_code_another_coupon_has_is_never_overwritten() {
 #[tokio::test]
 async fn a_run_near_its_deadline_pauses_and_the_next_resumes_at_once() {
     let t = TestApp::new().await;
-    let id = accept_job(&t, json!({"quantity": 1_500})).await;
+    let id = t.start_job(json!({"quantity": 1_500})).await;
     let run = |deadline| {
         coupon_jobs::run_job(
             &t.app().store,
@@ -277,11 +265,11 @@ async fn a_job_killed_half_way_resumes_to_exactly_its_quantity() {
         ..Options::default()
     })
     .await;
-    let id = accept_job(
-        &t,
-        json!({"quantity": QUANTITY, "pattern": "XMAS-####-####", "availability_count": 1}),
-    )
-    .await;
+    let id = t
+        .start_job(
+            json!({"quantity": QUANTITY, "pattern": "XMAS-####-####", "availability_count": 1}),
+        )
+        .await;
 
     // Everything else in the table stays as it is from here: the job adds
     // its coupons and one listing item per batch.

@@ -55,14 +55,7 @@ async fn make_objects(t: &TestApp) -> Objects {
         )
         .await;
     let reservation = held.expect(201).string("reservation_id");
-    let job = t
-        .send(
-            post("/coupon")
-                .token(&t.token_a)
-                .json(json!({"quantity": 1_001})),
-        )
-        .await;
-    let job = job.expect(202).string("job_id");
+    let job = t.start_job(json!({"quantity": 1_001})).await;
     for _ in 0..2 {
         assert_eq!(crate::exports::export_today(t).await.status, 201);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
