@@ -4,8 +4,9 @@
 # same profile, in the same run.   usage: scripts/bench-coldstart.sh [RUNS]
 # Cold start is exec to the first `GET /2018-06-01/runtime/invocation/next` on a
 # loopback Runtime API stub (scripts/bench_coldstart.py); nothing leaves 127.0.0.1.
-# Two tables: root certificates found the way the binaries find them on this
-# machine, then from the one bundle file only (as with SSL_CERT_FILE).
+# Two tables: the functions trusting the compiled-in Amazon Trust Services
+# roots (TLS_ROOTS=amazon, as deployed), then the system's roots read from one
+# bundle file (TLS_ROOTS=system with SSL_CERT_FILE), to show what that costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-40}
@@ -24,29 +25,30 @@ for target in "${targets[@]}"; do
   fi
 done
 python3 scripts/bench_coldstart.py --runs "$runs" "${targets[@]}"
-roots=
+bundle=
 # The bundle the binaries find first (openssl-probe's order, Debian's first).
-for bundle in /etc/ssl/certs/ca-certificates.crt /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem \
+for candidate in /etc/ssl/certs/ca-certificates.crt /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem \
   /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
-  if [ -f "$bundle" ]; then
-    roots=$bundle
+  if [ -f "$candidate" ]; then
+    bundle=$candidate
     echo
-    python3 scripts/bench_coldstart.py --runs "$runs" --ssl-cert-file "$bundle" "${targets[@]}"
+    python3 scripts/bench_coldstart.py --runs "$runs" --tls-roots system --ssl-cert-file "$bundle" "${targets[@]}"
     break
   fi
 done
 # Where the functions' extra time goes: each init step's medians, in µs.
 cargo build --quiet --release -p common --example init_phases
-echo
-echo "init steps of a function, median of 25 processes (µs), roots: ${roots:-system roots, as probed}:"
-for _ in $(seq 25); do
-  env -i AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=AKIAFAKEFAKEFAKEFAKE AWS_SECRET_ACCESS_KEY=fake \
-    AWS_SESSION_TOKEN=fake TABLE_NAME=coupons-bench RUST_LOG=info ${roots:+SSL_CERT_FILE="$roots"} \
-    AWS_ENDPOINT_URL=http://127.0.0.1:9 target/release/examples/init_phases
-done | python3 -c '
+for roots in amazon system; do
+  echo
+  echo "init steps of a function, median of 25 processes (µs), TLS_ROOTS=$roots${bundle:+ (system: SSL_CERT_FILE=$bundle)}:"
+  for _ in $(seq 25); do
+    env -i AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=AKIAFAKEFAKEFAKEFAKE AWS_SECRET_ACCESS_KEY=fake \
+      AWS_SESSION_TOKEN=fake TABLE_NAME=coupons-bench RUST_LOG=info TLS_ROOTS=$roots ${bundle:+SSL_CERT_FILE="$bundle"} \
+      AWS_ENDPOINT_URL=http://127.0.0.1:9 target/release/examples/init_phases
+  done | python3 -c '
 import json, statistics, sys
 runs = [json.loads(line) for line in sys.stdin]
 print("| " + " | ".join(runs[0]) + " |")
 print("|" + "---|" * len(runs[0]))
 print("| " + " | ".join(str(round(statistics.median(r[k] for r in runs))) for k in runs[0]) + " |")'
-
+done

@@ -1,7 +1,7 @@
 """Cold start of Lambda binaries against a loopback Runtime API stub.
 
-usage: python3 scripts/bench_coldstart.py [--runs N] [--ssl-cert-file PATH]
-                                          PEER=PATH NAME=PATH...
+usage: python3 scripts/bench_coldstart.py [--runs N] [--tls-roots amazon|system]
+                                          [--ssl-cert-file PATH] PEER=PATH NAME=PATH...
 
 For each run, in a shuffled order per round, it starts one binary with the
 environment Lambda gives a function (plus the service's own settings and fake
@@ -15,9 +15,12 @@ listener that only counts connections: a function that calls AWS during init
 (a credential chain probing, an eager request) makes the run fail rather than
 reach the network. Every wait is bounded, so the run ends by itself.
 
-The binaries get no SSL_CERT_FILE or SSL_CERT_DIR of the caller's: they find
-the system's root certificates the way they would on Lambda (openssl-probe's
-list), unless --ssl-cert-file names the one bundle to read.
+TLS_ROOTS is --tls-roots (default amazon, as template.yaml sets it: the
+compiled-in Amazon Trust Services roots). With system, the binaries get no
+SSL_CERT_FILE or SSL_CERT_DIR of the caller's: they find the system's root
+certificates the way they would on Lambda (openssl-probe's list), unless
+--ssl-cert-file names the one bundle to read. The peer trusts no roots: it
+builds no HTTPS client.
 
 Prints a Markdown table: median and p90 in ms, each over the peer's (the
 first binary named), and the file size (the release profile strips them).
@@ -47,7 +50,7 @@ def listener():
     return sock
 
 
-def lambda_env(runtime_port, endpoint_port, name, ssl_cert_file):
+def lambda_env(runtime_port, endpoint_port, name, tls_roots, ssl_cert_file):
     """What Lambda sets for a provided.al2023 function (no HOME, so no
     profile files), the template's settings, and fake credentials: Lambda
     passes the execution role's credentials in these same variables.
@@ -78,6 +81,7 @@ def lambda_env(runtime_port, endpoint_port, name, ssl_cert_file):
         "EXPORT_BUCKET": "coupons-bench-exports",
         "EXPORT_LINK_TTL": "900",
         "RUST_LOG": "info",
+        "TLS_ROOTS": tls_roots,
     }
     if ssl_cert_file:
         env["SSL_CERT_FILE"] = ssl_cert_file
@@ -140,6 +144,7 @@ def p90(values):
 def main():
     parser = argparse.ArgumentParser(usage=__doc__)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--tls-roots", choices=["amazon", "system"], default="amazon")
     parser.add_argument("--ssl-cert-file")
     parser.add_argument("targets", nargs="+", metavar="NAME=PATH")
     args = parser.parse_args()
@@ -156,7 +161,7 @@ def main():
     rng = random.Random(20261124)
     with tempfile.TemporaryFile() as log:
         envs = {
-            name: lambda_env(runtime.getsockname()[1], endpoint.getsockname()[1], name, args.ssl_cert_file)
+            name: lambda_env(runtime.getsockname()[1], endpoint.getsockname()[1], name, args.tls_roots, args.ssl_cert_file)
             for name, _ in targets
         }
         for round_no in range(WARMUP_ROUNDS + runs):
@@ -177,7 +182,9 @@ def main():
         raise SystemExit(f"{aws_connections} connection(s) to the AWS endpoint during init")
 
     base_med, base_p90 = statistics.median(times[peer]), p90(times[peer])
-    roots = f"SSL_CERT_FILE={args.ssl_cert_file}" if args.ssl_cert_file else "the system's, as probed"
+    roots = f"TLS_ROOTS={args.tls_roots}"
+    if args.tls_roots == "system":
+        roots += f", SSL_CERT_FILE={args.ssl_cert_file}" if args.ssl_cert_file else ", as probed"
     print(f"{runs} runs each, interleaved; root certificates: {roots}; "
           f"load average after: {os.getloadavg()[0]:.2f}")
     print()

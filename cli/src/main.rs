@@ -93,7 +93,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     if cli.table.is_empty() {
         return Err("set --table or TABLE_NAME".into());
     }
-    let sdk = common::app::sdk_defaults().load().await;
+    // The system's roots: an operator's machine may sit behind a
+    // TLS-inspecting proxy, and the CLI's start-up time does not matter.
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(common::app::https_client(common::app::TlsRoots::System))
+        .load()
+        .await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &cli.table);
     match cli.command {
         Command::Setup { bucket } => {

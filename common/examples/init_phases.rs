@@ -8,15 +8,16 @@
 use std::time::Instant;
 
 #[tokio::main]
-async fn main() -> Result<(), common::config::MissingSetting> {
+async fn main() -> Result<(), common::config::SettingError> {
     let started = Instant::now();
     common::telemetry::init_with_writer(std::io::sink);
     let telemetry = started.elapsed();
-    let sdk = common::app::sdk_config().await;
+    let sdk = common::app::sdk_config()?;
     let sdk_config = started.elapsed() - telemetry;
-    // The first client reads and parses the system's root certificates
-    // (building it validates its HTTPS connector); a second one shows what
-    // a client costs once they are loaded.
+    // Building the first client validates its HTTPS connector, which reads
+    // and parses the root certificates (with TLS_ROOTS=system, the system's;
+    // they are cached for the process); a second one shows what a client
+    // costs once they are loaded.
     let app = common::App::from_sdk(&sdk)?;
     let first_client = started.elapsed() - telemetry - sdk_config;
     let second = common::app::dynamodb_client(&sdk);

@@ -183,9 +183,8 @@ impl ImageReader {
                 .enable_all()
                 .build()
                 .expect("a runtime for the meter's reads");
-            let client = runtime.block_on(async {
-                aws_sdk_dynamodb::Client::new(&common::app::sdk_defaults().load().await)
-            });
+            let client =
+                runtime.block_on(async { aws_sdk_dynamodb::Client::new(&sdk_config().await) });
             for (keys, reply) in rx {
                 let images = runtime.block_on(async {
                     let mut images = Vec::new();
@@ -589,7 +588,7 @@ impl Intercept for Meter {
 /// as the functions build theirs (`TestApp::with` reads the log a row at a
 /// time, for tests of paging), its clients metered if `meter` is given.
 async fn instance(t: &TestApp, meter: Option<&Meter>) -> TestApp {
-    let sdk = common::app::sdk_defaults().load().await;
+    let sdk = sdk_config().await;
     let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&sdk);
     let mut s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true);
     if let Some(meter) = meter {

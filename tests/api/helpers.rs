@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use common::App;
 use common::admin;
+use common::app::TlsRoots;
 use common::auth::Authenticator;
 use common::keyspace::KeyspacePolicy;
 use common::limits::{GuessingPolicy, Limits};
@@ -67,13 +68,23 @@ impl Default for Options {
     }
 }
 
+/// The emulator's SDK config, loaded by aws-config with the SDK's own
+/// timeouts: the functions' 2 s per attempt is for DynamoDB, and a loaded
+/// moto answers the concurrency tests more slowly than that.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(common::app::https_client(TlsRoots::System))
+        .load()
+        .await
+}
+
 impl TestApp {
     pub async fn new() -> TestApp {
         Self::with(Options::default()).await
     }
 
     pub async fn with(options: Options) -> TestApp {
-        let sdk = common::app::sdk_defaults().load().await;
+        let sdk = sdk_config().await;
         assert!(
             sdk.endpoint_url()
                 .is_some_and(|u| u.starts_with("http://127.0.0.1")),
@@ -84,7 +95,7 @@ impl TestApp {
             config = config.interceptor(counter.clone());
         }
         if let Some(faults) = &options.faults {
-            config = config.http_client(faults.around(common::app::https_client()));
+            config = config.http_client(faults.around(common::app::https_client(TlsRoots::System)));
         }
         let client = aws_sdk_dynamodb::Client::from_conf(config.build());
         let table = format!("test-{}", uuid::Uuid::new_v4());

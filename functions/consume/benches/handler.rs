@@ -2,7 +2,7 @@
 //! in-process, with DynamoDB answered at the HTTP layer.
 //!
 //! The DynamoDB client is the real one, built as the functions build it
-//! (`common::app::sdk_config_loader` for timeouts and retries, then
+//! (`common::app::sdk_config_from` for timeouts and retries, then
 //! `common::app::dynamodb_client`), with fixed credentials, region us-east-1
 //! and an HTTP client that answers in-process instead of a connection. So
 //! every request is serialised, signed (SigV4) and its response parsed as
@@ -28,8 +28,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aws_config::Region;
-use aws_sdk_dynamodb::config::{Credentials, SharedHttpClient};
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -239,18 +238,17 @@ fn setup() -> Bench {
         .build()
         .expect("a tokio runtime");
     let (app, client) = runtime.block_on(async {
-        let sdk = common::app::sdk_config_loader()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "AKIDBENCHMARK0000000",
-                "benchmark/secret/access/key/0000000000",
-                None,
-                None,
-                "benchmark",
-            ))
-            .http_client(SharedHttpClient::new(FakeDynamo::default()))
-            .load()
-            .await;
+        let env = |name: &str| {
+            let value = match name {
+                "AWS_REGION" => "us-east-1",
+                "AWS_ACCESS_KEY_ID" => "AKIDBENCHMARK0000000",
+                "AWS_SECRET_ACCESS_KEY" => "benchmark/secret/access/key/0000000000",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        };
+        let sdk = common::app::sdk_config_from(env, SharedHttpClient::new(FakeDynamo::default()))
+            .expect("region and credentials are set");
         let client = common::app::dynamodb_client(&sdk);
         let app = App::new(
             DynamoStore::new(client.clone(), TABLE),

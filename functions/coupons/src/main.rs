@@ -4,6 +4,6 @@ use lambda_http::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     common::telemetry::init();
     // Clients and config are built once per cold start and shared by reference.
-    let app = common::App::from_env().await?;
+    let app = common::App::from_env()?;
     run(service_fn(|req| coupons::handle(&app, req))).await
 }

@@ -57,7 +57,7 @@ fn setting(
 impl Exporter {
     /// `EXPORT_BUCKET`, `EXPORT_LINK_TTL` (seconds, default 900, at most
     /// 604800) and `EXPORT_MAX_DAYS` (default 31).
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Exporter, SettingError> {
+    pub fn from_env(sdk: &aws_types::SdkConfig) -> Result<Exporter, SettingError> {
         let bucket = std::env::var("EXPORT_BUCKET")
             .ok()
             .filter(|b| !b.is_empty())
@@ -200,8 +200,8 @@ pub fn tenant_prefix(tenant: &TenantId) -> String {
 /// S3 with path-style addressing against a local endpoint (the emulator
 /// serves every bucket on one port), and timeouts long enough for a large
 /// upload: DynamoDB's short ones would cut a 40 MB `PutObject` off.
-pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+pub fn s3_client(sdk: &aws_types::SdkConfig) -> aws_sdk_s3::Client {
+    let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
         .connect_timeout(common::app::CONNECT_TIMEOUT)
         .operation_attempt_timeout(Duration::from_secs(120))
         .operation_timeout(Duration::from_secs(300))
@@ -241,11 +241,14 @@ mod tests {
     async fn s3_and_dynamodb_clients_share_one_https_connector() {
         // The SDK's HTTP client keys its connectors (each with its own root
         // certificate store) by the connect and read timeouts.
-        let sdk = common::app::sdk_config_loader()
-            .region(aws_config::Region::new("eu-west-1"))
-            .load()
-            .await;
-        let connector = |t: Option<&aws_config::timeout::TimeoutConfig>| {
+        let env = |name: &str| match name {
+            "AWS_REGION" => Some("eu-west-1".to_owned()),
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".to_owned()),
+            _ => None,
+        };
+        let https = common::app::https_client(common::app::TlsRoots::Amazon);
+        let sdk = common::app::sdk_config_from(env, https).unwrap();
+        let connector = |t: Option<&aws_sdk_s3::config::timeout::TimeoutConfig>| {
             t.map(|t| (t.connect_timeout(), t.read_timeout()))
         };
         let s3 = s3_client(&sdk);

@@ -23,8 +23,8 @@ pub struct ExportsApp {
 
 impl ExportsApp {
     /// Both from one SDK config, read from the environment.
-    pub async fn from_env() -> Result<ExportsApp, Error> {
-        let sdk = common::app::sdk_config().await;
+    pub fn from_env() -> Result<ExportsApp, Error> {
+        let sdk = common::app::sdk_config()?;
         Ok(ExportsApp {
             app: App::from_sdk(&sdk)?,
             exporter: Exporter::from_env(&sdk)?,
