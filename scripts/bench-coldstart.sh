@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`, part 4: cold start and size of every function's release binary
 # beside a hello-world lambda_http binary (bench/hello-lambda) built with the
-# same profile, in the same run.   usage: scripts/bench-coldstart.sh [RUNS]
+# same profile, in the same run: the peer, on tokio's multi-thread runtime as
+# lambda_http's examples have it, and the same hello world on the
+# current-thread runtime the functions use (second ratio column).
+# usage: scripts/bench-coldstart.sh [RUNS]
 # Cold start is exec to the first `GET /2018-06-01/runtime/invocation/next` on a
 # loopback Runtime API stub (scripts/bench_coldstart.py); nothing leaves 127.0.0.1.
 # Two tables: the functions trusting the compiled-in Amazon Trust Services
@@ -12,7 +15,8 @@ cd "$(dirname "$0")/.."
 runs=${1:-40}
 functions=(ping coupons consume coupon-jobs exports export-schedule)
 packages=(-p hello-lambda)
-targets=(hello-lambda=target/release/hello-lambda)
+targets=(hello-lambda=target/release/hello-lambda
+  hello-lambda-current-thread=target/release/hello-lambda-current-thread)
 for f in "${functions[@]}"; do
   packages+=(-p "$f")
   targets+=("$f=target/release/$f")
@@ -24,7 +28,7 @@ for target in "${targets[@]}"; do
     exit 1
   fi
 done
-python3 scripts/bench_coldstart.py --runs "$runs" "${targets[@]}"
+python3 scripts/bench_coldstart.py --runs "$runs" --also-against hello-lambda-current-thread "${targets[@]}"
 bundle=
 # The bundle the binaries find first (openssl-probe's order, Debian's first).
 for candidate in /etc/ssl/certs/ca-certificates.crt /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem \
@@ -32,7 +36,7 @@ for candidate in /etc/ssl/certs/ca-certificates.crt /etc/pki/ca-trust/extracted/
   if [ -f "$candidate" ]; then
     bundle=$candidate
     echo
-    python3 scripts/bench_coldstart.py --runs "$runs" --tls-roots system --ssl-cert-file "$bundle" "${targets[@]}"
+    python3 scripts/bench_coldstart.py --runs "$runs" --also-against hello-lambda-current-thread --tls-roots system --ssl-cert-file "$bundle" "${targets[@]}"
     break
   fi
 done

@@ -1,7 +1,8 @@
 """Cold start of Lambda binaries against a loopback Runtime API stub.
 
 usage: python3 scripts/bench_coldstart.py [--runs N] [--tls-roots amazon|system]
-                                          [--ssl-cert-file PATH] PEER=PATH NAME=PATH...
+                                          [--ssl-cert-file PATH] [--also-against NAME]
+                                          PEER=PATH NAME=PATH...
 
 For each run, in a shuffled order per round, it starts one binary with the
 environment Lambda gives a function (plus the service's own settings and fake
@@ -23,7 +24,8 @@ certificates the way they would on Lambda (openssl-probe's list), unless
 builds no HTTPS client.
 
 Prints a Markdown table: median and p90 in ms, each over the peer's (the
-first binary named), and the file size (the release profile strips them).
+first binary named), the median over a second peer's (--also-against, one
+of the binaries named), and the file size (the release profile strips them).
 """
 
 import argparse
@@ -146,12 +148,16 @@ def main():
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--tls-roots", choices=["amazon", "system"], default="amazon")
     parser.add_argument("--ssl-cert-file")
+    parser.add_argument("--also-against", metavar="NAME")
     parser.add_argument("targets", nargs="+", metavar="NAME=PATH")
     args = parser.parse_args()
     runs = args.runs
     targets = [arg.split("=", 1) for arg in args.targets]
     if len(targets) < 2 or any(len(t) != 2 for t in targets):
         parser.error("name the peer and at least one binary as NAME=PATH")
+    second = args.also_against
+    if second and second not in dict(targets):
+        parser.error(f"--also-against {second}: not one of the binaries named")
     peer = targets[0][0]
     runtime, endpoint = listener(), listener()
     endpoint.setblocking(False)
@@ -188,13 +194,15 @@ def main():
     print(f"{runs} runs each, interleaved; root certificates: {roots}; "
           f"load average after: {os.getloadavg()[0]:.2f}")
     print()
-    print("| binary | cold start median (ms) | p90 (ms) | median / peer's | p90 / peer's | size, stripped (MB) |")
-    print("|---|---|---|---|---|---|")
+    also = f" median / {second}'s |" if second else ""
+    print(f"| binary | cold start median (ms) | p90 (ms) | median / peer's | p90 / peer's |{also} size, stripped (MB) |")
+    print("|---|---|---|---|---|---|" + ("---|" if second else ""))
     for name, path in targets:
         med, hi = statistics.median(times[name]), p90(times[name])
         size = os.path.getsize(path) / 1e6
         label = f"{name} (peer)" if name == peer else name
-        print(f"| {label} | {med:.2f} | {hi:.2f} | {med / base_med:.2f} | {hi / base_p90:.2f} | {size:.2f} |")
+        ratio = f" {med / statistics.median(times[second]):.2f} |" if second else ""
+        print(f"| {label} | {med:.2f} | {hi:.2f} | {med / base_med:.2f} | {hi / base_p90:.2f} |{ratio} {size:.2f} |")
 
 
 if __name__ == "__main__":

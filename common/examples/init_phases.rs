@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), common::config::SettingError> {
     let started = Instant::now();
     common::telemetry::init_with_writer(std::io::sink);

@@ -1,6 +1,7 @@
 use lambda_http::{Error, run, service_fn};
 
-#[tokio::main]
+// One thread: Lambda hands an instance one event at a time (README, Architecture).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     common::telemetry::init();
     // Clients and config are built once per cold start and shared by reference.
