@@ -30,11 +30,13 @@ unit-and-integration:
 	scripts/with-moto.sh cargo test --workspace
 
 # Benchmarks print Markdown tables for BENCHMARKS.md; they never run in `make test`.
+# The handler benchmark runs with the malloc tuning the functions get from template.yaml.
+GLIBC_TUNABLES := $(shell sed -n 's/^ *GLIBC_TUNABLES: *//p' template.yaml)
 bench: bootstrap
 	scripts/with-moto.sh cargo test -p api-tests -- --ignored --nocapture --test-threads 1
 	scripts/bench-xlsx.sh 1000000
 	scripts/bench-codegen.sh 1000000 12
-	cargo bench --profile measure -p consume --bench handler
+	GLIBC_TUNABLES=$(GLIBC_TUNABLES) cargo bench --profile measure -p consume --bench handler
 	scripts/bench-load.sh
 	scripts/bench-coldstart.sh 40
 

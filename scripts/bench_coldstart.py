@@ -44,6 +44,20 @@ WARMUP_ROUNDS = 2
 DEADLINE_S = 10.0
 
 
+def template_setting(name):
+    """A function setting from template.yaml's Globals (the line `NAME: value`)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "template.yaml")
+    with open(path) as template:
+        for line in template:
+            key, _, value = line.strip().partition(": ")
+            if key == name:
+                return value
+    raise SystemExit(f"template.yaml sets no {name}")
+
+
+TEMPLATE_GLIBC_TUNABLES = template_setting("GLIBC_TUNABLES")
+
+
 def listener():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -84,6 +98,7 @@ def lambda_env(runtime_port, endpoint_port, name, tls_roots, ssl_cert_file):
         "EXPORT_LINK_TTL": "900",
         "RUST_LOG": "info",
         "TLS_ROOTS": tls_roots,
+        "GLIBC_TUNABLES": TEMPLATE_GLIBC_TUNABLES,
     }
     if ssl_cert_file:
         env["SSL_CERT_FILE"] = ssl_cert_file
