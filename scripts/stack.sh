@@ -6,7 +6,8 @@
 # Writes the environment the functions and cms-admin get to FILE (table
 # coupons-NAME, bucket coupon-exports-NAME, moto on 127.0.0.1:MOTO_PORT,
 # no profile files or instance metadata, template.yaml's malloc tuning) with
-# any extra LINEs, and exports it.
+# any extra LINEs, and exports it. A value with `=` in it is quoted: cargo
+# lambda's env-file parser refuses it bare.
 stack_env() {
   local file=$1 port=$2 name=$3 level=$4
   shift 4
@@ -23,7 +24,7 @@ AWS_SHARED_CREDENTIALS_FILE=/dev/null
 TABLE_NAME=coupons-$name
 EXPORT_BUCKET=coupon-exports-$name
 RUST_LOG=$level
-GLIBC_TUNABLES=$(sed -n 's/^ *GLIBC_TUNABLES: *//p' "${BASH_SOURCE[0]%/*}/../template.yaml")
+GLIBC_TUNABLES="$(sed -n 's/^ *GLIBC_TUNABLES: *//p' "${BASH_SOURCE[0]%/*}/../template.yaml")"
 ENV
     if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi
   } >"$file"
