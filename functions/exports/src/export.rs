@@ -8,6 +8,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use common::ApiError;
+use common::config::{SettingError, env_value};
 use common::export::ExportRecord;
 use common::store::{DynamoStore, ExportStore, RedemptionStore};
 use common::tenant::TenantId;
@@ -19,14 +20,6 @@ pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(900);
 /// S3's limit for a presigned link: seven days.
 pub const MAX_LINK_TTL: Duration = Duration::from_secs(604_800);
 pub const DEFAULT_MAX_RANGE_DAYS: i64 = 31;
-
-#[derive(Debug, thiserror::Error)]
-pub enum SettingError {
-    #[error("EXPORT_BUCKET must be set")]
-    MissingBucket,
-    #[error("{0} must be a whole number in range, got {1:?}")]
-    OutOfRange(&'static str, String),
-}
 
 /// Where and how exports are written, built once per cold start.
 pub struct Exporter {
@@ -50,7 +43,11 @@ fn setting(
             .parse()
             .ok()
             .filter(|v| range.contains(v))
-            .ok_or(SettingError::OutOfRange(name, text)),
+            .ok_or(SettingError::Invalid {
+                name,
+                value: text,
+                expected: "a whole number in range",
+            }),
     }
 }
 
@@ -58,10 +55,7 @@ impl Exporter {
     /// `EXPORT_BUCKET`, `EXPORT_LINK_TTL` (seconds, default 900, at most
     /// 604800) and `EXPORT_MAX_DAYS` (default 31).
     pub fn from_env(sdk: &aws_types::SdkConfig) -> Result<Exporter, SettingError> {
-        let bucket = std::env::var("EXPORT_BUCKET")
-            .ok()
-            .filter(|b| !b.is_empty())
-            .ok_or(SettingError::MissingBucket)?;
+        let bucket = env_value("EXPORT_BUCKET").ok_or(SettingError::Missing("EXPORT_BUCKET"))?;
         let ttl = setting(
             "EXPORT_LINK_TTL",
             DEFAULT_LINK_TTL.as_secs(),
