@@ -31,7 +31,7 @@ unit-and-integration:
 
 # Benchmarks print Markdown tables for BENCHMARKS.md; they never run in `make test`.
 # The handler benchmark runs with the malloc tuning the functions get from template.yaml.
-GLIBC_TUNABLES := $(shell sed -n 's/^ *GLIBC_TUNABLES: *//p' template.yaml)
+GLIBC_TUNABLES := $(shell . scripts/stack.sh && template_setting GLIBC_TUNABLES)
 bench: bootstrap
 	scripts/with-moto.sh cargo test -p api-tests -- --ignored --nocapture --test-threads 1
 	scripts/bench-xlsx.sh 1000000

@@ -13,6 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-40}
+. scripts/stack.sh
+# Every table: template.yaml's settings on each binary, and the second peer.
+settings=(--glibc-tunables "$(template_setting GLIBC_TUNABLES)" --also-against hello-lambda-current-thread)
 functions=(ping coupons consume coupon-jobs exports export-schedule)
 packages=(-p hello-lambda)
 targets=(hello-lambda=target/release/hello-lambda
@@ -28,7 +31,7 @@ for target in "${targets[@]}"; do
     exit 1
   fi
 done
-python3 scripts/bench_coldstart.py --runs "$runs" --also-against hello-lambda-current-thread "${targets[@]}"
+python3 scripts/bench_coldstart.py --runs "$runs" "${settings[@]}" "${targets[@]}"
 bundle=
 # The bundle the binaries find first (openssl-probe's order, Debian's first).
 for candidate in /etc/ssl/certs/ca-certificates.crt /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem \
@@ -36,7 +39,7 @@ for candidate in /etc/ssl/certs/ca-certificates.crt /etc/pki/ca-trust/extracted/
   if [ -f "$candidate" ]; then
     bundle=$candidate
     echo
-    python3 scripts/bench_coldstart.py --runs "$runs" --also-against hello-lambda-current-thread --tls-roots system --ssl-cert-file "$bundle" "${targets[@]}"
+    python3 scripts/bench_coldstart.py --runs "$runs" "${settings[@]}" --tls-roots system --ssl-cert-file "$bundle" "${targets[@]}"
     break
   fi
 done

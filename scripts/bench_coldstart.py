@@ -2,7 +2,7 @@
 
 usage: python3 scripts/bench_coldstart.py [--runs N] [--tls-roots amazon|system]
                                           [--ssl-cert-file PATH] [--also-against NAME]
-                                          PEER=PATH NAME=PATH...
+                                          [--glibc-tunables VALUE] PEER=PATH NAME=PATH...
 
 For each run, in a shuffled order per round, it starts one binary with the
 environment Lambda gives a function (plus the service's own settings and fake
@@ -44,20 +44,6 @@ WARMUP_ROUNDS = 2
 DEADLINE_S = 10.0
 
 
-def template_setting(name):
-    """A function setting from template.yaml's Globals (the line `NAME: value`)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "template.yaml")
-    with open(path) as template:
-        for line in template:
-            key, _, value = line.strip().partition(": ")
-            if key == name:
-                return value
-    raise SystemExit(f"template.yaml sets no {name}")
-
-
-TEMPLATE_GLIBC_TUNABLES = template_setting("GLIBC_TUNABLES")
-
-
 def listener():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -66,7 +52,7 @@ def listener():
     return sock
 
 
-def lambda_env(runtime_port, endpoint_port, name, tls_roots, ssl_cert_file):
+def lambda_env(runtime_port, endpoint_port, name, tls_roots, glibc_tunables, ssl_cert_file):
     """What Lambda sets for a provided.al2023 function (no HOME, so no
     profile files), the template's settings, and fake credentials: Lambda
     passes the execution role's credentials in these same variables.
@@ -98,7 +84,7 @@ def lambda_env(runtime_port, endpoint_port, name, tls_roots, ssl_cert_file):
         "EXPORT_LINK_TTL": "900",
         "RUST_LOG": "info",
         "TLS_ROOTS": tls_roots,
-        "GLIBC_TUNABLES": TEMPLATE_GLIBC_TUNABLES,
+        "GLIBC_TUNABLES": glibc_tunables,
     }
     if ssl_cert_file:
         env["SSL_CERT_FILE"] = ssl_cert_file
@@ -163,6 +149,7 @@ def main():
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--tls-roots", choices=["amazon", "system"], default="amazon")
     parser.add_argument("--ssl-cert-file")
+    parser.add_argument("--glibc-tunables", default="", help="template.yaml's GLIBC_TUNABLES")
     parser.add_argument("--also-against", metavar="NAME")
     parser.add_argument("targets", nargs="+", metavar="NAME=PATH")
     args = parser.parse_args()
@@ -182,7 +169,8 @@ def main():
     rng = random.Random(20261124)
     with tempfile.TemporaryFile() as log:
         envs = {
-            name: lambda_env(runtime.getsockname()[1], endpoint.getsockname()[1], name, args.tls_roots, args.ssl_cert_file)
+            name: lambda_env(runtime.getsockname()[1], endpoint.getsockname()[1], name,
+                             args.tls_roots, args.glibc_tunables, args.ssl_cert_file)
             for name, _ in targets
         }
         for round_no in range(WARMUP_ROUNDS + runs):

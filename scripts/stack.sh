@@ -1,6 +1,13 @@
 # A local stack's settings and readiness, shared by dev.sh, fuzz.sh and
-# bench-load.sh (each starts moto and `cargo lambda watch` its own way).
+# bench-load.sh (each starts moto and `cargo lambda watch` its own way), and
+# template.yaml's function settings for the benchmarks.
 # Source it: it only defines functions.
+
+# template_setting NAME: the value of a `NAME: value` line in template.yaml
+# (the functions' Globals), so local runs get what Lambda gets.
+template_setting() {
+  sed -n "s/^ *$1: *//p" "${BASH_SOURCE[0]%/*}/../template.yaml"
+}
 
 # stack_env FILE MOTO_PORT NAME RUST_LOG [LINE...]
 # Writes the environment the functions and cms-admin get to FILE (table
@@ -24,7 +31,7 @@ AWS_SHARED_CREDENTIALS_FILE=/dev/null
 TABLE_NAME=coupons-$name
 EXPORT_BUCKET=coupon-exports-$name
 RUST_LOG=$level
-GLIBC_TUNABLES="$(sed -n 's/^ *GLIBC_TUNABLES: *//p' "${BASH_SOURCE[0]%/*}/../template.yaml")"
+GLIBC_TUNABLES="$(template_setting GLIBC_TUNABLES)"
 ENV
     if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi
   } >"$file"
