@@ -356,17 +356,24 @@ fn routes<M: Measurement>(c: &mut Criterion<M>, name: &str) {
             .iter(|| async { ping::handle(request(&bench.ping)).await.unwrap() })
     });
     // One `GetItem` through the SDK client alone: the price of a call.
-    group.bench_function("sdk_get_item", |b| {
+    let get_item = || async {
+        client
+            .get_item()
+            .table_name(TABLE)
+            .key("PK", AttributeValue::S(format!("T#{tenant}#C#{CODE}")))
+            .key("SK", AttributeValue::S("COUPON".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+    };
+    group.bench_function("sdk_get_item", |b| b.to_async(rt).iter(get_item));
+    // Two bare `GetItem`s back to back: the floor under any route that
+    // makes two DynamoDB calls, as consume does (limiter, transaction).
+    group.bench_function("sdk_get_item_twice", |b| {
         b.to_async(rt).iter(|| async {
-            client
-                .get_item()
-                .table_name(TABLE)
-                .key("PK", AttributeValue::S(format!("T#{tenant}#C#{CODE}")))
-                .key("SK", AttributeValue::S("COUPON".into()))
-                .consistent_read(true)
-                .send()
-                .await
-                .unwrap()
+            get_item().await;
+            get_item().await
         })
     });
     // The two DynamoDB steps of a consume on their own, through the
