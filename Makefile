@@ -3,13 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help bootstrap dev test bench fmt lint unit-and-integration template-lint openapi-lint fuzz clean
+.PHONY: help bootstrap dev test bench soak fmt lint unit-and-integration template-lint openapi-lint fuzz clean
 
 help:
 	@echo "make dev    - local AWS emulator + the whole API on http://127.0.0.1:9000"
 	@echo "make test   - formatting, clippy, unit and integration tests, template lint"
 	@echo "make fuzz   - schemathesis against a local stack (part of make test)"
 	@echo "make bench  - the measurements in BENCHMARKS.md (not part of make test)"
+	@echo "make soak   - the model-based test with many more sequences: make soak SEED=7 CASES=500"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -39,6 +40,13 @@ bench: bootstrap
 	GLIBC_TUNABLES=$(GLIBC_TUNABLES) cargo bench --profile measure -p consume --bench handler
 	scripts/bench-load.sh
 	scripts/bench-coldstart.sh 40
+
+# The model-based test of tests/api/model.rs, longer: CASES sequences from SEED
+# (a random seed, printed, when not given).
+CASES ?= 500
+soak: bootstrap
+	MODEL_CASES=$(CASES) $(if $(SEED),MODEL_SEED=$(SEED)) scripts/with-moto.sh \
+	  cargo test -p api-tests model::every_ordering -- --nocapture
 
 template-lint:
 	scripts/lint-template.sh .venv/bin

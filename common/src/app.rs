@@ -17,6 +17,7 @@ use crate::cache::TtlCache;
 use crate::code::CouponCode;
 use crate::config::{Config, SettingError, env_value};
 use crate::coupon::Coupon;
+use crate::dates::Clock;
 use crate::keyspace::KeyspacePolicy;
 use crate::limits::{GuessingPolicy, Limits};
 use crate::store::DynamoStore;
@@ -29,12 +30,20 @@ pub struct App {
     pub keyspace: KeyspacePolicy,
     /// Coupons this instance read or consumed in the last few seconds.
     pub recent_coupons: TtlCache<(TenantId, CouponCode), Coupon>,
+    /// The time handlers go by.
+    pub clock: Clock,
+    /// Bulk jobs a tenant may have unfinished at once.
+    pub max_unfinished_jobs: u32,
 }
 
-/// How long consume trusts a coupon it read: only the response's
-/// `availability_count` can be that much out of date; every rule is checked
-/// by the consume transaction itself.
+/// How long consume trusts a coupon it read, unless `RECENT_COUPON_TTL_MS`
+/// says otherwise: only the response's `availability_count` can be that
+/// much out of date; every rule is checked by the consume transaction itself.
 pub const RECENT_COUPON_TTL: Duration = Duration::from_secs(10);
+
+/// Bulk jobs a tenant may have unfinished at once, unless
+/// `MAX_UNFINISHED_JOBS` says otherwise: one tenant's queue stays short.
+pub const MAX_UNFINISHED_JOBS: u32 = 3;
 
 impl App {
     /// Rate-limit buckets live in the same table as everything else.
@@ -45,7 +54,15 @@ impl App {
             auth: Authenticator::default(),
             keyspace,
             recent_coupons: TtlCache::new(RECENT_COUPON_TTL, 10_000),
+            clock: Clock::default(),
+            max_unfinished_jobs: MAX_UNFINISHED_JOBS,
         }
+    }
+
+    /// How long a coupon read stays in `recent_coupons` (0: not at all).
+    pub fn with_recent_coupon_ttl(mut self, ttl: Duration) -> App {
+        self.recent_coupons = TtlCache::new(ttl, 10_000);
+        self
     }
 
     /// Settings and SDK config from the environment.
@@ -57,11 +74,14 @@ impl App {
     pub fn from_sdk(sdk: &SdkConfig) -> Result<App, SettingError> {
         let config = Config::from_env()?;
         let client = dynamodb_client(sdk);
-        Ok(App::new(
+        let app = App::new(
             DynamoStore::new(client, config.table_name),
             GuessingPolicy::from_env(),
             KeyspacePolicy::from_env(),
-        ))
+        );
+        let mut app = app.with_recent_coupon_ttl(config.recent_coupon_ttl);
+        app.max_unfinished_jobs = config.max_unfinished_jobs;
+        Ok(app)
     }
 }
 

@@ -17,10 +17,20 @@ use crate::tenant::token_hash;
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Bound on cached tokens, so a flood of distinct valid tokens cannot grow memory.
 const TOKEN_CACHE_CAPACITY: usize = 10_000;
+/// How long a warm instance remembers that a token is not (or no longer)
+/// valid: a flood repeating junk tokens costs one read per token and
+/// instance in this time, and a token issued just after its first failed
+/// try works within it.
+pub const UNKNOWN_TOKEN_TTL: Duration = Duration::from_secs(10);
+/// Bound on remembered junk tokens: at capacity they are forgotten, which
+/// only costs a read each again.
+const UNKNOWN_TOKEN_CAPACITY: usize = 1_000;
 
-/// Token hash -> caller (tenant and rate rule), per warm Lambda instance.
+/// Token hash -> caller (tenant and rate rule), per warm Lambda instance,
+/// and the hashes of tokens found not to be valid.
 pub struct Authenticator {
     cache: TtlCache<String, Caller>,
+    unknown: TtlCache<String, ()>,
 }
 
 impl Default for Authenticator {
@@ -33,6 +43,7 @@ impl Authenticator {
     pub fn with_ttl(ttl: Duration) -> Authenticator {
         Authenticator {
             cache: TtlCache::new(ttl, TOKEN_CACHE_CAPACITY),
+            unknown: TtlCache::new(UNKNOWN_TOKEN_TTL, UNKNOWN_TOKEN_CAPACITY),
         }
     }
 
@@ -47,17 +58,19 @@ impl Authenticator {
         if let Some(caller) = self.cache.get(&hash) {
             return Ok(caller);
         }
-        let record = store
-            .find_token(&hash)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        if record.revoked_at.is_some() {
+        if self.unknown.get(&hash).is_some() {
             return Err(ApiError::Unauthorized);
         }
-        let tenant = store
-            .get_tenant(&record.tenant_id)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let record = store.find_token(&hash).await?;
+        let record = record.filter(|record| record.revoked_at.is_none());
+        let tenant = match &record {
+            Some(record) => store.get_tenant(&record.tenant_id).await?,
+            None => None,
+        };
+        let Some(tenant) = tenant else {
+            self.unknown.insert(hash, ());
+            return Err(ApiError::Unauthorized);
+        };
         let caller = Caller {
             rule: Rule::per_second(tenant.rate_per_second, tenant.burst),
             burst: tenant.burst,

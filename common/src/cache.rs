@@ -49,6 +49,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         entries.insert(key, (value, Instant::now()));
     }
 
+    /// Forgets every entry, as if their time had run out.
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     pub fn remove(&self, key: &K) {
         self.entries
             .lock()

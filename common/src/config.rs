@@ -4,6 +4,11 @@
 pub struct Config {
     /// The single DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
+    /// How long consume trusts a coupon read moments ago
+    /// (`RECENT_COUPON_TTL_MS`, default [`crate::app::RECENT_COUPON_TTL`]).
+    pub recent_coupon_ttl: std::time::Duration,
+    /// `MAX_UNFINISHED_JOBS`, default [`crate::app::MAX_UNFINISHED_JOBS`].
+    pub max_unfinished_jobs: u32,
 }
 
 /// A setting a function cannot start without, or one it cannot read.
@@ -22,8 +27,40 @@ pub enum SettingError {
 impl Config {
     pub fn from_env() -> Result<Config, SettingError> {
         let table_name = env_value("TABLE_NAME").ok_or(SettingError::Missing("TABLE_NAME"))?;
-        Ok(Config { table_name })
+        let recent_coupon_ttl = number("RECENT_COUPON_TTL_MS", "milliseconds, 0 or more")?.map_or(
+            crate::app::RECENT_COUPON_TTL,
+            std::time::Duration::from_millis,
+        );
+        let max_unfinished_jobs =
+            match number("MAX_UNFINISHED_JOBS", "a whole number, 1 or more")? {
+                None => crate::app::MAX_UNFINISHED_JOBS,
+                Some(max) => u32::try_from(max).ok().filter(|max| *max >= 1).ok_or(
+                    SettingError::Invalid {
+                        name: "MAX_UNFINISHED_JOBS",
+                        value: max.to_string(),
+                        expected: "a whole number from 1 to 4294967295",
+                    },
+                )?,
+            };
+        Ok(Config {
+            table_name,
+            recent_coupon_ttl,
+            max_unfinished_jobs,
+        })
     }
+}
+
+/// A whole-number setting, if it is set.
+fn number(name: &'static str, expected: &'static str) -> Result<Option<u64>, SettingError> {
+    env_value(name)
+        .map(|value| {
+            value.parse().map_err(|_| SettingError::Invalid {
+                name,
+                value,
+                expected,
+            })
+        })
+        .transpose()
 }
 
 /// An environment variable's value; unset and empty are the same.

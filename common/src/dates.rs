@@ -1,6 +1,8 @@
 //! The date forms clients send: `15-Jan-2030` (the original API's), ISO
 //! `2030-01-15` and RFC 3339.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use crate::error::ApiError;
@@ -45,6 +47,26 @@ pub fn parse_start(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
 /// write answers is what a later read shows.
 pub fn now() -> DateTime<Utc> {
     from_millis(Utc::now().timestamp_millis())
+}
+
+/// The time the request handlers go by: the system's, to the millisecond.
+/// Tests move it forward (past a reservation's or a coupon's expiry)
+/// without waiting; nothing else ever does.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        from_millis(Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock `by` into the future.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+    }
 }
 
 /// Milliseconds since the epoch, as stored in DynamoDB.

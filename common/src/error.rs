@@ -90,9 +90,16 @@ pub enum ApiError {
     /// Over the tenant's rate, or paused for guessing codes.
     #[error("{detail}")]
     RateLimited { retry_after: u64, detail: String },
-    /// A dependency (DynamoDB) failed or throttled; nothing was written.
+    /// The tenant has `max` bulk generation jobs not finished yet.
+    #[error("this tenant has {max} bulk generation jobs not finished yet; wait for one to finish")]
+    TooManyJobs { max: u32 },
+    /// A dependency (DynamoDB) failed, throttled or did not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// A fault of the service itself (a stored item it cannot read): logged
+    /// with the item's key, and not one a retry mends.
+    #[error("the service failed to read its own data; the fault is logged")]
+    Internal,
 }
 
 /// Seconds a client should wait before retrying after a dependency failure.
@@ -109,9 +116,12 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::AlreadyExists(_) | ApiError::Refused(_) => StatusCode::CONFLICT,
+            ApiError::AlreadyExists(_) | ApiError::Refused(_) | ApiError::TooManyJobs { .. } => {
+                StatusCode::CONFLICT
+            }
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -124,9 +134,11 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::AlreadyExists(_) => "already_exists",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::TooManyJobs { .. } => "too_many_jobs",
             ApiError::Refused(refusal) => refusal.code(),
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal => "internal_error",
         }
     }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::limits::Quota;
+use crate::limits::{self, Quota};
 use crate::tenant::TenantId;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -28,33 +28,54 @@ where
     let started = Instant::now();
     let caller = match app.auth.caller(&app.store, req).await {
         Ok(caller) => caller,
-        Err(e) => return finish(req, started, None, None, Err(e)),
+        Err(e) => return finish(req, started, Served::default(), Err(e)),
     };
-    let (outcome, quota) = match app.limits.admit(&caller, req).await {
+    let kind = limits::kind(req).await;
+    let mut pressure = false;
+    let (outcome, quota) = match app.limits.admit(&caller, &kind).await {
         Ok(quota) => {
             let outcome = route(app, caller.tenant.clone(), req).await;
             if matches!(outcome, Err(ApiError::NotFound(_))) {
-                app.limits.record_miss(&caller, req).await;
+                pressure = app.limits.record_miss(&caller, &kind).await;
             }
             (outcome, quota)
         }
         Err((e, quota)) => (Err(e), quota),
     };
-    finish(req, started, Some(&caller.tenant), quota, outcome)
+    let served = Served {
+        tenant: Some(&caller.tenant),
+        quota,
+        guessing_pressure: pressure,
+    };
+    finish(req, started, served, outcome)
+}
+
+/// What the frame knows of a request beside its outcome.
+#[derive(Default)]
+struct Served<'a> {
+    /// The token's tenant, once authenticated.
+    tenant: Option<&'a TenantId>,
+    quota: Option<Quota>,
+    /// The request's miss found its tenant under guessing pressure.
+    guessing_pressure: bool,
 }
 
 /// The same frame for routes that need no token (`/ping`).
 pub fn serve_public(req: &Request, outcome: Result<Response<Body>, ApiError>) -> Response<Body> {
-    finish(req, Instant::now(), None, None, outcome)
+    finish(req, Instant::now(), Served::default(), outcome)
 }
 
 fn finish(
     req: &Request,
     started: Instant,
-    tenant: Option<&TenantId>,
-    quota: Option<Quota>,
+    served: Served<'_>,
     outcome: Result<Response<Body>, ApiError>,
 ) -> Response<Body> {
+    let Served {
+        tenant,
+        quota,
+        guessing_pressure,
+    } = served;
     let request_id = request_id(req);
     let (mut response, code, counted) = match outcome {
         Ok(response) => (response, None, None),
@@ -105,6 +126,7 @@ fn finish(
             outcome,
             latency_ms,
             counted,
+            guessing_pressure,
         });
     }
     response
@@ -171,6 +193,8 @@ mod metrics {
         pub outcome: &'a str,
         pub latency_ms: f64,
         pub counted: Option<Counted>,
+        /// Adds `GuessingPressure` (no dimension: one alarm for all tenants).
+        pub guessing_pressure: bool,
     }
 
     fn namespace() -> &'static str {
@@ -212,6 +236,12 @@ mod metrics {
                 r#",{{"Namespace":"{ns}","Dimensions":[["{dimension}"]],"Metrics":[{{"Name":"{name}","Unit":"Count"}}]}}"#
             );
         }
+        if m.guessing_pressure {
+            let _ = write!(
+                line,
+                r#",{{"Namespace":"{ns}","Dimensions":[[]],"Metrics":[{{"Name":"GuessingPressure","Unit":"Count"}}]}}"#
+            );
+        }
         line.push_str(r#"]},"Route":""#);
         escape(&mut line, m.route);
         line.push_str(r#"","RequestId":""#);
@@ -237,6 +267,9 @@ mod metrics {
             let _ = write!(line, r#","{dimension}":""#);
             escape(&mut line, value);
             let _ = write!(line, r#"","{name}":1"#);
+        }
+        if m.guessing_pressure {
+            line.push_str(r#","GuessingPressure":1"#);
         }
         line.push_str("}\n");
         crate::telemetry::write_metrics_line(line.as_bytes());

@@ -57,34 +57,17 @@ pub enum Form {
     Busy,
 }
 
-/// What a bucket item held when a conditional update failed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BucketState {
-    pub tat: Option<i64>,
-    /// Until when code lookups are refused (microseconds), if blocked.
-    pub blocked_until: Option<i64>,
-}
-
 /// One attempt at taking a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
     /// Taken; the bucket's new TAT.
     Taken(i64),
-    /// The condition failed; what the bucket holds now.
-    Refused(BucketState),
+    /// The condition failed; the bucket's TAT now (none: a new bucket).
+    Refused(Option<i64>),
 }
 
-/// Code lookups also check that the client is not blocked for guessing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Guard<'a> {
-    None,
-    /// Refuse while the bucket's block for this client (and the tenant) lasts.
-    NotBlocked {
-        client: Option<&'a str>,
-    },
-}
-
-/// The conditional writes a bucket needs; DynamoDB implements them.
+/// The conditional writes a bucket needs, and the block a bucket's owner
+/// may be under; DynamoDB implements them.
 pub trait BucketStore: Send + Sync {
     fn attempt(
         &self,
@@ -92,23 +75,29 @@ pub trait BucketStore: Send + Sync {
         form: Form,
         rule: Rule,
         now: i64,
-        guard: Guard<'_>,
     ) -> impl Future<Output = StoreResult<Attempt>> + Send;
 
-    /// Refuses guarded lookups on `key` (for one client, or everyone) until `until`.
-    fn block(
-        &self,
-        key: &str,
-        client: Option<&str>,
-        until: i64,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Marks `key`'s owner blocked until `until` (microseconds).
+    fn block(&self, key: &str, until: i64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Until when `key`'s owner is blocked, if it ever was.
+    fn blocked_until(&self, key: &str) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Allowed { remaining: u32, full_in: Duration },
     Limited { retry_after: Duration },
-    Blocked { retry_after: Duration },
+}
+
+impl Decision {
+    /// This request took the bucket's last token, or found none.
+    pub fn emptied(self) -> bool {
+        matches!(
+            self,
+            Decision::Allowed { remaining: 0, .. } | Decision::Limited { .. }
+        )
+    }
 }
 
 /// Races between instances can invalidate the chosen form more than once.
@@ -121,23 +110,17 @@ pub async fn take(
     key: &str,
     rule: Rule,
     clock: impl Fn() -> i64,
-    guard: Guard<'_>,
 ) -> StoreResult<Decision> {
     let mut now = clock();
     let mut form = hints.form(key, now);
     for _ in 0..ATTEMPTS {
-        match store.attempt(key, form, rule, now, guard).await? {
+        match store.attempt(key, form, rule, now).await? {
             Attempt::Taken(tat) => {
                 hints.remember(key, tat);
                 return Ok(allowed(rule, now, tat));
             }
-            Attempt::Refused(state) => {
-                if let Some(until) = state.blocked_until.filter(|&until| until > now) {
-                    return Ok(Decision::Blocked {
-                        retry_after: micros(until - now),
-                    });
-                }
-                let tat = state.tat.unwrap_or(now);
+            Attempt::Refused(tat) => {
+                let tat = tat.unwrap_or(now);
                 hints.remember(key, tat);
                 if tat > rule.busy_limit(now) {
                     // Refuse only by the time now, not when the write was
@@ -173,7 +156,7 @@ fn allowed(rule: Rule, now: i64, tat: i64) -> Decision {
     }
 }
 
-fn micros(us: i64) -> Duration {
+pub fn micros(us: i64) -> Duration {
     Duration::from_micros(us.max(0) as u64)
 }
 
@@ -214,7 +197,7 @@ mod tests {
     /// A bucket held in memory with DynamoDB's conditional semantics, to
     /// check the algorithm alone (the DynamoDB store has its own tests).
     #[derive(Default)]
-    struct Memory(StdMutex<HashMap<String, BucketState>>);
+    struct Memory(StdMutex<HashMap<String, Option<i64>>>);
 
     impl BucketStore for Memory {
         async fn attempt(
@@ -223,11 +206,10 @@ mod tests {
             form: Form,
             rule: Rule,
             now: i64,
-            _: Guard<'_>,
         ) -> StoreResult<Attempt> {
             let mut buckets = self.0.lock().unwrap();
             let state = buckets.entry(key.to_owned()).or_default();
-            let ok = match (form, state.tat) {
+            let ok = match (form, *state) {
                 (Form::Idle, None) => true,
                 (Form::Idle, Some(tat)) => tat <= now,
                 (Form::Busy, None) => false,
@@ -238,19 +220,23 @@ mod tests {
             }
             let tat = match form {
                 Form::Idle => now + rule.interval_us,
-                Form::Busy => state.tat.unwrap() + rule.interval_us,
+                Form::Busy => state.unwrap() + rule.interval_us,
             };
-            state.tat = Some(tat);
+            *state = Some(tat);
             Ok(Attempt::Taken(tat))
         }
 
-        async fn block(&self, _: &str, _: Option<&str>, _: i64) -> StoreResult<()> {
+        async fn block(&self, _: &str, _: i64) -> StoreResult<()> {
             Ok(())
+        }
+
+        async fn blocked_until(&self, _: &str) -> StoreResult<Option<i64>> {
+            Ok(None)
         }
     }
 
     fn run(store: &Memory, hints: &Hints, rule: Rule, now: i64) -> Decision {
-        futures_util::FutureExt::now_or_never(take(store, hints, "k", rule, || now, Guard::None))
+        futures_util::FutureExt::now_or_never(take(store, hints, "k", rule, || now))
             .unwrap()
             .unwrap()
     }

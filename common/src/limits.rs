@@ -1,6 +1,6 @@
 //! Abuse protection around every authenticated request: the tenant's token
-//! bucket, and a stricter bucket for lookups of codes that do not exist, so
-//! that guessing codes gets a client cut off.
+//! bucket, and budgets for lookups of codes that do not exist, so that
+//! guessing codes gets the guesser cut off, not the shop.
 
 use std::time::Duration;
 
@@ -8,9 +8,13 @@ use lambda_http::http::{HeaderName, HeaderValue, Method, Response};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 
+use serde_json::Value;
+
+use crate::coupon::{MAX_CUSTOMER_ID_CHARS, parse_label};
 use crate::error::ApiError;
 use crate::http::path_segments;
-use crate::limiter::{self, Decision, Guard, Hints, Rule, whole_seconds};
+use crate::limiter::{self, BucketStore, Decision, Hints, Rule, whole_seconds};
+use crate::request;
 use crate::store::DynamoStore;
 use crate::tenant::TenantId;
 
@@ -28,13 +32,22 @@ pub struct Caller {
     pub burst: u32,
 }
 
+/// The guessing defence's budgets for lookups of codes that do not exist
+/// ("misses"). Misses count per identity: the end customer a request names
+/// (`customer_id`), else the client address. An identity that spends its
+/// budget has its code lookups refused for the cool-down; other identities
+/// keep working. The tenant's budget counts all its identities' misses
+/// together: while it is spent, the tenant is under guessing pressure, and
+/// each identity's misses also draw on a much smaller budget.
 #[derive(Debug, Clone, Copy)]
 pub struct GuessingPolicy {
-    /// Unknown-code lookups a tenant as a whole may make (all its clients).
+    /// Misses of all a tenant's identities before it is under pressure.
     pub per_tenant: Rule,
-    /// Unknown-code lookups one client IP of a tenant may make.
-    pub per_client: Rule,
-    /// How long code lookups stay refused once a bucket is empty.
+    /// Misses one identity may make.
+    pub per_identity: Rule,
+    /// Misses one identity may make while its tenant is under pressure.
+    pub under_pressure: Rule,
+    /// How long an identity's code lookups stay refused once it spent a budget.
     pub cooldown: Duration,
 }
 
@@ -42,7 +55,8 @@ impl Default for GuessingPolicy {
     fn default() -> Self {
         GuessingPolicy {
             per_tenant: Rule::every(Duration::from_secs(6), 100),
-            per_client: Rule::every(Duration::from_secs(30), 20),
+            per_identity: Rule::every(Duration::from_secs(30), 20),
+            under_pressure: Rule::every(Duration::from_secs(3_600), 3),
             cooldown: Duration::from_secs(15 * 60),
         }
     }
@@ -50,29 +64,25 @@ impl Default for GuessingPolicy {
 
 impl GuessingPolicy {
     /// Defaults, overridden by `GUESS_TENANT_BURST`, `GUESS_TENANT_REFILL_SECS`,
-    /// `GUESS_CLIENT_BURST`, `GUESS_CLIENT_REFILL_SECS`, `GUESS_COOLDOWN_SECS`.
+    /// `GUESS_IDENTITY_BURST`, `GUESS_IDENTITY_REFILL_SECS`,
+    /// `GUESS_PRESSURE_BURST`, `GUESS_PRESSURE_REFILL_SECS`, `GUESS_COOLDOWN_SECS`.
     pub fn from_env() -> GuessingPolicy {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
         let d = GuessingPolicy::default();
-        let rule = |burst: &str, secs: &str, default: Rule| {
-            let interval =
-                var(secs).map_or(default.interval_us, |s| i64::from(s.max(1)) * 1_000_000);
+        let rule = |name: &str, default: Rule| {
+            let interval = var(&format!("GUESS_{name}_REFILL_SECS"))
+                .map_or(default.interval_us, |s| i64::from(s.max(1)) * 1_000_000);
             Rule {
                 interval_us: interval,
-                burst: var(burst).unwrap_or(default.burst).max(1),
+                burst: var(&format!("GUESS_{name}_BURST"))
+                    .unwrap_or(default.burst)
+                    .max(1),
             }
         };
         GuessingPolicy {
-            per_tenant: rule(
-                "GUESS_TENANT_BURST",
-                "GUESS_TENANT_REFILL_SECS",
-                d.per_tenant,
-            ),
-            per_client: rule(
-                "GUESS_CLIENT_BURST",
-                "GUESS_CLIENT_REFILL_SECS",
-                d.per_client,
-            ),
+            per_tenant: rule("TENANT", d.per_tenant),
+            per_identity: rule("IDENTITY", d.per_identity),
+            under_pressure: rule("PRESSURE", d.under_pressure),
             cooldown: var("GUESS_COOLDOWN_SECS")
                 .map_or(d.cooldown, |s| Duration::from_secs(s.into())),
         }
@@ -80,26 +90,76 @@ impl GuessingPolicy {
 }
 
 /// What a request is, for the limiter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// Looks a code up (details, validate, consume): guessing counts here.
-    CodeLookup,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// Looks a code up (details, validate, consume, reserve) for `Identity`:
+    /// guessing counts here.
+    CodeLookup(Identity),
     /// Creates coupons: the limiter fails closed here.
     Create,
     Other,
 }
 
-fn kind(req: &Request) -> Kind {
+/// Whose misses a code lookup counts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The end customer the request names (`customer_id`).
+    Customer(String),
+    /// The client address, for a request without `customer_id`.
+    Address(String),
+    /// Neither is known (an event without a source address).
+    Unknown,
+}
+
+impl Identity {
+    /// The bucket item counting this identity's misses; it also records a block.
+    fn key(&self, tenant: &TenantId) -> Option<String> {
+        match self {
+            Identity::Customer(customer) => Some(format!("T#{tenant}#MISS#c:{customer}")),
+            Identity::Address(ip) => Some(format!("T#{tenant}#MISS#ip:{ip}")),
+            Identity::Unknown => None,
+        }
+    }
+
+    /// The bucket item of its smaller budget under pressure.
+    fn pressure_key(&self, tenant: &TenantId) -> Option<String> {
+        self.key(tenant).map(|key| format!("{key}#PRESSURE"))
+    }
+}
+
+/// Classifies a request once, for admission and for counting a miss. A
+/// code lookup's identity is its `customer_id` (query or body), else its
+/// client address; a body that cannot be read leaves the address (the
+/// route refuses the request anyway).
+pub async fn kind(req: &Request) -> Kind {
     let segments = path_segments(req);
     let has_code = req
         .query_string_parameters_ref()
         .is_some_and(|q| q.first("code").is_some());
-    match (req.method(), segments.as_slice()) {
-        (&Method::POST, ["coupon"]) => Kind::Create,
-        (&Method::GET, ["coupon"]) if has_code => Kind::CodeLookup,
-        (_, ["coupon", "consume"]) => Kind::CodeLookup,
-        _ => Kind::Other,
+    let lookup = match (req.method(), segments.as_slice()) {
+        (&Method::POST, ["coupon"]) => return Kind::Create,
+        (&Method::GET, ["coupon"]) => has_code,
+        (_, ["coupon", "consume"]) => true,
+        (&Method::POST, ["coupon", "reserve"]) => true,
+        _ => false,
+    };
+    if !lookup {
+        return Kind::Other;
     }
+    let customer = match request::query_fields(req) {
+        Ok(query) if query.contains_key("customer_id") => Some(query),
+        Ok(_) => request::body_fields(req).await.ok(),
+        Err(_) => None,
+    }
+    .and_then(|fields| match fields.get("customer_id") {
+        Some(Value::String(id)) => parse_label("customer_id", id, MAX_CUSTOMER_ID_CHARS).ok(),
+        _ => None,
+    });
+    Kind::CodeLookup(match (customer, client_ip(req)) {
+        (Some(customer), _) => Identity::Customer(customer),
+        (None, Some(ip)) => Identity::Address(ip.to_owned()),
+        (None, None) => Identity::Unknown,
+    })
 }
 
 fn client_ip(req: &Request) -> Option<&str> {
@@ -179,28 +239,52 @@ impl Limits {
 
     /// Takes a token for this request, or says why not. `Ok(None)` means the
     /// limiter itself failed and the request goes on unlimited (fail open).
+    /// A code lookup is also refused while its identity is blocked for
+    /// guessing; that is read alongside the token, not after it.
     pub async fn admit(
         &self,
         caller: &Caller,
-        req: &Request,
+        kind: &Kind,
     ) -> Result<Option<Quota>, (ApiError, Option<Quota>)> {
-        let kind = kind(req);
-        let guard = match kind {
-            Kind::CodeLookup => Guard::NotBlocked {
-                client: client_ip(req),
-            },
-            _ => Guard::None,
-        };
         let (key, rule, _) = Self::tenant_bucket(caller);
-        let decision = match limiter::take(&self.buckets, &self.hints, &key, rule, now_us, guard)
-            .await
-        {
+        let token = limiter::take(&self.buckets, &self.hints, &key, rule, now_us);
+        let block_key = match kind {
+            Kind::CodeLookup(identity) => identity.key(&caller.tenant),
+            _ => None,
+        };
+        let blocked = async {
+            match &block_key {
+                Some(key) => self.buckets.blocked_until(key).await,
+                None => Ok(None),
+            }
+        };
+        let (decision, blocked) = futures_util::future::join(token, blocked).await;
+        let limit = caller.burst;
+        let now = now_us();
+        match blocked {
+            Ok(Some(until)) if until > now => {
+                let retry_after = limiter::micros(until - now);
+                return Err((
+                    ApiError::RateLimited {
+                        retry_after: whole_seconds(retry_after).max(1),
+                        detail: "too many lookups of codes that do not exist for this \
+                                 customer (or, without customer_id, this client address); \
+                                 its code lookups are paused"
+                            .into(),
+                    },
+                    None,
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read a guessing block; failing open"),
+        }
+        let decision = match decision {
             Ok(decision) => decision,
             // Creating coupons is not a checkout path and is the costliest
             // thing to abuse: without a working limiter it waits (503).
             // Everything else keeps serving customers; API Gateway's stage
             // throttle still bounds the volume.
-            Err(e) if kind == Kind::Create => {
+            Err(e) if *kind == Kind::Create => {
                 tracing::warn!(error = %e, "rate limiter unavailable; failing closed for create");
                 return Err((e.into(), None));
             }
@@ -209,7 +293,6 @@ impl Limits {
                 return Ok(None);
             }
         };
-        let limit = caller.burst;
         match decision {
             Decision::Allowed { remaining, full_in } => Ok(Some(Quota {
                 limit,
@@ -230,64 +313,52 @@ impl Limits {
                     reset: retry_after,
                 }),
             )),
-            Decision::Blocked { retry_after } => Err((
-                ApiError::RateLimited {
-                    retry_after: whole_seconds(retry_after).max(1),
-                    detail: "too many lookups of codes that do not exist; code lookups are paused"
-                        .into(),
-                },
-                Some(Quota {
-                    limit,
-                    remaining: 0,
-                    reset: retry_after,
-                }),
-            )),
         }
     }
 
-    /// Counts a lookup of a code that does not exist. When the tenant's or
-    /// this client's allowance of those runs out, code lookups are blocked
-    /// for the cool-down. Failures here are logged, never answered: the
-    /// request has been served already.
-    pub async fn record_miss(&self, caller: &Caller, req: &Request) {
-        if kind(req) != Kind::CodeLookup {
-            return;
-        }
-        let now = now_us();
-        let client = client_ip(req);
-        let tenant_key = format!("T#{}#MISS", caller.tenant);
-        let mut exhausted = Vec::new();
-        let mut checks = vec![(tenant_key, self.guessing.per_tenant, None)];
-        if let Some(ip) = client {
-            checks.push((
-                format!("T#{}#MISS#{ip}", caller.tenant),
-                self.guessing.per_client,
-                Some(ip),
-            ));
-        }
-        for (key, rule, who) in checks {
-            match limiter::take(&self.buckets, &self.hints, &key, rule, now_us, Guard::None).await {
-                Ok(Decision::Allowed { remaining: 0, .. } | Decision::Limited { .. }) => {
-                    exhausted.push(who)
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not count an unknown-code lookup"),
-            }
-        }
-        if exhausted.is_empty() {
-            return;
-        }
-        let until = now + self.guessing.cooldown.as_micros() as i64;
-        let (_, _, shards) = Self::tenant_bucket(caller);
-        for who in exhausted {
-            tracing::warn!(tenant = %caller.tenant, client = who, "blocking code lookups after too many unknown codes");
-            for shard in &shards {
-                if let Err(e) = limiter::BucketStore::block(&self.buckets, shard, who, until).await
-                {
-                    tracing::warn!(error = %e, "could not block a guessing client");
+    /// Counts a lookup of a code that does not exist against the tenant's
+    /// budget and its identity's (and, while the tenant is under pressure,
+    /// the identity's smaller one); an identity that spent one is blocked
+    /// for the cool-down. Answers whether the tenant is under pressure.
+    /// Failures here are logged, never answered: the request has been
+    /// served already.
+    pub async fn record_miss(&self, caller: &Caller, kind: &Kind) -> bool {
+        let Kind::CodeLookup(identity) = kind else {
+            return false;
+        };
+        let tenant = &caller.tenant;
+        let take = |key: String, rule: Rule| async move {
+            match limiter::take(&self.buckets, &self.hints, &key, rule, now_us).await {
+                Ok(decision) => decision.emptied(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not count an unknown-code lookup");
+                    false
                 }
             }
+        };
+        let tenant_key = format!("T#{tenant}#MISS");
+        let (pressure, mut spent) =
+            futures_util::future::join(take(tenant_key, self.guessing.per_tenant), async {
+                match identity.key(tenant) {
+                    Some(key) => take(key, self.guessing.per_identity).await,
+                    None => false,
+                }
+            })
+            .await;
+        if pressure {
+            tracing::warn!(tenant = %tenant, "tenant under guessing pressure: stricter budgets per identity");
+            if let Some(key) = identity.pressure_key(tenant) {
+                spent |= take(key, self.guessing.under_pressure).await;
+            }
         }
+        if let (true, Some(key)) = (spent, identity.key(tenant)) {
+            tracing::warn!(tenant = %tenant, identity = ?identity, "blocking code lookups after too many unknown codes");
+            let until = now_us() + self.guessing.cooldown.as_micros() as i64;
+            if let Err(e) = self.buckets.block(&key, until).await {
+                tracing::warn!(error = %e, "could not block a guessing identity");
+            }
+        }
+        pressure
     }
 }
 

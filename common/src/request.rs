@@ -68,6 +68,10 @@ fn json_fields(bytes: &[u8]) -> Result<Fields, ApiError> {
 }
 
 fn form_fields(bytes: &[u8]) -> Result<Fields, ApiError> {
+    // The decoder would put U+FFFD in place of such bytes and go on.
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::Malformed("the form body is not UTF-8".into()));
+    }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
         .map_err(|e| ApiError::Malformed(format!("the form body is malformed: {e}")))?;
     collect_form_pairs(pairs)

@@ -50,6 +50,9 @@ pub struct Options {
     pub faults: Option<crate::faults::Faults>,
     /// Keep rate-limit buckets in this table (created here) instead.
     pub buckets_table: Option<String>,
+    /// How long consume trusts a coupon it read (the functions' default
+    /// unless given; zero: every request reads afresh).
+    pub recent_coupon_ttl: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -64,6 +67,7 @@ impl Default for Options {
             counter: None,
             faults: None,
             rows_per_sheet: None,
+            recent_coupon_ttl: None,
         }
     }
 }
@@ -113,6 +117,9 @@ impl TestApp {
             .expect("create buckets table");
         let buckets = DynamoStore::new(client.clone(), buckets_table);
         let mut app = App::new(store, options.guessing, options.keyspace);
+        if let Some(ttl) = options.recent_coupon_ttl {
+            app = app.with_recent_coupon_ttl(ttl);
+        }
         app.auth = options.auth;
         app.limits = Limits::new(buckets, options.guessing);
         let bucket = format!("test-{}", uuid::Uuid::new_v4().simple());
@@ -195,6 +202,31 @@ impl TestApp {
         assert_eq!(job["status"], "pending");
         assert_eq!(job["created"], 0);
         id
+    }
+
+    /// Deletes the test's table, so a test that makes many apps keeps the
+    /// emulator small (moto keeps every table in memory).
+    pub async fn delete_table(&self) {
+        self.client
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .expect("delete the test table");
+    }
+
+    /// One scheduled run of the coupon-jobs worker: bulk jobs and deleted
+    /// coupons' clean-up; answers what it reports.
+    pub async fn run_worker(&self) -> Value {
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = (Utc::now() + chrono::Duration::minutes(15)).timestamp_millis() as u64;
+        let event = lambda_runtime::LambdaEvent::new(
+            json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
+            context,
+        );
+        coupon_jobs::handle(&self.app().store, event)
+            .await
+            .expect("the worker runs")
     }
 
     /// Redemption-log rows of tenant A on the given UTC day.
@@ -469,6 +501,17 @@ impl RequestBuilder {
             Value::String(format!("multipart/form-data; boundary={boundary}")),
         );
         self.body = Some((BASE64.encode(body.as_bytes()), true));
+        self
+    }
+
+    /// A body of any bytes, as API Gateway hands over one that is not
+    /// UTF-8 text: base64-encoded, with `isBase64Encoded: true`.
+    pub fn bytes(mut self, content_type: &str, body: &[u8]) -> RequestBuilder {
+        self.headers.insert(
+            "content-type".into(),
+            Value::String(content_type.to_owned()),
+        );
+        self.body = Some((BASE64.encode(body), true));
         self
     }
 

@@ -180,6 +180,7 @@ async fn a_code_another_coupon_has_is_never_overwritten() {
         &id,
         coupon_jobs::LEASE,
         Utc::now() + NO_DEADLINE,
+        Utc::now() + NO_DEADLINE,
     )
     .await
     .unwrap();
@@ -209,6 +210,7 @@ async fn a_run_near_its_deadline_pauses_and_the_next_resumes_at_once() {
             &t.tenant_a,
             &id,
             coupon_jobs::LEASE,
+            deadline,
             deadline,
         )
     };
@@ -282,7 +284,8 @@ async fn a_job_killed_half_way_resumes_to_exactly_its_quantity() {
     let tenant = tenant_a(&t);
     let job_id = id.clone();
     let first = tokio::spawn(async move {
-        coupon_jobs::run_job(&store, &tenant, &job_id, lease, Utc::now() + NO_DEADLINE).await
+        let no_deadline = Utc::now() + NO_DEADLINE;
+        coupon_jobs::run_job(&store, &tenant, &job_id, lease, no_deadline, no_deadline).await
     });
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -310,6 +313,7 @@ async fn a_job_killed_half_way_resumes_to_exactly_its_quantity() {
         &tenant_a(&t),
         &id,
         lease,
+        Utc::now() + NO_DEADLINE,
         Utc::now() + NO_DEADLINE,
     )
     .await

@@ -2,7 +2,7 @@
 //! moto (`make bench`; not part of `make test`). Time is simulated, so the
 //! traffic patterns are exact and the run takes only as long as moto does.
 
-use common::limiter::{self, Decision, Guard, Hints, Rule};
+use common::limiter::{self, Decision, Hints, Rule};
 use common::store::DynamoStore;
 
 use crate::helpers::*;
@@ -53,7 +53,7 @@ async fn limiter_write_units_per_check() {
         for check in 0..CHECKS {
             now += pattern.gap_us;
             let instance = &hints[check as usize % pattern.instances];
-            let decision = limiter::take(&store, instance, &key, rule, || now, Guard::None)
+            let decision = limiter::take(&store, instance, &key, rule, || now)
                 .await
                 .unwrap();
             if matches!(decision, Decision::Allowed { .. }) {

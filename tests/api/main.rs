@@ -15,6 +15,8 @@ mod jobs;
 mod keyspace;
 mod limiter_cost;
 mod malformed;
+mod model;
+mod money_path;
 mod observability;
 mod rate_limits;
 mod request_counts;

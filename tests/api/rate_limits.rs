@@ -74,13 +74,15 @@ async fn a_burst_of_40_gets_the_bucket_then_429_until_it_refills() {
     );
 }
 
-/// An app whose tenants may miss `per_tenant` codes, and each client
-/// `per_client`, before a ten-minute cool-down (no refill meanwhile).
-async fn guessing_app(per_tenant: u32, per_client: u32) -> TestApp {
+/// An app whose tenants may miss `per_tenant` codes before they are under
+/// pressure, each identity `per_identity` (`under_pressure` while its
+/// tenant is), before a ten-minute cool-down (no refill meanwhile).
+async fn guessing_app(per_tenant: u32, per_identity: u32, under_pressure: u32) -> TestApp {
     let slow = Duration::from_secs(600);
     let guessing = GuessingPolicy {
         per_tenant: Rule::every(slow, per_tenant),
-        per_client: Rule::every(slow, per_client),
+        per_identity: Rule::every(slow, per_identity),
+        under_pressure: Rule::every(slow, under_pressure),
         cooldown: slow,
     };
     TestApp::with(Options {
@@ -90,9 +92,13 @@ async fn guessing_app(per_tenant: u32, per_client: u32) -> TestApp {
     .await
 }
 
+fn retry_after(response: &TestResponse) -> u64 {
+    response.header("retry-after").unwrap().parse().unwrap()
+}
+
 #[tokio::test]
 async fn guessing_codes_cuts_the_client_off_for_the_cooldown() {
-    let t = guessing_app(1_000, 10).await;
+    let t = guessing_app(1_000, 10, 10).await;
     let real = t.create_coupon(json!({"availability_count": 5})).await;
 
     let mut statuses = Vec::new();
@@ -106,22 +112,17 @@ async fn guessing_codes_cuts_the_client_off_for_the_cooldown() {
         "cut off after 10 failures: {statuses:?}"
     );
 
-    // During the cool-down even a real code is refused, on every lookup route...
+    // During the cool-down even a real code is refused, on every lookup
+    // route, to requests without customer_id from that address...
     for lookup in [
         get(&format!("/coupon/consume?code={real}")),
         post(&format!("/coupon/consume?code={real}")),
         get(&format!("/coupon?code={real}")),
+        post(&format!("/coupon/reserve?code={real}")),
     ] {
         let refused = t.send(lookup.token(&t.token_a)).await;
         refused.assert_problem(429, "rate_limited");
-        assert!(
-            refused
-                .header("retry-after")
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-                > 500
-        );
+        assert!(retry_after(&refused) > 500);
     }
     // ...but other routes still work, and so does another client of the tenant.
     assert_eq!(t.send(get("/coupon").token(&t.token_a)).await.status, 200);
@@ -150,20 +151,101 @@ async fn guessing_codes_cuts_the_client_off_for_the_cooldown() {
 }
 
 #[tokio::test]
-async fn many_clients_guessing_block_the_tenants_lookups_only() {
-    let t = guessing_app(15, 10).await;
-    let mut statuses = Vec::new();
-    for i in 0..30 {
-        // Every guess from a different address: only the tenant bucket sees them all.
-        let guess = get(&format!("/coupon?code=GUESS{i:04}"))
-            .token(&t.token_a)
-            .source_ip(&format!("198.51.100.{i}"));
-        statuses.push(t.send(guess).await.status);
+async fn one_customer_guessing_is_cut_off_and_the_shops_other_customers_are_not() {
+    let t = guessing_app(1_000, 10, 10).await;
+    let real = t.create_coupon(json!({"availability_count": 5})).await;
+    // Every request comes from the shop's backend, one address; the body
+    // names the customer.
+    let lookup = |code: &str, customer: Option<&str>| {
+        let mut body = json!({"code": code});
+        if let Some(customer) = customer {
+            body["customer_id"] = json!(customer);
+        }
+        post("/coupon/consume").token(&t.token_a).json(body)
+    };
+    for i in 0..10 {
+        t.send(lookup(&format!("GUESS{i:04}"), Some("mallory")))
+            .await
+            .assert_problem(404, "not_found");
     }
-    assert!(statuses[..15].iter().all(|&s| s == 404), "{statuses:?}");
-    assert!(statuses[15..].iter().all(|&s| s == 429), "{statuses:?}");
+    // Mallory is cut off, real codes and reservations included...
+    for refused in [
+        t.send(lookup(&real, Some("mallory"))).await,
+        t.send(get(&format!("/coupon/consume?code={real}&customer_id=mallory")).token(&t.token_a))
+            .await,
+        t.send(
+            post("/coupon/reserve")
+                .token(&t.token_a)
+                .json(json!({"code": real, "customer_id": "mallory"})),
+        )
+        .await,
+    ] {
+        refused.assert_problem(429, "rate_limited");
+        assert!(retry_after(&refused) > 500);
+    }
+    // ...while the other customers of the same backend check out, and so
+    // do its requests that name no customer.
+    t.send(lookup(&real, Some("alice"))).await.expect(200);
+    t.send(lookup(&real, None)).await.expect(200);
+}
+
+#[tokio::test]
+async fn reserving_an_unknown_code_counts_as_a_miss() {
+    let t = guessing_app(1_000, 3, 3).await;
+    let real = t.create_coupon(json!({"availability_count": 5})).await;
+    for i in 0..3 {
+        t.send(
+            post("/coupon/reserve")
+                .token(&t.token_a)
+                .json(json!({"code": format!("GUESS{i:04}"), "customer_id": "mallory"})),
+        )
+        .await
+        .assert_problem(404, "not_found");
+    }
+    t.send(
+        post("/coupon/reserve")
+            .token(&t.token_a)
+            .json(json!({"code": real, "customer_id": "mallory"})),
+    )
+    .await
+    .assert_problem(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn many_identities_guessing_tighten_every_budget_but_checkout_goes_on() {
+    let t = guessing_app(15, 10, 2).await;
+    let real = t.create_coupon(json!({"availability_count": 100})).await;
+    let guess = |i: usize, customer: &str| {
+        post("/coupon/consume")
+            .token(&t.token_a)
+            .json(json!({"code": format!("GUESS{i:04}"), "customer_id": customer}))
+    };
+    // Fifteen identities each miss once: the tenant's budget is spent.
+    for i in 0..15 {
+        t.send(guess(i, &format!("bot-{i}")))
+            .await
+            .assert_problem(404, "not_found");
+    }
+    // From now on every identity gets two misses, not ten...
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for i in 0..4 {
+            statuses.push(t.send(guess(100 + i, "bot-new")).await.status);
+        }
+        statuses
+    };
+    assert_eq!(statuses, [404, 404, 429, 429]);
+    // ...and a customer with no misses checks out with a real code.
+    t.send(
+        post("/coupon/consume")
+            .token(&t.token_a)
+            .json(json!({"code": real, "customer_id": "alice"})),
+    )
+    .await
+    .expect(200);
+    // Other tenants never notice.
     assert_eq!(
-        t.send(get("/coupon?code=GUESS0000").token(&t.token_b))
+        t.send(get("/coupon/consume?code=GUESS0000").token(&t.token_b))
             .await
             .status,
         404

@@ -264,10 +264,12 @@ fn needed(function: &str) -> BTreeSet<(String, String)> {
         "PingFunction" => vec![],
         // Auth: token and tenant GetItem; the rate-limit bucket UpdateItem.
         // Create: coupons and high_demand shards (PutItem, a transaction of
-        // Puts), jobs (PutItem), keyspace counters (UpdateItem); details
-        // reads shards (BatchGetItem); update (UpdateItem); delete (DeleteItem,
-        // BatchWriteItem of the shards and customer counts found by Query);
-        // list (Query GSI1); job codes (Query); expired holds (Query GSI1).
+        // Puts), jobs with the unfinished-job count (a transaction of a Put
+        // and an Update), keyspace counters (UpdateItem), the undo of a
+        // failed create (BatchWriteItem); details reads shards
+        // (BatchGetItem); update (UpdateItem); delete (GetItem, then a
+        // transaction of Deletes and the clean-up task's Put); list (Query
+        // GSI1); job codes (Query).
         "CouponsFunction" => [
             on(
                 TABLE,
@@ -324,9 +326,12 @@ fn needed(function: &str) -> BTreeSet<(String, String)> {
             on(EXPORTS, &["s3:PutObject"]),
         ]
         .concat(),
-        // Active jobs (Query GSI1), claim/release/fail and keyspace
-        // (UpdateItem), codes and batch listings (PutItem), a taken code
-        // (GetItem), an unfinished batch removed (BatchWriteItem).
+        // Active jobs (Query GSI1), claim/release/fail, keyspace and the
+        // unfinished-job count (UpdateItem), codes and batch listings
+        // (PutItem), a taken code (GetItem), an unfinished batch removed
+        // (BatchWriteItem). A deleted coupon's leftovers: pending clean-ups
+        // and held reservations (Query GSI1), customer counts (Query,
+        // BatchWriteItem), releases (UpdateItem), the task (DeleteItem).
         "CouponJobsFunction" => [
             on(
                 TABLE,
@@ -334,7 +339,9 @@ fn needed(function: &str) -> BTreeSet<(String, String)> {
                     "dynamodb:GetItem",
                     "dynamodb:PutItem",
                     "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
                     "dynamodb:BatchWriteItem",
+                    "dynamodb:Query",
                 ],
             ),
             on(GSI1, &["dynamodb:Query"]),
@@ -505,16 +512,23 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     record("CouponJobsFunction");
 
     let granted = granted();
-    // These runs reach every DynamoDB call of their function, so the
-    // expected sets above are what the code does, not a guess.
+    // These runs reach every DynamoDB call of their function but the ones
+    // named here (failure paths), so the expected sets above are what the
+    // code does, not a guess.
+    let not_reached = [
+        ("CouponsFunction", "dynamodb:BatchWriteItem"),
+        ("CouponJobsFunction", "dynamodb:GetItem"),
+    ];
     for function in [
         "CouponsFunction",
         "ConsumeFunction",
         "ExportScheduleFunction",
+        "CouponJobsFunction",
     ] {
         let dynamodb: BTreeSet<_> = needed(function)
             .into_iter()
             .filter(|(action, _)| action.starts_with("dynamodb:"))
+            .filter(|(action, _)| !not_reached.contains(&(function, action.as_str())))
             .collect();
         assert_eq!(observed[function], dynamodb, "{function}");
     }

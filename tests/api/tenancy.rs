@@ -16,6 +16,8 @@ enum Expect {
     EmptyList,
     /// 200 (a route that holds no tenant data).
     Ok,
+    /// 422 `invalid_request`: a cursor that names another tenant's object.
+    Refused,
 }
 
 /// The key tenant A's consume carried: kept per tenant, so B sending the
@@ -211,7 +213,7 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
         (
             "listExports (A's cursor)",
             get(&format!("/exports?cursor={}", urlencode(&o.export_cursor))).token(b),
-            Expect::EmptyList,
+            Expect::Refused,
         ),
     ];
     let mut covered = std::collections::BTreeSet::new();
@@ -237,6 +239,7 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
                 );
             }
             Expect::Ok => assert_eq!(response.status, 200, "{route}"),
+            Expect::Refused => response.assert_problem(422, "invalid_request"),
         }
     }
 

@@ -4,17 +4,20 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, WriteRequest,
+    AttributeValue, Delete, DeleteRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
+use super::cleanup::DeletedCoupon;
 use super::item::*;
+use super::redemptions::{ATTEMPTS, back_off};
 use super::schema::*;
 use super::{CouponStore, ExportStore, Page, StoreError, StoreResult, TenantStore};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch};
-use crate::export::ExportRecord;
+use crate::export::{ExportCursor, ExportRecord};
 use crate::keyspace::Shape;
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
@@ -38,6 +41,29 @@ where
     R: std::fmt::Debug,
 {
     StoreError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+/// A failed write: known not to have happened when DynamoDB refused it
+/// (throttling, validation) or it was never sent; otherwise (a timeout, a
+/// dropped connection, an internal error, an unreadable answer) it may
+/// have committed with its answer lost.
+pub(super) fn write_failed<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    let not_applied = match &e {
+        SdkError::ConstructionFailure(_) => true,
+        SdkError::ServiceError(service) => {
+            !matches!(service.err().code(), None | Some("InternalServerError"))
+        }
+        _ => false,
+    };
+    if not_applied {
+        unavailable(e)
+    } else {
+        StoreError::OutcomeUnknown(DisplayErrorContext(e).to_string())
+    }
 }
 
 /// Whether a conditional write failed because its condition did not hold
@@ -140,7 +166,7 @@ impl DynamoStore {
         match result {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(write_failed(e)),
         }
     }
 
@@ -186,7 +212,7 @@ impl DynamoStore {
     }
 
     /// Deletes items by key, 25 to a batch, retrying what DynamoDB leaves unprocessed.
-    async fn delete_keys(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
+    pub(super) async fn delete_keys(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
         for chunk in keys.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
@@ -219,43 +245,6 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Deletes a deleted coupon's per-customer counts, so a coupon created
-    /// later under the same code starts from zero.
-    async fn delete_customer_counts(
-        &self,
-        tenant: &TenantId,
-        code: &CouponCode,
-    ) -> StoreResult<()> {
-        let pk = coupon_pk(tenant, code);
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :customer)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":customer", s(customer_sk("")))
-                .projection_expression("SK")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            let keys = output
-                .items
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|item| item.get(SK)?.as_s().ok().cloned())
-                .map(|sk| (pk.clone(), sk))
-                .collect();
-            self.delete_keys(keys).await?;
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(()),
-            }
-        }
-    }
-
     /// One try at `update_coupon`: `None` when the coupon was re-created
     /// under its code in the meantime.
     async fn update_coupon_once(
@@ -285,7 +274,7 @@ impl DynamoStore {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
                     c.item().map(coupon_from).transpose()?
                 }
-                _ => return Err(unavailable(e)),
+                _ => return Err(write_failed(e)),
             },
         };
         // A sharded coupon: its uses live in the shards, and its terms
@@ -301,20 +290,6 @@ impl DynamoStore {
             return Ok(None);
         }
         self.get_coupon(tenant, code).await
-    }
-
-    /// What lives beside a deleted coupon: its per-customer counts and, for
-    /// a `high_demand` coupon, its shards.
-    async fn delete_coupon_parts(
-        &self,
-        tenant: &TenantId,
-        code: &CouponCode,
-        old: &Item,
-    ) -> StoreResult<()> {
-        self.delete_customer_counts(tenant, code).await?;
-        let shards = coupon_from(old).map_or(0, |c| c.shards);
-        let keys = (0..shards).map(|shard| (shard_pk(tenant, code, shard), SHARD_SK.to_owned()));
-        self.delete_keys(keys.collect()).await
     }
 }
 
@@ -412,32 +387,59 @@ impl CouponStore for DynamoStore {
         &self,
         tenant: &TenantId,
         code: &CouponCode,
+        now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(coupon_pk(tenant, code)))
-            .key(SK, s(COUPON_SK))
-            .condition_expression("attribute_exists(PK)")
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                let old = output.attributes.unwrap_or_default();
-                // The coupon is gone either way; stale counts and shards only
-                // matter if its code is used again (and a new coupon ignores
-                // them), so a failure here is logged, not raised.
-                if let Err(e) = self.delete_coupon_parts(tenant, code, &old).await {
-                    tracing::warn!(error = %e, "could not delete a deleted coupon's customer counts or shards");
+        for attempt in 0..ATTEMPTS {
+            let Some(item) = self.get(coupon_pk(tenant, code), COUPON_SK).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let coupon = coupon_from(&item)?;
+            // The coupon read, not one created since under its code; its
+            // shards go in the same write, so a consume that writes only a
+            // shard fails its condition from this moment on.
+            let delete = |pk: String, sk: &str, condition: Option<&str>| {
+                let mut delete = Delete::builder()
+                    .table_name(&self.table)
+                    .key(PK, s(pk))
+                    .key(SK, s(sk));
+                if let Some(condition) = condition {
+                    delete = delete
+                        .condition_expression(condition)
+                        .expression_attribute_values(":created_at", time(coupon.created_at));
                 }
-                Ok(old.get("shape").and_then(|v| v.as_s().ok()).cloned())
+                let delete = delete
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Ok::<_, StoreError>(TransactWriteItem::builder().delete(delete).build())
+            };
+            let mut items = vec![delete(
+                coupon_pk(tenant, code),
+                COUPON_SK,
+                Some("created_at = :created_at"),
+            )?];
+            for shard in 0..coupon.shards {
+                items.push(delete(shard_pk(tenant, code, shard), SHARD_SK, None)?);
             }
-            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
-            Err(e) => Err(unavailable(e)),
+            let leftovers = DeletedCoupon {
+                tenant: tenant.clone(),
+                code: code.clone(),
+                created_at: coupon.created_at,
+            };
+            items.push(leftovers.task(&self.table, now)?);
+            let token = uuid::Uuid::new_v4().to_string();
+            match self.transact(items, Some(&token)).await? {
+                None => return Ok(item.get("shape").and_then(|v| v.as_s().ok()).cloned()),
+                // Deleted, or deleted and created again, since the read.
+                Some(cancelled) if cancelled.failed(Some(0)).is_some() => continue,
+                Some(cancelled) if cancelled.conflicted() => back_off(attempt).await,
+                Some(cancelled) => return Err(cancelled.unexplained("delete")),
+            }
         }
+        Err(StoreError::Unavailable(
+            "the coupon kept changing during delete".into(),
+        ))
     }
+
     async fn reserve_live_codes(
         &self,
         tenant: &TenantId,
@@ -511,18 +513,17 @@ impl ExportStore for DynamoStore {
         &self,
         tenant: &TenantId,
         limit: u32,
-        after: Option<&str>,
-    ) -> StoreResult<(Vec<ExportRecord>, Option<String>)> {
-        // The cursor is the last item's GSI1 sort key, which holds its key:
-        // the start key is rebuilt here, so a cursor never leaves the tenant.
-        let start = after.and_then(|cursor| {
-            let (_, key) = cursor.split_once('#')?;
-            Some(Item::from([
+        after: Option<&ExportCursor>,
+    ) -> StoreResult<(Vec<ExportRecord>, Option<ExportCursor>)> {
+        // The start key is built here from the cursor's parts, with the
+        // caller's tenant, so a cursor never leaves the tenant.
+        let start = after.map(|cursor| {
+            Item::from([
                 (PK.to_owned(), s(exports_pk(tenant))),
-                (SK.to_owned(), s(key)),
+                (SK.to_owned(), s(&cursor.key)),
                 (GSI1PK.to_owned(), s(exports_pk(tenant))),
-                (GSI1SK.to_owned(), s(cursor)),
-            ]))
+                (GSI1SK.to_owned(), s(cursor.to_string())),
+            ])
         });
         let (items, more) = self
             .gsi1_page(exports_pk(tenant), limit, start, true)
@@ -531,7 +532,7 @@ impl ExportStore for DynamoStore {
             .iter()
             .map(export_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        let next = more.then(|| records.last().map(export_gsi1sk)).flatten();
+        let next = more.then(|| records.last().map(ExportCursor::of)).flatten();
         Ok((records, next))
     }
 }
@@ -700,4 +701,37 @@ fn patch_expression(
         expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
     }
     (expression, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
+    use super::*;
+
+    fn service(code: &str) -> SdkError<TransactWriteItemsError, ()> {
+        let error = TransactWriteItemsError::generic(ErrorMetadata::builder().code(code).build());
+        SdkError::service_error(error, ())
+    }
+
+    #[test]
+    fn a_write_whose_answer_was_lost_has_an_unknown_outcome() {
+        let unknown = [
+            SdkError::timeout_error("attempt timed out"),
+            SdkError::response_error("unreadable answer", ()),
+            service("InternalServerError"),
+        ];
+        for e in unknown {
+            assert!(matches!(write_failed(e), StoreError::OutcomeUnknown(_)));
+        }
+        let refused = [
+            SdkError::construction_failure("never sent"),
+            service("ThrottlingException"),
+            service("ProvisionedThroughputExceededException"),
+        ];
+        for e in refused {
+            assert!(matches!(write_failed(e), StoreError::Unavailable(_)));
+        }
+    }
 }

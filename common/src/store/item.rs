@@ -31,8 +31,14 @@ pub fn time(value: DateTime<Utc>) -> AttributeValue {
     n(to_millis(value))
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("stored item has a missing or malformed {what}"))
+/// An item this code cannot read: a fault of the service (or of whoever
+/// wrote the item), not of the request, and not one a retry mends.
+fn corrupt(item: &Item, what: &str) -> StoreError {
+    let key = |name: &str| get_s(item, name).unwrap_or("?").to_owned();
+    StoreError::Corrupt {
+        key: format!("{}/{}", key(PK), key(SK)),
+        what: what.to_owned(),
+    }
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
@@ -53,8 +59,8 @@ fn get_flag(item: &Item, name: &str) -> bool {
     item.get(name)
         .is_some_and(|v| v.as_bool().is_ok_and(|b| *b))
 }
-fn req<T>(value: Option<T>, name: &str) -> Result<T, StoreError> {
-    value.ok_or_else(|| corrupt(name))
+fn req<T>(item: &Item, value: Option<T>, name: &str) -> Result<T, StoreError> {
+    value.ok_or_else(|| corrupt(item, name))
 }
 
 pub fn discount_attrs(discount: Discount) -> (AttributeValue, AttributeValue) {
@@ -74,7 +80,7 @@ fn discount_of(item: &Item) -> Result<Option<Discount>, StoreError> {
         (Some("percent"), Some(v)) => {
             Ok(Some(Discount::Percent(Percent::from_hundredths(v as u32))))
         }
-        _ => Err(corrupt("discount")),
+        _ => Err(corrupt(item, "discount")),
     }
 }
 
@@ -170,9 +176,9 @@ pub fn shard_items(tenant: &TenantId, coupon: &Coupon) -> Vec<Item> {
 /// One shard's counts: uses left, redeemed, reserved.
 pub fn shard_counts(item: &Item) -> Result<[u64; 3], StoreError> {
     Ok([
-        req(get_n(item, "uses_left"), "uses_left")?,
-        req(get_n(item, "redeemed_count"), "redeemed_count")?,
-        req(get_n(item, "reserved_count"), "reserved_count")?,
+        req(item, get_n(item, "uses_left"), "uses_left")?,
+        req(item, get_n(item, "redeemed_count"), "redeemed_count")?,
+        req(item, get_n(item, "reserved_count"), "reserved_count")?,
     ])
 }
 
@@ -189,10 +195,11 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
     let count = |name| match get_n(item, name) {
         Some(count) => Ok(count),
         None if shards > 0 => Ok(0),
-        None => Err(corrupt(name)),
+        None => Err(corrupt(item, name)),
     };
     Ok(Coupon {
-        code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
+        code: CouponCode::parse(req(item, get_s(item, "code"), "code")?)
+            .map_err(|_| corrupt(item, "code"))?,
         product_id: get_s(item, "product_id").map(str::to_owned),
         promo_type: get_s(item, "promo_type").map(str::to_owned),
         discount: discount_of(item)?,
@@ -207,11 +214,12 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         starts_at: get_time(item, "starts_at"),
         expires_at: get_time(item, "expires_at"),
         active: req(
+            item,
             item.get("active").and_then(|v| v.as_bool().ok()).copied(),
             "active",
         )?,
-        created_at: req(get_time(item, "created_at"), "created_at")?,
-        updated_at: req(get_time(item, "updated_at"), "updated_at")?,
+        created_at: req(item, get_time(item, "created_at"), "created_at")?,
+        updated_at: req(item, get_time(item, "updated_at"), "updated_at")?,
     })
 }
 
@@ -272,15 +280,20 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
         _ => None,
     };
     Ok(Redemption {
-        redemption_id: req(get_s(item, "redemption_id"), "redemption_id")?.to_owned(),
+        redemption_id: req(item, get_s(item, "redemption_id"), "redemption_id")?.to_owned(),
         // Rows written before reversals existed are all consumes.
         kind: match get_s(item, "kind") {
             None => RedemptionKind::Consume,
-            Some(kind) => RedemptionKind::parse(kind).ok_or_else(|| corrupt("kind"))?,
+            Some(kind) => RedemptionKind::parse(kind).ok_or_else(|| corrupt(item, "kind"))?,
         },
         reverses: get_s(item, "reverses").map(str::to_owned),
-        code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
-        coupon_created_at: req(get_time(item, "coupon_created_at"), "coupon_created_at")?,
+        code: CouponCode::parse(req(item, get_s(item, "code"), "code")?)
+            .map_err(|_| corrupt(item, "code"))?,
+        coupon_created_at: req(
+            item,
+            get_time(item, "coupon_created_at"),
+            "coupon_created_at",
+        )?,
         product_id: get_s(item, "product_id").map(str::to_owned),
         promo_type: get_s(item, "promo_type").map(str::to_owned),
         discount: discount_of(item)?,
@@ -290,7 +303,7 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
         pricing,
         reservation_id: get_s(item, "reservation_id").map(str::to_owned),
         shard: get_n(item, "shard"),
-        consumed_at: req(get_time(item, "consumed_at"), "consumed_at")?,
+        consumed_at: req(item, get_time(item, "consumed_at"), "consumed_at")?,
     })
 }
 
@@ -335,10 +348,15 @@ pub fn job_item(tenant: &TenantId, job: &Job) -> Result<Item, StoreError> {
 }
 
 pub fn job_from(item: &Item) -> Result<Job, StoreError> {
-    let text = |name: &str| req(get_s(item, name), name).map(str::to_owned);
+    let text = |name: &str| req(item, get_s(item, name), name).map(str::to_owned);
     let format: FormatSpec =
-        serde_json::from_str(&text("format")?).map_err(|_| corrupt("format"))?;
-    let mut template = req(item.get("template").and_then(|v| v.as_m().ok()), "template")?.clone();
+        serde_json::from_str(&text("format")?).map_err(|_| corrupt(item, "format"))?;
+    let mut template = req(
+        item,
+        item.get("template").and_then(|v| v.as_m().ok()),
+        "template",
+    )?
+    .clone();
     template
         .entry("code".into())
         .or_insert_with(|| s("TEMPLATE"));
@@ -355,17 +373,17 @@ pub fn job_from(item: &Item) -> Result<Job, StoreError> {
         .unwrap_or_default();
     Ok(Job {
         job_id: text("job_id")?,
-        status: JobStatus::parse(&text("status")?).ok_or_else(|| corrupt("status"))?,
-        quantity: req(get_n(item, "quantity"), "quantity")?,
-        batches_done: req(get_n(item, "batches_done"), "batches_done")?,
+        status: JobStatus::parse(&text("status")?).ok_or_else(|| corrupt(item, "status"))?,
+        quantity: req(item, get_n(item, "quantity"), "quantity")?,
+        batches_done: req(item, get_n(item, "batches_done"), "batches_done")?,
         format,
         template: coupon_from(&template)?,
         shape_key: text("shape")?,
         seed: text("seed")?,
         replaced,
         error: get_s(item, "error").map(str::to_owned),
-        created_at: req(get_time(item, "created_at"), "created_at")?,
-        updated_at: req(get_time(item, "updated_at"), "updated_at")?,
+        created_at: req(item, get_time(item, "created_at"), "created_at")?,
+        updated_at: req(item, get_time(item, "updated_at"), "updated_at")?,
         completed_at: get_time(item, "completed_at"),
     })
 }
@@ -412,17 +430,22 @@ pub fn reservation_item(tenant: &TenantId, reservation: &Reservation) -> Item {
 
 pub fn reservation_from(item: &Item) -> Result<Reservation, StoreError> {
     Ok(Reservation {
-        reservation_id: req(get_s(item, "reservation_id"), "reservation_id")?.to_owned(),
-        code: CouponCode::parse(req(get_s(item, "code"), "code")?).map_err(|_| corrupt("code"))?,
-        coupon_created_at: req(get_time(item, "coupon_created_at"), "coupon_created_at")?,
+        reservation_id: req(item, get_s(item, "reservation_id"), "reservation_id")?.to_owned(),
+        code: CouponCode::parse(req(item, get_s(item, "code"), "code")?)
+            .map_err(|_| corrupt(item, "code"))?,
+        coupon_created_at: req(
+            item,
+            get_time(item, "coupon_created_at"),
+            "coupon_created_at",
+        )?,
         customer_id: get_s(item, "customer_id").map(str::to_owned),
         counted_for_customer: get_flag(item, "counted_for_customer"),
         shard: get_n(item, "shard"),
         state: get_s(item, "state")
             .and_then(ReservationState::parse)
-            .ok_or_else(|| corrupt("state"))?,
-        created_at: req(get_time(item, "created_at"), "created_at")?,
-        expires_at: req(get_time(item, "expires_at"), "expires_at")?,
+            .ok_or_else(|| corrupt(item, "state"))?,
+        created_at: req(item, get_time(item, "created_at"), "created_at")?,
+        expires_at: req(item, get_time(item, "expires_at"), "expires_at")?,
     })
 }
 
@@ -443,11 +466,11 @@ pub fn export_item(tenant: &TenantId, record: &ExportRecord) -> Item {
 
 pub fn export_from(item: &Item) -> Result<ExportRecord, StoreError> {
     Ok(ExportRecord {
-        key: req(get_s(item, "key"), "key")?.to_owned(),
-        rows: req(get_n(item, "rows"), "rows")?,
-        from: req(get_time(item, "from"), "from")?,
-        to: req(get_time(item, "to"), "to")?,
-        created_at: req(get_time(item, "created_at"), "created_at")?,
+        key: req(item, get_s(item, "key"), "key")?.to_owned(),
+        rows: req(item, get_n(item, "rows"), "rows")?,
+        from: req(item, get_time(item, "from"), "from")?,
+        to: req(item, get_time(item, "to"), "to")?,
+        created_at: req(item, get_time(item, "created_at"), "created_at")?,
     })
 }
 
@@ -469,10 +492,10 @@ pub fn tenant_item(tenant: &Tenant) -> Item {
 pub fn tenant_from(item: &Item) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: tenant_id_of(item)?,
-        name: req(get_s(item, "name"), "name")?.to_owned(),
-        rate_per_second: req(get_n(item, "rate_per_second"), "rate_per_second")?,
-        burst: req(get_n(item, "burst"), "burst")?,
-        created_at: req(get_time(item, "created_at"), "created_at")?,
+        name: req(item, get_s(item, "name"), "name")?.to_owned(),
+        rate_per_second: req(item, get_n(item, "rate_per_second"), "rate_per_second")?,
+        burst: req(item, get_n(item, "burst"), "burst")?,
+        created_at: req(item, get_time(item, "created_at"), "created_at")?,
     })
 }
 
@@ -491,13 +514,14 @@ pub fn token_item(record: &TokenRecord, hash: &str) -> Item {
 
 pub fn token_from(item: &Item) -> Result<TokenRecord, StoreError> {
     Ok(TokenRecord {
-        token_id: req(get_s(item, "token_id"), "token_id")?.to_owned(),
+        token_id: req(item, get_s(item, "token_id"), "token_id")?.to_owned(),
         tenant_id: tenant_id_of(item)?,
-        created_at: req(get_time(item, "created_at"), "created_at")?,
+        created_at: req(item, get_time(item, "created_at"), "created_at")?,
         revoked_at: get_time(item, "revoked_at"),
     })
 }
 
 fn tenant_id_of(item: &Item) -> Result<TenantId, StoreError> {
-    TenantId::parse(req(get_s(item, "tenant_id"), "tenant_id")?).map_err(|_| corrupt("tenant_id"))
+    TenantId::parse(req(item, get_s(item, "tenant_id"), "tenant_id")?)
+        .map_err(|_| corrupt(item, "tenant_id"))
 }

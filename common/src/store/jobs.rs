@@ -2,11 +2,12 @@
 //! progress (`batches_done`) and the worker's lease; each finished batch
 //! leaves an item listing its codes, so the codes can be paged per job.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::dynamo::{is_condition_failure, unavailable};
 use super::item::*;
+use super::redemptions::{ATTEMPTS, back_off, update};
 use super::schema::*;
 use super::{DynamoStore, JobStore, SlotWrite, StoreError, StoreResult};
 use crate::code::CouponCode;
@@ -15,6 +16,62 @@ use crate::job::{Job, JobStatus};
 use crate::tenant::TenantId;
 
 impl DynamoStore {
+    /// Ends a job (`expression`, if `condition` holds) and takes it off its
+    /// tenant's count of unfinished jobs in the same write; `false` if the
+    /// condition failed. A count that has nothing to take (a job from
+    /// before the count existed) does not keep the job from ending.
+    async fn finish_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        expression: &str,
+        condition: &str,
+        values: Item,
+    ) -> StoreResult<bool> {
+        let table = self.table();
+        let names = [("#status", "status"), ("#error", "error")];
+        let names: Vec<(&str, &str)> = names
+            .into_iter()
+            .filter(|(placeholder, _)| expression.contains(placeholder))
+            .collect();
+        let job = update(
+            table,
+            (job_pk(tenant, job_id), JOB_SK.to_owned()),
+            expression,
+            condition,
+            &names,
+            values,
+        )?;
+        let uncount = update(
+            table,
+            (unfinished_jobs_pk(tenant), UNFINISHED_JOBS_SK.to_owned()),
+            "ADD unfinished :minus_one",
+            "unfinished > :zero",
+            &[],
+            Item::from([(":minus_one".into(), n(-1)), (":zero".into(), n(0))]),
+        )?;
+        let mut items = vec![job, uncount];
+        for attempt in 0..ATTEMPTS {
+            let Some(cancelled) = self.transact(items.clone(), None).await? else {
+                return Ok(true);
+            };
+            if cancelled.failed(Some(0)).is_some() {
+                return Ok(false);
+            }
+            if cancelled.failed(Some(1)).is_some() {
+                items.truncate(1);
+                continue;
+            }
+            if !cancelled.conflicted() {
+                return Err(cancelled.unexplained("finish job"));
+            }
+            back_off(attempt).await;
+        }
+        Err(StoreError::Unavailable(
+            "the job kept changing while it ended".into(),
+        ))
+    }
+
     /// An `UpdateItem` of a job item.
     fn update_job(
         &self,
@@ -43,16 +100,44 @@ where
 }
 
 impl JobStore for DynamoStore {
-    async fn insert_job(&self, tenant: &TenantId, job: &Job) -> StoreResult<()> {
-        self.client()
-            .put_item()
-            .table_name(self.table())
+    async fn insert_job(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        max_unfinished: u32,
+    ) -> StoreResult<()> {
+        let table = self.table();
+        let put = Put::builder()
+            .table_name(table)
             .set_item(Some(job_item(tenant, job)?))
             .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // The tenant's count of unfinished jobs, in the same write as the job.
+        let count = update(
+            table,
+            (unfinished_jobs_pk(tenant), UNFINISHED_JOBS_SK.to_owned()),
+            "ADD unfinished :one",
+            "attribute_not_exists(unfinished) OR unfinished < :max",
+            &[],
+            Item::from([(":one".into(), n(1)), (":max".into(), n(max_unfinished))]),
+        )?;
+        let items = vec![TransactWriteItem::builder().put(put).build(), count];
+        for attempt in 0..ATTEMPTS {
+            let Some(cancelled) = self.transact(items.clone(), Some(&job.job_id)).await? else {
+                return Ok(());
+            };
+            if cancelled.failed(Some(1)).is_some() {
+                return Err(StoreError::TooManyJobs(max_unfinished));
+            }
+            if !cancelled.conflicted() {
+                return Err(cancelled.unexplained("insert job"));
+            }
+            back_off(attempt).await;
+        }
+        Err(StoreError::Unavailable(
+            "the tenant's jobs kept changing during create".into(),
+        ))
     }
 
     async fn get_job(&self, tenant: &TenantId, job_id: &str) -> StoreResult<Option<Job>> {
@@ -189,30 +274,30 @@ impl JobStore for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        let last = batch + 1 == job.batches();
-        let mut update = self
+        let condition = "batches_done = :batch AND lease_owner = :owner";
+        let mut values = Item::from([
+            (":batch".into(), n(batch)),
+            (":next".into(), n(batch + 1)),
+            (":owner".into(), s(owner)),
+            (":now".into(), time(now)),
+        ]);
+        if batch + 1 == job.batches() {
+            values.insert(":succeeded".into(), s(JobStatus::Succeeded.as_str()));
+            let finish = "SET batches_done = :next, #status = :succeeded, updated_at = :now, \
+                          completed_at = :now REMOVE lease_owner, lease_until, GSI1PK, GSI1SK";
+            return self
+                .finish_job(tenant, &job.job_id, finish, condition, values)
+                .await;
+        }
+        values.insert(":until".into(), time(lease_until));
+        let result = self
             .update_job(tenant, &job.job_id)
-            .condition_expression("batches_done = :batch AND lease_owner = :owner")
-            .expression_attribute_values(":batch", n(batch))
-            .expression_attribute_values(":next", n(batch + 1))
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":now", time(now));
-        update = if last {
-            update
-                .update_expression(
-                    "SET batches_done = :next, #status = :succeeded, updated_at = :now, \
-                     completed_at = :now REMOVE lease_owner, lease_until, GSI1PK, GSI1SK",
-                )
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":succeeded", s(JobStatus::Succeeded.as_str()))
-        } else {
-            update
-                .update_expression(
-                    "SET batches_done = :next, lease_until = :until, updated_at = :now",
-                )
-                .expression_attribute_values(":until", time(lease_until))
-        };
-        applied(update.send().await)
+            .update_expression("SET batches_done = :next, lease_until = :until, updated_at = :now")
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        applied(result)
     }
 
     async fn release_job(&self, tenant: &TenantId, job_id: &str, owner: &str) -> StoreResult<bool> {
@@ -234,22 +319,16 @@ impl JobStore for DynamoStore {
         error: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let result = self
-            .update_job(tenant, job_id)
-            .update_expression(
-                "SET #status = :failed, #error = :error, updated_at = :now, completed_at = :now \
-                 REMOVE lease_owner, lease_until, GSI1PK, GSI1SK",
-            )
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#error", "error")
-            .expression_attribute_values(":failed", s(JobStatus::Failed.as_str()))
-            .expression_attribute_values(":error", s(error))
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":now", time(now))
-            .send()
-            .await;
-        applied(result)
+        let fail = "SET #status = :failed, #error = :error, updated_at = :now, completed_at = :now \
+                    REMOVE lease_owner, lease_until, GSI1PK, GSI1SK";
+        let values = Item::from([
+            (":failed".into(), s(JobStatus::Failed.as_str())),
+            (":error".into(), s(error)),
+            (":owner".into(), s(owner)),
+            (":now".into(), time(now)),
+        ]);
+        self.finish_job(tenant, job_id, fail, "lease_owner = :owner", values)
+            .await
     }
 
     async fn job_codes(

@@ -2,6 +2,7 @@
 //! against the single table described in the README.
 
 mod buckets;
+mod cleanup;
 mod dynamo;
 mod item;
 mod jobs;
@@ -13,12 +14,13 @@ use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use cleanup::{CLEANUP_TYPE, CleanupStore, DeletedCoupon};
 pub use dynamo::DynamoStore;
 
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch, Redeem, Redemption, Reservation};
 use crate::error::{ApiError, Refusal};
-use crate::export::ExportRecord;
+use crate::export::{ExportCursor, ExportRecord};
 use crate::idempotency::Idempotency;
 use crate::job::Job;
 use crate::keyspace::Shape;
@@ -26,9 +28,16 @@ use crate::tenant::{Tenant, TenantId, TokenRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// DynamoDB failed, throttled or timed out; the operation did not happen.
+    /// DynamoDB failed or throttled; the operation did not happen.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// A write was sent but its answer never came (a timeout, a dropped
+    /// connection, a DynamoDB internal error): it may have happened.
+    #[error("the outcome of a write is unknown: {0}")]
+    OutcomeUnknown(String),
+    /// A stored item this code cannot read.
+    #[error("item {key} has a missing or malformed {what}")]
+    Corrupt { key: String, what: String },
     /// An item that should not exist does (a tenant id).
     #[error("it already exists")]
     AlreadyExists,
@@ -39,6 +48,9 @@ pub enum StoreError {
     /// An idempotency key came back with different parameters.
     #[error("idempotency key reused")]
     IdempotencyKeyReused,
+    /// The tenant has this many bulk jobs not finished yet.
+    #[error("{0} unfinished jobs")]
+    TooManyJobs(u32),
 }
 
 impl From<StoreError> for ApiError {
@@ -51,12 +63,26 @@ impl From<StoreError> for ApiError {
                     "a dependency failed; nothing was changed, retry later".into(),
                 )
             }
+            StoreError::OutcomeUnknown(_) => {
+                tracing::warn!(error = %e, "write outcome unknown");
+                ApiError::Unavailable(
+                    "a dependency did not answer in time, so whether the change was made is \
+                     unknown; retrying a consume with the same Idempotency-Key is safe, \
+                     otherwise read the resource before retrying"
+                        .into(),
+                )
+            }
+            StoreError::Corrupt { .. } => {
+                tracing::error!(error = %e, "stored item unreadable");
+                ApiError::Internal
+            }
             StoreError::AlreadyExists => {
                 ApiError::AlreadyExists("that coupon code already exists".into())
             }
             StoreError::NotFound => ApiError::NotFound("no such coupon".into()),
             StoreError::Refused(refusal) => ApiError::Refused(refusal),
             StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            StoreError::TooManyJobs(max) => ApiError::TooManyJobs { max },
         }
     }
 }
@@ -100,11 +126,15 @@ pub trait CouponStore: Send + Sync {
         patch: &CouponPatch,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Coupon>> + Send;
-    /// Deletes the coupon; answers the keyspace shape it counted against, if any.
+    /// Deletes the coupon and its shards in one write, with a task for the
+    /// worker to remove its customer counts and release its held
+    /// reservations (see `cleanup`); answers the keyspace shape it counted
+    /// against, if any.
     fn delete_coupon(
         &self,
         tenant: &TenantId,
         code: &CouponCode,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
     /// Counts `quantity` more live codes of `shape`, unless that would pass
     /// its `max_live`; then answers `Err(live)` with the count as it stands.
@@ -154,6 +184,16 @@ pub trait RedemptionStore: Send + Sync {
         request: ConsumeRequest<'_>,
     ) -> impl Future<Output = StoreResult<Consumed>> + Send;
 
+    /// The answer a consume with this idempotency key got, while the key is
+    /// kept: `Some(body)` for the same parameters, `IdempotencyKeyReused`
+    /// for others, `None` when no consume with it succeeded.
+    fn idempotent_answer(
+        &self,
+        tenant: &TenantId,
+        idempotency: &Idempotency,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+
     /// Holds one use of `seen` until `expires_at`. Answers the reservation
     /// and the coupon as it left it.
     fn reserve(
@@ -195,7 +235,7 @@ pub trait RedemptionStore: Send + Sync {
     fn customer_uses(
         &self,
         tenant: &TenantId,
-        code: &CouponCode,
+        coupon: &Coupon,
         customer_id: &str,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 
@@ -239,10 +279,13 @@ pub enum SlotWrite {
 }
 
 pub trait JobStore: Send + Sync {
+    /// Writes a new job, unless the tenant has `max_unfinished` jobs not
+    /// finished yet (`TooManyJobs`).
     fn insert_job(
         &self,
         tenant: &TenantId,
         job: &Job,
+        max_unfinished: u32,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_job(
         &self,
@@ -328,8 +371,8 @@ pub trait ExportStore: Send + Sync {
         &self,
         tenant: &TenantId,
         limit: u32,
-        after: Option<&str>,
-    ) -> impl Future<Output = StoreResult<(Vec<ExportRecord>, Option<String>)>> + Send;
+        after: Option<&ExportCursor>,
+    ) -> impl Future<Output = StoreResult<(Vec<ExportRecord>, Option<ExportCursor>)>> + Send;
 }
 
 pub trait TenantStore: Send + Sync {

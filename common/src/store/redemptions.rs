@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::future::join_all;
 use rand::RngExt;
 
-use super::dynamo::unavailable;
+use super::dynamo::{unavailable, write_failed};
 use super::item::*;
 use super::schema::*;
 use super::shards::{ShardState, random_shard, shard_key};
@@ -54,7 +54,6 @@ fn usable_condition(
     values.insert(":expiry_second".into(), time(expiry_second(now)));
     if needs_a_use {
         condition.push_str(" AND uses_left > :zero");
-        values.insert(":zero".into(), n(0));
     }
     if let Some(product_id) = &redeem.product_id {
         condition
@@ -189,8 +188,18 @@ pub(super) async fn back_off(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
-fn customer_key(tenant: &TenantId, code: &CouponCode, customer_id: &str) -> (String, String) {
-    (coupon_pk(tenant, code), customer_sk(customer_id))
+/// A customer's count item of one coupon: a coupon created later under the
+/// same code starts from zero, whenever the old counts are cleaned up.
+fn customer_key(
+    tenant: &TenantId,
+    code: &CouponCode,
+    coupon_created_at: DateTime<Utc>,
+    customer_id: &str,
+) -> (String, String) {
+    (
+        coupon_pk(tenant, code),
+        customer_sk(coupon_created_at, customer_id),
+    )
 }
 
 fn coupon_key(tenant: &TenantId, code: &CouponCode) -> (String, String) {
@@ -201,13 +210,13 @@ fn coupon_key(tenant: &TenantId, code: &CouponCode) -> (String, String) {
 fn count_customer_use(
     table: &str,
     tenant: &TenantId,
-    code: &CouponCode,
+    coupon: &Coupon,
     customer_id: &str,
     max: u64,
 ) -> StoreResult<TransactWriteItem> {
     update(
         table,
-        customer_key(tenant, code, customer_id),
+        customer_key(tenant, &coupon.code, coupon.created_at, customer_id),
         "ADD #uses :one",
         "attribute_not_exists(#uses) OR #uses < :max",
         &[("#uses", "uses")],
@@ -220,11 +229,12 @@ fn uncount_customer_use(
     table: &str,
     tenant: &TenantId,
     code: &CouponCode,
+    coupon_created_at: DateTime<Utc>,
     customer_id: &str,
 ) -> StoreResult<TransactWriteItem> {
     update(
         table,
-        customer_key(tenant, code, customer_id),
+        customer_key(tenant, code, coupon_created_at, customer_id),
         "ADD #uses :minus_one",
         "#uses > :zero",
         &[("#uses", "uses")],
@@ -251,13 +261,16 @@ fn return_use(
     from: Returned,
     now: DateTime<Utc>,
 ) -> StoreResult<TransactWriteItem> {
-    let expression = match from {
-        Returned::Redeemed => {
-            "SET uses_left = uses_left + :one, redeemed_count = redeemed_count - :one, updated_at = :now"
-        }
-        Returned::Reserved => {
-            "SET uses_left = uses_left + :one, reserved_count = reserved_count - :one, updated_at = :now"
-        }
+    // Every decrement requires something to take: no count goes below zero.
+    let (expression, condition) = match from {
+        Returned::Redeemed => (
+            "SET uses_left = uses_left + :one, redeemed_count = redeemed_count - :one, updated_at = :now",
+            "attribute_exists(PK) AND created_at = :created_at AND redeemed_count > :zero",
+        ),
+        Returned::Reserved => (
+            "SET uses_left = uses_left + :one, reserved_count = reserved_count - :one, updated_at = :now",
+            "attribute_exists(PK) AND created_at = :created_at AND reserved_count > :zero",
+        ),
     };
     let key = match shard {
         Some(shard) => shard_key(tenant, code, shard),
@@ -267,14 +280,85 @@ fn return_use(
         table,
         key,
         expression,
-        "attribute_exists(PK) AND created_at = :created_at",
+        condition,
         &[],
         Item::from([
             (":one".into(), n(1)),
+            (":zero".into(), n(0)),
             (":now".into(), time(now)),
             (":created_at".into(), time(coupon_created_at)),
         ]),
     )
+}
+
+/// What a release or a rollback gives back beside marking its own item:
+/// the use, to the coupon it was taken from while that coupon lives, and
+/// the customer's count, while the coupon keeps one for them.
+struct GiveBack<'a> {
+    use_to_coupon: bool,
+    customer: Option<&'a str>,
+}
+
+/// Where `GiveBack::push` put its writes in the transaction.
+#[derive(Clone, Copy)]
+struct GiveBackSlots {
+    use_to_coupon: Option<usize>,
+    customer: Option<usize>,
+}
+
+impl<'a> GiveBack<'a> {
+    fn new(counted_for_customer: bool, customer_id: &'a Option<String>) -> GiveBack<'a> {
+        GiveBack {
+            use_to_coupon: true,
+            customer: customer_id.as_deref().filter(|_| counted_for_customer),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &self,
+        items: &mut Vec<TransactWriteItem>,
+        table: &str,
+        tenant: &TenantId,
+        code: &CouponCode,
+        origin: (DateTime<Utc>, Option<u32>),
+        from: Returned,
+        now: DateTime<Utc>,
+    ) -> StoreResult<GiveBackSlots> {
+        let mut slots = GiveBackSlots {
+            use_to_coupon: None,
+            customer: None,
+        };
+        if !self.use_to_coupon {
+            return Ok(slots);
+        }
+        slots.use_to_coupon = Some(items.len());
+        items.push(return_use(table, tenant, code, origin, from, now)?);
+        if let Some(customer) = self.customer {
+            slots.customer = Some(items.len());
+            items.push(uncount_customer_use(
+                table, tenant, code, origin.0, customer,
+            )?);
+        }
+        Ok(slots)
+    }
+
+    /// Drops what the cancellation shows cannot be given back; `false`
+    /// when neither write failed its condition.
+    fn after(&mut self, cancelled: &Cancelled, slots: GiveBackSlots) -> bool {
+        if cancelled.failed(slots.use_to_coupon).is_some() {
+            // Deleted, or its code taken by a later coupon: nothing goes back.
+            self.use_to_coupon = false;
+            true
+        } else if cancelled.failed(slots.customer).is_some() {
+            // The coupon lives but keeps no count for this customer: the
+            // use still goes back.
+            self.customer = None;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 fn idempotency_record(
@@ -303,6 +387,16 @@ fn idempotency_record(
         "attribute_not_exists(PK) OR expires_ttl < :now_secs",
         Item::from([(":now_secs".into(), n(now.timestamp()))]),
     )
+}
+
+/// The response an idempotency record keeps, if `asked` has its parameters.
+fn earlier_answer(record: Option<&Item>, asked: Option<&Idempotency>) -> StoreResult<String> {
+    let fingerprint = record.and_then(|i| i.get("fingerprint")?.as_s().ok());
+    let response = record.and_then(|i| i.get("response")?.as_s().ok());
+    match (fingerprint, response, asked) {
+        (Some(f), Some(body), Some(asked)) if *f == asked.fingerprint => Ok(body.clone()),
+        _ => Err(StoreError::IdempotencyKeyReused),
+    }
 }
 
 /// Where each optional write sits in a consume transaction.
@@ -337,7 +431,7 @@ impl DynamoStore {
                 Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
                     Ok(Some(Cancelled(t.cancellation_reasons().to_vec())))
                 }
-                _ => Err(unavailable(e)),
+                _ => Err(write_failed(e)),
             },
         }
     }
@@ -352,17 +446,18 @@ impl DynamoStore {
 }
 
 /// What a write takes from a coupon's counts.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Take {
+#[derive(Clone, Copy, PartialEq)]
+enum Take<'a> {
     /// A use, redeemed now (consume).
     Use,
     /// A use, held by a new reservation (reserve).
     Hold,
-    /// A reservation's held use, redeemed now (consume with `reservation_id`).
-    Convert,
+    /// This reservation's held use, redeemed now (consume with
+    /// `reservation_id`); it holds its customer count already.
+    Convert(&'a Reservation),
 }
 
-impl Take {
+impl Take<'_> {
     fn expression(self) -> &'static str {
         match self {
             Take::Use => {
@@ -372,14 +467,14 @@ impl Take {
                 "SET uses_left = uses_left - :one, updated_at = :now, \
                  reserved_count = if_not_exists(reserved_count, :zero) + :one"
             }
-            Take::Convert => {
+            Take::Convert(_) => {
                 "SET redeemed_count = redeemed_count + :one, reserved_count = reserved_count - :one, updated_at = :now"
             }
         }
     }
 
     fn needs_a_use(self) -> bool {
-        self != Take::Convert
+        !matches!(self, Take::Convert(_))
     }
 }
 
@@ -390,7 +485,7 @@ struct Source<'a> {
     store: &'a DynamoStore,
     tenant: &'a TenantId,
     redeem: &'a Redeem,
-    take: Take,
+    take: Take<'a>,
     now: DateTime<Utc>,
     /// The coupon as last read; its terms are what the write requires.
     seen: Coupon,
@@ -408,7 +503,7 @@ impl<'a> Source<'a> {
         tenant: &'a TenantId,
         seen: &Coupon,
         redeem: &'a Redeem,
-        take: Take,
+        take: Take<'a>,
         now: DateTime<Utc>,
     ) -> Source<'a> {
         Source {
@@ -435,6 +530,15 @@ impl<'a> Source<'a> {
     /// its other rules are checked here, on a fresh read before refusing.
     async fn refusal_before_writing(&mut self) -> StoreResult<()> {
         loop {
+            // A reservation's use was held in the coupon it was made on; a
+            // coupon created later under the same code has none of it (the
+            // write's condition pins `created_at` to the reservation's).
+            if let Take::Convert(held) = self.take
+                && (held.coupon_created_at != self.seen.created_at
+                    || held.shard.is_some() != (self.seen.shards > 0))
+            {
+                return Err(StoreError::Refused(Refusal::ReservationExpired));
+            }
             match self.seen.refusal(self.now, self.redeem) {
                 Some(refusal @ (Refusal::CurrencyMismatch | Refusal::BelowMinimumOrder)) => {
                     return Err(StoreError::Refused(refusal));
@@ -454,16 +558,23 @@ impl<'a> Source<'a> {
         Ok(())
     }
 
-    /// The conditional write that takes from the coupon or a shard (`held`
-    /// names the shard a reservation holds its use in), and that shard.
-    fn write(&self, held: Option<u32>) -> StoreResult<(TransactWriteItem, Option<u32>)> {
+    /// The conditional write that takes from the coupon or a shard (for a
+    /// conversion, the shard the reservation holds its use in), and that
+    /// shard. A conversion requires a held use there to redeem.
+    fn write(&self) -> StoreResult<(TransactWriteItem, Option<u32>)> {
         let (seen, take, now) = (&self.seen, self.take, self.now);
         let (table, tenant) = (self.store.table(), self.tenant);
-        // `usable_condition` adds `:zero` when a use is needed, as `Hold` is.
-        let mut values = Item::from([(":now".into(), time(now)), (":one".into(), n(1))]);
+        let mut values = Item::from([
+            (":now".into(), time(now)),
+            (":one".into(), n(1)),
+            (":zero".into(), n(0)),
+        ]);
         if seen.shards == 0 {
-            let condition =
+            let mut condition =
                 usable_condition(seen, self.redeem, take.needs_a_use(), now, &mut values);
+            if !take.needs_a_use() {
+                condition.push_str(" AND reserved_count > :zero");
+            }
             let write = update(
                 table,
                 coupon_key(tenant, &seen.code),
@@ -474,9 +585,9 @@ impl<'a> Source<'a> {
             )?;
             return Ok((write, None));
         }
-        let shard = match (take, held, &self.shards_with_uses) {
-            (Take::Convert, held, _) => held.unwrap_or(0),
-            (_, _, Some(shards)) if !shards.is_empty() => {
+        let shard = match (take, &self.shards_with_uses) {
+            (Take::Convert(held), _) => held.shard.unwrap_or(0),
+            (_, Some(shards)) if !shards.is_empty() => {
                 shards[random_shard(shards.len() as u32) as usize]
             }
             _ => random_shard(seen.shards),
@@ -484,10 +595,10 @@ impl<'a> Source<'a> {
         let mut condition = "created_at = :seen_created_at AND revision = :revision".to_owned();
         values.insert(":seen_created_at".into(), time(seen.created_at));
         values.insert(":revision".into(), n(seen.revision));
-        if take.needs_a_use() {
-            condition.push_str(" AND uses_left > :zero");
-            values.insert(":zero".into(), n(0));
-        }
+        condition.push_str(match take {
+            Take::Convert(_) => " AND reserved_count > :zero",
+            Take::Use | Take::Hold => " AND uses_left > :zero",
+        });
         let write = update(
             table,
             shard_key(tenant, &seen.code, shard),
@@ -513,6 +624,10 @@ impl<'a> Source<'a> {
             return self.after_coupon_failure(current).await;
         };
         match ShardState::of(&self.seen, current)? {
+            // The shard the reservation names holds no use of this coupon.
+            ShardState::Empty { reserved: false } if !self.take.needs_a_use() => {
+                Err(StoreError::Refused(Refusal::ReservationExpired))
+            }
             ShardState::Empty { reserved } if self.take.needs_a_use() => {
                 let (with_uses, any_reserved) = match self.shards_with_uses.take() {
                     None => self.store.shards_with_uses(self.tenant, &self.seen).await?,
@@ -553,7 +668,14 @@ impl<'a> Source<'a> {
             return Ok(());
         }
         match self.seen.refusal(self.now, self.redeem) {
-            Some(Refusal::Exhausted) if !self.take.needs_a_use() => Ok(()),
+            // A conversion takes a held use, not a free one.
+            Some(Refusal::Exhausted) | None if !self.take.needs_a_use() => {
+                if self.seen.reserved_count == 0 {
+                    Err(StoreError::Refused(Refusal::ReservationExpired))
+                } else {
+                    Ok(())
+                }
+            }
             Some(Refusal::Exhausted) if self.seen.reserved_count > 0 && !self.reclaimed => {
                 self.reclaimed = true;
                 self.store
@@ -581,9 +703,8 @@ impl RedemptionStore for DynamoStore {
             ..
         } = request;
         let table = self.table();
-        // A reservation holds its use (and its customer count) already.
         let take = match reservation {
-            Some(_) => Take::Convert,
+            Some(held) => Take::Convert(held),
             None => Take::Use,
         };
         let mut source = Source::new(self, tenant, request.seen, redeem, take, now);
@@ -600,7 +721,7 @@ impl RedemptionStore for DynamoStore {
                 (Take::Use, Some(max), Some(customer)) => Some((max, customer.clone())),
                 _ => None,
             };
-            let (write, shard) = source.write(reservation.and_then(|r| r.shard))?;
+            let (write, shard) = source.write()?;
             let redemption = Redemption {
                 redemption_id: Redemption::new_id(now),
                 kind: RedemptionKind::Consume,
@@ -624,11 +745,11 @@ impl RedemptionStore for DynamoStore {
             };
             let after = Coupon {
                 uses_left: match take {
-                    Take::Convert => seen.uses_left,
+                    Take::Convert(_) => seen.uses_left,
                     _ => seen.uses_left.saturating_sub(1),
                 },
                 reserved_count: match take {
-                    Take::Convert => seen.reserved_count.saturating_sub(1),
+                    Take::Convert(_) => seen.reserved_count.saturating_sub(1),
                     _ => seen.reserved_count,
                 },
                 redeemed_count: seen.redeemed_count + 1,
@@ -649,9 +770,7 @@ impl RedemptionStore for DynamoStore {
             let mut slots = Slots::default();
             if let Some((max, customer)) = &count_customer {
                 slots.customer = Some(items.len());
-                items.push(count_customer_use(
-                    table, tenant, &seen.code, customer, *max,
-                )?);
+                items.push(count_customer_use(table, tenant, seen, customer, *max)?);
             }
             if let Some(held) = reservation {
                 slots.reservation = Some(items.len());
@@ -692,14 +811,8 @@ impl RedemptionStore for DynamoStore {
             // An earlier request with this key decides the answer, whatever
             // else failed alongside.
             if let Some(earlier) = cancelled.failed(slots.idempotency) {
-                let fingerprint = earlier.and_then(|i| i.get("fingerprint")?.as_s().ok());
-                let response = earlier.and_then(|i| i.get("response")?.as_s().ok());
-                return match (fingerprint, response, idempotency) {
-                    (Some(f), Some(body), Some(asked)) if *f == asked.fingerprint => {
-                        Ok(Consumed::Replayed { body: body.clone() })
-                    }
-                    _ => Err(StoreError::IdempotencyKeyReused),
-                };
+                let body = earlier_answer(earlier, idempotency)?;
+                return Ok(Consumed::Replayed { body });
             }
             if cancelled.conflicted() {
                 back_off(attempt).await;
@@ -728,6 +841,26 @@ impl RedemptionStore for DynamoStore {
         ))
     }
 
+    async fn idempotent_answer(
+        &self,
+        tenant: &TenantId,
+        idempotency: &Idempotency,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        let item = self
+            .get(idempotency_pk(tenant, &idempotency.key), IDEMPOTENCY_SK)
+            .await?;
+        // TTL deletes lazily: a record past its time no longer counts.
+        let Some(item) = item.filter(|item| {
+            item.get(EXPIRES_TTL)
+                .and_then(|v| v.as_n().ok()?.parse::<i64>().ok())
+                .is_some_and(|ttl| ttl >= now.timestamp())
+        }) else {
+            return Ok(None);
+        };
+        earlier_answer(Some(&item), Some(idempotency)).map(Some)
+    }
+
     async fn reserve(
         &self,
         tenant: &TenantId,
@@ -744,7 +877,7 @@ impl RedemptionStore for DynamoStore {
             source.refusal_before_writing().await?;
             let seen = &source.seen;
             let count_customer = seen.max_uses_per_customer.zip(redeem.customer_id.clone());
-            let (write, shard) = source.write(None)?;
+            let (write, shard) = source.write()?;
             let reservation = Reservation {
                 reservation_id: uuid::Uuid::new_v4().to_string(),
                 code: seen.code.clone(),
@@ -767,9 +900,7 @@ impl RedemptionStore for DynamoStore {
             ];
             let customer_slot = count_customer.as_ref().map(|_| items.len());
             if let Some((max, customer)) = &count_customer {
-                items.push(count_customer_use(
-                    table, tenant, &seen.code, customer, *max,
-                )?);
+                items.push(count_customer_use(table, tenant, seen, customer, *max)?);
             }
             let cancelled = self
                 .transact(items, Some(&reservation.reservation_id))
@@ -824,7 +955,7 @@ impl RedemptionStore for DynamoStore {
         let table = self.table();
         // The use goes back to the coupon while it exists; once it is gone
         // the reservation is still released, with nothing to give back.
-        let mut coupon_exists = true;
+        let mut give_back = GiveBack::new(held.counted_for_customer, &held.customer_id);
         for attempt in 0..ATTEMPTS {
             let condition = if only_if_expired {
                 "#state = :held AND expires_at <= :now"
@@ -847,19 +978,15 @@ impl RedemptionStore for DynamoStore {
                 &[("#state", "state")],
                 values,
             )?];
-            if coupon_exists {
-                items.push(return_use(
-                    table,
-                    tenant,
-                    &held.code,
-                    (held.coupon_created_at, held.shard),
-                    Returned::Reserved,
-                    now,
-                )?);
-                if let (true, Some(customer)) = (held.counted_for_customer, &held.customer_id) {
-                    items.push(uncount_customer_use(table, tenant, &held.code, customer)?);
-                }
-            }
+            let slots = give_back.push(
+                &mut items,
+                table,
+                tenant,
+                &held.code,
+                (held.coupon_created_at, held.shard),
+                Returned::Reserved,
+                now,
+            )?;
             let Some(cancelled) = self.transact(items, None).await? else {
                 return Ok(true);
             };
@@ -878,8 +1005,7 @@ impl RedemptionStore for DynamoStore {
                 back_off(attempt).await;
                 continue;
             }
-            if cancelled.failed(Some(1)).is_some() || cancelled.failed(Some(2)).is_some() {
-                coupon_exists = false;
+            if give_back.after(&cancelled, slots) {
                 continue;
             }
             return Err(cancelled.unexplained("release"));
@@ -920,12 +1046,11 @@ impl RedemptionStore for DynamoStore {
     async fn customer_uses(
         &self,
         tenant: &TenantId,
-        code: &CouponCode,
+        coupon: &Coupon,
         customer_id: &str,
     ) -> StoreResult<u64> {
-        let item = self
-            .get(coupon_pk(tenant, code), &customer_sk(customer_id))
-            .await?;
+        let (pk, sk) = customer_key(tenant, &coupon.code, coupon.created_at, customer_id);
+        let item = self.get(pk, &sk).await?;
         Ok(item
             .and_then(|i| i.get("uses")?.as_n().ok()?.parse().ok())
             .unwrap_or(0))
@@ -962,7 +1087,7 @@ impl RedemptionStore for DynamoStore {
             consumed_at: now,
             ..original.clone()
         };
-        let mut coupon_exists = true;
+        let mut give_back = GiveBack::new(original.counted_for_customer, &original.customer_id);
         for attempt in 0..ATTEMPTS {
             let at = original.consumed_at;
             let mut items = vec![
@@ -984,32 +1109,21 @@ impl RedemptionStore for DynamoStore {
                     Item::new(),
                 )?,
             ];
-            if coupon_exists {
-                items.push(return_use(
-                    table,
-                    tenant,
-                    &original.code,
-                    (original.coupon_created_at, original.shard),
-                    Returned::Redeemed,
-                    now,
-                )?);
-                if let (true, Some(customer)) =
-                    (original.counted_for_customer, &original.customer_id)
-                {
-                    items.push(uncount_customer_use(
-                        table,
-                        tenant,
-                        &original.code,
-                        customer,
-                    )?);
-                }
-            }
+            let slots = give_back.push(
+                &mut items,
+                table,
+                tenant,
+                &original.code,
+                (original.coupon_created_at, original.shard),
+                Returned::Redeemed,
+                now,
+            )?;
             // A token per attempt: the attempts differ once the coupon is gone.
             let token = uuid::Uuid::new_v4().to_string();
             let cancelled = self.transact(items, Some(&token)).await?;
             // Our reversal row exists already: an earlier try committed.
             let Some(cancelled) = cancelled.filter(|c| c.failed(Some(1)).is_none()) else {
-                return Ok((reversal, coupon_exists));
+                return Ok((reversal, give_back.use_to_coupon));
             };
             if let Some(row) = cancelled.failed(Some(0)) {
                 return Err(match row {
@@ -1021,8 +1135,7 @@ impl RedemptionStore for DynamoStore {
                 back_off(attempt).await;
                 continue;
             }
-            if cancelled.failed(Some(2)).is_some() || cancelled.failed(Some(3)).is_some() {
-                coupon_exists = false;
+            if give_back.after(&cancelled, slots) {
                 continue;
             }
             return Err(cancelled.unexplained("rollback"));
@@ -1140,7 +1253,6 @@ mod tests {
                 ":seen_max_uses_per_customer",
                 ":seen_product_id",
                 ":true",
-                ":zero",
             ]
         );
         assert_eq!(values[":seen_discount_value"], n(2_000));

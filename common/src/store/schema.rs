@@ -35,9 +35,16 @@ pub fn shard_pk(tenant: &TenantId, code: &CouponCode, shard: u32) -> String {
 pub const SHARD_SK: &str = "SHARD";
 
 /// How many uses (and held reservations) of a coupon one customer has: an
-/// item in the coupon's own partition, removed with the coupon.
-pub fn customer_sk(customer_id: &str) -> String {
-    format!("CUST#{customer_id}")
+/// item in the coupon's own partition, per incarnation of the code (the
+/// coupon's `created_at`), so a coupon created later under the same code
+/// never inherits counts; a deleted coupon's are cleaned up after it.
+pub fn customer_sk(coupon_created_at: DateTime<Utc>, customer_id: &str) -> String {
+    format!("{}{customer_id}", customer_sk_prefix(coupon_created_at))
+}
+
+/// The sort keys of one coupon's customer counts start with this.
+pub fn customer_sk_prefix(coupon_created_at: DateTime<Utc>) -> String {
+    format!("CUST#{:013}#", coupon_created_at.timestamp_millis())
 }
 
 /// A reservation, found by its id alone.
@@ -75,6 +82,12 @@ pub const JOB_BATCH_SK_PREFIX: &str = "BATCH#";
 pub fn job_batch_sk(batch: u64) -> String {
     format!("{JOB_BATCH_SK_PREFIX}{batch:07}")
 }
+/// A tenant's count of unfinished jobs (`unfinished`), kept with every job's
+/// insert and end, so a tenant's queue stays bounded.
+pub fn unfinished_jobs_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#JOBS")
+}
+pub const UNFINISHED_JOBS_SK: &str = "UNFINISHED";
 /// GSI1 partition of the jobs not finished yet, across tenants: the worker's
 /// sweep finds stalled jobs here without a Scan. Finished jobs leave it.
 pub const ACTIVE_JOBS_GSI1PK: &str = "JOBS#ACTIVE";
@@ -85,6 +98,22 @@ pub fn active_job_gsi1sk(tenant: &TenantId, job: &crate::job::Job) -> String {
         job.job_id
     )
 }
+
+/// What a deleted coupon left to clean up (its customers' counts, its held
+/// reservations): one task item per deleted coupon, written by the delete
+/// itself, listed in GSI1 until the worker has worked it off.
+pub fn cleanup_pk(
+    tenant: &TenantId,
+    code: &CouponCode,
+    coupon_created_at: DateTime<Utc>,
+) -> String {
+    format!(
+        "T#{tenant}#CLEANUP#{code}#{:013}",
+        coupon_created_at.timestamp_millis()
+    )
+}
+pub const CLEANUP_SK: &str = "CLEANUP";
+pub const PENDING_CLEANUPS_GSI1PK: &str = "CLEANUPS#PENDING";
 
 /// The table's TTL attribute (epoch seconds), as `template.yaml` declares it.
 pub const EXPIRES_TTL: &str = "expires_ttl";
@@ -145,11 +174,7 @@ pub fn exports_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#EXPORTS")
 }
 pub fn export_gsi1sk(record: &crate::export::ExportRecord) -> String {
-    format!(
-        "{:013}#{}",
-        record.created_at.timestamp_millis(),
-        record.key
-    )
+    crate::export::ExportCursor::of(record).to_string()
 }
 
 pub fn tenant_pk(tenant: &TenantId) -> String {

@@ -384,8 +384,9 @@ fn routes<M: Measurement>(c: &mut Criterion<M>, name: &str) {
         .unwrap();
     group.bench_function("limiter_admit", |b| {
         b.to_async(rt).iter(|| async {
+            let kind = common::limits::kind(&consume_request).await;
             app.limits
-                .admit(&caller, &consume_request)
+                .admit(&caller, &kind)
                 .await
                 .map_err(|(e, _)| e)
                 .unwrap()

@@ -1,7 +1,10 @@
 //! `POST /coupon/consume`: takes one use atomically and logs the
 //! redemption; with `reservation_id`, converts a held use instead. An
-//! `Idempotency-Key` makes a retry answer the first response.
+//! `Idempotency-Key` makes a retry answer the first response, whatever
+//! changed since: no refusal is answered before the key is known to be new.
 
+use chrono::{DateTime, Utc};
+use common::code::CouponCode;
 use common::coupon::{Coupon, Redeem, Reservation};
 use common::error::Refusal;
 use common::http::json_text;
@@ -22,7 +25,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let Parsed {
         code,
-        mut redeem,
+        redeem,
         reservation_id,
         ttl_seconds,
     } = params(req).await?;
@@ -49,6 +52,49 @@ pub async fn handle(
         }
         None => None,
     };
+    let now = app.clock.now();
+    let outcome = take_a_use(app, tenant, code, redeem, reservation_id, &idempotency, now).await;
+    match (outcome, &idempotency) {
+        // The key's first request may have consumed already; then its
+        // answer stands, even if the coupon has changed, expired, run out
+        // or gone since. Its success would have written the key in the
+        // same transaction, so one strongly consistent read tells.
+        (Err(refusal), Some(key)) if answers_the_request(&refusal) => {
+            match app.store.idempotent_answer(tenant, key, now).await? {
+                Some(body) => Ok(replayed(body)),
+                None => Err(refusal),
+            }
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+/// A 404, 409 or 422 about the coupon or reservation (not about the
+/// request's own form, which the first request shared).
+fn answers_the_request(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::NotFound(_) | ApiError::Refused(_) | ApiError::Invalid(_)
+    )
+}
+
+fn replayed(body: String) -> Response<Body> {
+    let mut response = json_text(StatusCode::OK, body);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+async fn take_a_use(
+    app: &App,
+    tenant: &TenantId,
+    code: CouponCode,
+    mut redeem: Redeem,
+    reservation_id: Option<String>,
+    idempotency: &Option<Idempotency>,
+    now: DateTime<Utc>,
+) -> Result<Response<Body>, ApiError> {
     let reservation = match &reservation_id {
         Some(id) => {
             let held = app
@@ -80,10 +126,9 @@ pub async fn handle(
         None => (read_coupon(app, tenant, &code).await?, true),
     };
     coupon.require_details(&redeem)?;
-    // Refuse early, without a write, what a fresh read says cannot work;
-    // not with a key, whose earlier success must be replayed instead.
-    if fresh && idempotency.is_none() {
-        refuse_early(&coupon, &redeem, reservation.as_ref())?;
+    // Refuse early, without a write, what a fresh read says cannot work.
+    if fresh {
+        refuse_early(&coupon, &redeem, reservation.as_ref(), now)?;
     }
     let consumed = app
         .store
@@ -94,7 +139,7 @@ pub async fn handle(
                 redeem: &redeem,
                 reservation: reservation.as_ref(),
                 idempotency: idempotency.as_ref(),
-                now: common::dates::now(),
+                now,
             },
         )
         .await;
@@ -103,13 +148,7 @@ pub async fn handle(
             app.recent_coupons.insert(key, *after);
             Ok(json_text(StatusCode::OK, body))
         }
-        Ok(Consumed::Replayed { body }) => {
-            let mut response = json_text(StatusCode::OK, body);
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok(response)
-        }
+        Ok(Consumed::Replayed { body }) => Ok(replayed(body)),
         Err(e) => {
             app.recent_coupons.remove(&key);
             Err(e.into())
@@ -121,8 +160,8 @@ fn refuse_early(
     coupon: &Coupon,
     redeem: &Redeem,
     reservation: Option<&Reservation>,
+    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let now = common::dates::now();
     if let Some(refusal) = reservation.and_then(|held| held.refusal(now)) {
         return Err(ApiError::Refused(refusal));
     }

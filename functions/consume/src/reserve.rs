@@ -40,7 +40,7 @@ pub async fn create(
     }
     let coupon = read_coupon(app, tenant, &code).await?;
     coupon.require_details(&redeem)?;
-    let now = common::dates::now();
+    let now = app.clock.now();
     match coupon.refusal(now, &redeem) {
         // Uses held by expired reservations come back inside the store's reserve.
         Some(Refusal::Exhausted) if coupon.reserved_count > 0 => {}
@@ -73,7 +73,7 @@ pub async fn show(app: &App, tenant: &TenantId, id: &str) -> Result<Response<Bod
         .get_reservation(tenant, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no reservation {id}")))?;
-    Ok(json(StatusCode::OK, &held.to_json(common::dates::now())))
+    Ok(json(StatusCode::OK, &held.to_json(app.clock.now())))
 }
 
 /// Cancels a hold: its use goes back now rather than at expiry. Cancelling
@@ -85,7 +85,7 @@ pub async fn release(app: &App, tenant: &TenantId, id: &str) -> Result<Response<
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no reservation {id}")))?;
     app.store
-        .release_reservation(tenant, &held, false, common::dates::now())
+        .release_reservation(tenant, &held, false, app.clock.now())
         .await?;
     app.recent_coupons.remove(&(tenant.clone(), held.code));
     Ok(no_content())

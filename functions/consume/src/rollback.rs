@@ -22,7 +22,7 @@ pub async fn handle(
         .ok_or_else(not_found)?;
     let (reversal, use_returned) = app
         .store
-        .roll_back(tenant, &original, common::dates::now())
+        .roll_back(tenant, &original, app.clock.now())
         .await?;
     app.recent_coupons.remove(&(tenant.clone(), original.code));
     let mut body = reversal.to_json(None);

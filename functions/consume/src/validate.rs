@@ -26,7 +26,7 @@ pub async fn handle(
     }
     let redeem = parsed.redeem;
     let mut coupon = read_coupon(app, tenant, &parsed.code).await?;
-    let now = common::dates::now();
+    let now = app.clock.now();
     let mut refusal = coupon.refusal(now, &redeem);
     if refusal == Some(Refusal::Exhausted) && coupon.reserved_count > 0 {
         let released = app.store.reclaim_expired(tenant, &coupon.code, now).await?;
@@ -36,11 +36,7 @@ pub async fn handle(
     }
     if refusal.is_none()
         && let (Some(max), Some(customer)) = (coupon.max_uses_per_customer, &redeem.customer_id)
-        && app
-            .store
-            .customer_uses(tenant, &coupon.code, customer)
-            .await?
-            >= max
+        && app.store.customer_uses(tenant, &coupon, customer).await? >= max
     {
         refusal = Some(Refusal::CustomerLimitReached);
     }

@@ -1,6 +1,7 @@
 //! `POST /coupon`: one coupon with a custom or generated code, or `quantity`
 //! generated ones; above 1,000 a job that the worker function writes.
 
+use chrono::{DateTime, Utc};
 use common::code::{CouponCode, MIN_GENERATED_LENGTH};
 use common::coupon::{
     Coupon, Discount, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS,
@@ -92,7 +93,7 @@ pub async fn handle(
     let fields = request::body_fields(req).await?;
     let as_list = fields.get("quantity").is_some_and(|q| !q.is_null());
     let body: CreateRequest = request::decode(fields)?;
-    let (codes, template) = parse(body, &app.keyspace)?;
+    let (codes, template) = parse(body, &app.keyspace, app.clock.now())?;
     let coupons = match codes {
         Codes::Custom(code) => {
             let coupon = Coupon { code, ..template };
@@ -123,14 +124,12 @@ pub async fn handle(
                 return Err(app.keyspace.refusal(&shape, quantity, live));
             }
             let created = if quantity > MAX_SYNC_QUANTITY {
-                let job = Job::new(
-                    quantity,
-                    spec,
-                    template,
-                    shape.key.clone(),
-                    common::dates::now(),
-                );
-                match app.store.insert_job(tenant, &job).await {
+                let job = Job::new(quantity, spec, template, shape.key.clone(), app.clock.now());
+                match app
+                    .store
+                    .insert_job(tenant, &job, app.max_unfinished_jobs)
+                    .await
+                {
                     Ok(()) => return Ok(accepted(&job)),
                     Err(e) => Err(e.into()),
                 }
@@ -186,7 +185,11 @@ fn accepted(job: &Job) -> Response<Body> {
     response
 }
 
-fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupon), ApiError> {
+fn parse(
+    body: CreateRequest,
+    keyspace: &KeyspacePolicy,
+    now: DateTime<Utc>,
+) -> Result<(Codes, Coupon), ApiError> {
     let spec = FormatSpec {
         code_length: body.code_length,
         prefix: body.prefix,
@@ -256,7 +259,6 @@ fn parse(body: CreateRequest, keyspace: &KeyspacePolicy) -> Result<(Codes, Coupo
             "starts_at must not be after expiry_date".into(),
         ));
     }
-    let now = common::dates::now();
     let template = Coupon {
         // Each coupon made from this template gets its own code.
         code: CouponCode::generate(MIN_GENERATED_LENGTH),

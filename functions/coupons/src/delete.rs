@@ -9,7 +9,11 @@ use lambda_http::{Body, Response};
 
 pub async fn handle(app: &App, tenant: &TenantId, code: &str) -> Result<Response<Body>, ApiError> {
     let code = CouponCode::parse(code)?;
-    match app.store.delete_coupon(tenant, &code).await {
+    match app
+        .store
+        .delete_coupon(tenant, &code, app.clock.now())
+        .await
+    {
         Ok(shape) => {
             // A generated code leaves its keyspace; an over-count after a
             // failure here only makes the guessing policy stricter.

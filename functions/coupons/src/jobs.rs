@@ -29,13 +29,16 @@ pub async fn codes(
     job_id: &str,
     cursor: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
+    let job = find(app, tenant, job_id).await?;
+    // A cursor is a batch number this job has.
     let after = cursor
         .map(|c| {
             c.parse::<u64>()
-                .map_err(|_| ApiError::Invalid(format!("cursor {c:?} is not one this API gave")))
+                .ok()
+                .filter(|batch| *batch < job.batches())
+                .ok_or_else(|| ApiError::Invalid(format!("cursor {c:?} is not one this API gave")))
         })
         .transpose()?;
-    let job = find(app, tenant, job_id).await?;
     let page = app.store.job_codes(tenant, job_id, after).await?;
     let (codes, next) = match page {
         Some((batch, codes)) => {

@@ -62,7 +62,7 @@ pub async fn handle(
     }
     match app
         .store
-        .update_coupon(tenant, &code, &patch, common::dates::now())
+        .update_coupon(tenant, &code, &patch, app.clock.now())
         .await
     {
         Ok(coupon) => Ok(json(StatusCode::OK, &coupon.to_json())),

@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::config::{SettingError, env_value};
-use common::export::ExportRecord;
+use common::export::{ExportRecord, is_own_key};
 use common::store::{DynamoStore, ExportStore, RedemptionStore};
 use common::tenant::TenantId;
 
@@ -160,15 +160,8 @@ impl Exporter {
         tenant: &TenantId,
         key: &str,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
-        // Only the tenant's own prefix is ever signed, and only a plain name
-        // under it: no `..` or empty segment that a client or proxy could
-        // resolve to another tenant's object.
-        let own = key
-            .strip_prefix(&tenant_prefix(tenant))
-            .is_some_and(|name| {
-                !name.is_empty() && name.split('/').all(|s| !matches!(s, "" | "." | ".."))
-            });
-        if !own {
+        // Only the tenant's own keys are ever signed.
+        if !is_own_key(tenant, key) {
             return Err(ApiError::NotFound("no such export".into()));
         }
         let config =
@@ -184,11 +177,6 @@ impl Exporter {
             .map_err(|e| unavailable("signing", aws_sdk_s3::error::DisplayErrorContext(e)))?;
         Ok((request.uri().to_owned(), expires_at))
     }
-}
-
-/// Every key of a tenant's exports starts with this.
-pub fn tenant_prefix(tenant: &TenantId) -> String {
-    format!("exports/{tenant}/")
 }
 
 /// S3 with path-style addressing against a local endpoint (the emulator

@@ -7,7 +7,8 @@ mod export;
 mod list;
 pub mod workbook;
 
-pub use export::{Exporter, s3_client, tenant_prefix};
+pub use common::export::tenant_prefix;
+pub use export::{Exporter, s3_client};
 
 use common::http::{path_segments, serve};
 use common::tenant::TenantId;

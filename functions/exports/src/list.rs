@@ -1,6 +1,7 @@
 //! `GET /exports?limit=N&cursor=X`: the tenant's exports, newest first.
 
 use common::ApiError;
+use common::export::ExportCursor;
 use common::http::json;
 use common::request::{self, lenient};
 use common::store::ExportStore;
@@ -33,17 +34,14 @@ pub async fn handle(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::Invalid(format!("limit must be 1 to {MAX_LIMIT}")));
     }
-    if query
+    let after = query
         .cursor
-        .as_ref()
-        .is_some_and(|c| c.len() > 1_024 || !c.contains('#'))
-    {
-        return Err(ApiError::Invalid("cursor is not valid".into()));
-    }
+        .map(|cursor| ExportCursor::parse(&cursor, tenant))
+        .transpose()?;
     let (records, next) = state
         .app
         .store
-        .list_exports(tenant, limit as u32, query.cursor.as_deref())
+        .list_exports(tenant, limit as u32, after.as_ref())
         .await?;
     let mut data = Vec::with_capacity(records.len());
     for record in &records {
@@ -55,7 +53,7 @@ pub async fn handle(
             "object": "list",
             "data": data,
             "has_more": next.is_some(),
-            "next_cursor": next,
+            "next_cursor": next.map(|cursor| cursor.to_string()),
         }),
     ))
 }

@@ -1,0 +1,843 @@
+//! Every ordering, checked against a model: random sequences of 20 to 50
+//! operations over three codes (create, update, delete, re-create, reserve,
+//! release, consume plain, with a reservation and with an
+//! `Idempotency-Key`, keyed retries, rollback, validate, the clock moving
+//! on, the instance's coupon cache running out) drive the real handlers
+//! against moto. After every step the table is read whole and held against
+//! what the answers so far say must be true:
+//!
+//! - no counter below zero, and every code's details readable;
+//! - for each live coupon (one incarnation of a code): uses consumed =
+//!   consume rows - reversal rows of that incarnation; uses held =
+//!   reservations held for it; uses left + consumed + held = uses given;
+//!   each customer's count = their counted uses and holds;
+//! - an operation on a deleted code, or with a reservation of an earlier
+//!   incarnation, never succeeds; a deleted code leaves no coupon item;
+//! - a keyed retry of a request that succeeded answers its first response
+//!   byte for byte;
+//! - `exhausted` only when no use is left.
+//!
+//! A failure shrinks to a short sequence and prints it as a list of
+//! operations. `MODEL_CASES` sets the number of sequences (default 24, what
+//! `make test` runs), `MODEL_SEED` fixes the random seed (`make soak`).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::code::CouponCode;
+use common::limits::GuessingPolicy;
+use common::store::schema;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const CODES: [&str; 3] = ["MODEL-A", "MODEL-B", "MODEL-C"];
+const CUSTOMERS: [&str; 2] = ["ann", "bob"];
+/// Order amounts (whole units) and the one minimum order a coupon may have.
+const ORDERS: [u32; 2] = [10, 50];
+const MIN_ORDER: u32 = 20;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create {
+        code: usize,
+        uses: u64,
+        high_demand: bool,
+        per_customer: Option<u64>,
+        min_order: bool,
+    },
+    Update {
+        code: usize,
+        change: Change,
+    },
+    Delete {
+        code: usize,
+    },
+    Validate {
+        code: usize,
+        customer: Option<usize>,
+    },
+    Reserve {
+        code: usize,
+        customer: Option<usize>,
+        order: Option<usize>,
+        ttl_seconds: u64,
+    },
+    /// `DELETE /coupon/reserve/{id}` of an earlier reservation (by index,
+    /// modulo the number made; a made-up id when there is none).
+    Release {
+        reservation: usize,
+    },
+    Consume {
+        code: usize,
+        customer: Option<usize>,
+        order: Option<usize>,
+        /// Converts an earlier reservation (by index, as for `Release`).
+        reservation: Option<usize>,
+        keyed: bool,
+    },
+    /// Sends an earlier keyed consume again, key and parameters unchanged.
+    Retry {
+        request: usize,
+    },
+    Rollback {
+        redemption: usize,
+    },
+    /// The clock moves on: past short reservations, or a coupon's expiry.
+    Advance {
+        seconds: i64,
+    },
+    /// The instance's cache of recently read coupons runs out.
+    Lapse,
+}
+
+#[derive(Debug, Clone)]
+enum Change {
+    Uses(u64),
+    MinOrder(bool),
+    PerCustomer(Option<u64>),
+    /// An expiry this many seconds from now, or none.
+    ExpiresIn(Option<i64>),
+    Active(bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let code = 0..CODES.len();
+    let customer = proptest::option::of(0..CUSTOMERS.len());
+    let order = proptest::option::of(0..ORDERS.len());
+    let change = prop_oneof![
+        (0u64..4).prop_map(Change::Uses),
+        any::<bool>().prop_map(Change::MinOrder),
+        proptest::option::of(1u64..3).prop_map(Change::PerCustomer),
+        proptest::option::of(prop_oneof![Just(20i64), Just(3_600)]).prop_map(Change::ExpiresIn),
+        any::<bool>().prop_map(Change::Active),
+    ];
+    prop_oneof![
+        3 => (code.clone(), 1u64..4, any::<bool>(), proptest::option::of(1u64..3), proptest::bool::weighted(0.2))
+            .prop_map(|(code, uses, high_demand, per_customer, min_order)| Op::Create {
+                code, uses, high_demand, per_customer, min_order
+            }),
+        2 => (code.clone(), change).prop_map(|(code, change)| Op::Update { code, change }),
+        2 => code.clone().prop_map(|code| Op::Delete { code }),
+        1 => (code.clone(), customer.clone()).prop_map(|(code, customer)| Op::Validate { code, customer }),
+        3 => (code.clone(), customer.clone(), order.clone(), prop_oneof![Just(1u64), Just(60), Just(3_600)])
+            .prop_map(|(code, customer, order, ttl_seconds)| Op::Reserve { code, customer, order, ttl_seconds }),
+        1 => (0usize..8).prop_map(|reservation| Op::Release { reservation }),
+        6 => (code, customer, order, proptest::option::weighted(0.3, 0usize..8), any::<bool>())
+            .prop_map(|(code, customer, order, reservation, keyed)| Op::Consume {
+                code, customer, order, reservation, keyed
+            }),
+        2 => (0usize..8).prop_map(|request| Op::Retry { request }),
+        2 => (0usize..8).prop_map(|redemption| Op::Rollback { redemption }),
+        1 => prop_oneof![Just(2i64), Just(90), Just(4_000)].prop_map(|seconds| Op::Advance { seconds }),
+        1 => Just(Op::Lapse),
+    ]
+}
+
+/// One incarnation of a code: the coupon that lives under it now.
+#[derive(Debug, Clone)]
+struct Live {
+    created_at: i64,
+    /// Uses it was given: at create, and again by `PUT availability_count`.
+    given: i64,
+}
+
+struct Reservation {
+    id: String,
+    created_at: i64,
+}
+
+struct Keyed {
+    code: usize,
+    key: String,
+    fields: Value,
+    reservation: Option<usize>,
+    /// The answer of the first attempt that succeeded, byte for byte.
+    first_success: Option<Vec<u8>>,
+}
+
+/// The service under test and what its answers so far say must be true.
+struct Run {
+    t: TestApp,
+    live: [Option<Live>; 3],
+    reservations: Vec<Reservation>,
+    redemptions: Vec<String>,
+    keyed: Vec<Keyed>,
+    /// When the current operation began, by the service's clock.
+    began: chrono::DateTime<chrono::Utc>,
+}
+
+type Checked = Result<(), String>;
+
+fn ensure(condition: bool, what: impl FnOnce() -> String) -> Checked {
+    if condition { Ok(()) } else { Err(what()) }
+}
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+/// Attributes that count something and so may never go below zero.
+const COUNTERS: [&str; 5] = [
+    "uses_left",
+    "redeemed_count",
+    "reserved_count",
+    "uses",
+    "live",
+];
+
+impl Run {
+    async fn new() -> Run {
+        // Lookups of deleted codes are part of the game, not guessing.
+        let generous = common::limiter::Rule::per_second(1_000, 100_000);
+        let t = TestApp::with(Options {
+            guessing: GuessingPolicy {
+                per_tenant: generous,
+                per_identity: generous,
+                under_pressure: generous,
+                ..GuessingPolicy::default()
+            },
+            ..Options::default()
+        })
+        .await;
+        Run {
+            t,
+            live: [None, None, None],
+            reservations: Vec::new(),
+            redemptions: Vec::new(),
+            keyed: Vec::new(),
+            began: chrono::Utc::now(),
+        }
+    }
+
+    async fn apply(&mut self, op: &Op) -> Checked {
+        // Holds that expired before the request began must have come back
+        // before it answers `exhausted` (later ones may or may not have).
+        self.began = self.t.app().clock.now();
+        match op {
+            Op::Create {
+                code,
+                uses,
+                high_demand,
+                per_customer,
+                min_order,
+            } => {
+                let mut fields = json!({
+                    "code": CODES[*code],
+                    "availability_count": uses,
+                    "discount_percent": "10",
+                    "high_demand": high_demand,
+                });
+                if let Some(max) = per_customer {
+                    fields["max_uses_per_customer"] = json!(max);
+                }
+                if *min_order {
+                    fields["min_order_amount"] = json!(MIN_ORDER.to_string());
+                }
+                let r = self
+                    .t
+                    .send(post("/coupon").token(&self.t.token_a).json(fields))
+                    .await;
+                if self.live[*code].is_some() {
+                    ensure(r.status == 409, || {
+                        format!("create of a live code: {}", describe(&r))
+                    })
+                } else {
+                    ensure(r.status == 201, || format!("create: {}", describe(&r)))?;
+                    let created_at = self.stored_created_at(*code).await?;
+                    self.live[*code] = Some(Live {
+                        created_at,
+                        given: *uses as i64,
+                    });
+                    Ok(())
+                }
+            }
+            Op::Update { code, change } => {
+                let fields = match change {
+                    Change::Uses(n) => json!({"availability_count": n}),
+                    Change::MinOrder(true) => json!({"min_order_amount": MIN_ORDER.to_string()}),
+                    Change::MinOrder(false) => json!({"min_order_amount": null}),
+                    Change::PerCustomer(max) => json!({"max_uses_per_customer": max}),
+                    Change::ExpiresIn(Some(seconds)) => {
+                        let at = self.t.app().clock.now() + chrono::Duration::seconds(*seconds);
+                        json!({"expiry_date": common::dates::format(at)})
+                    }
+                    Change::ExpiresIn(None) => json!({"expiry_date": null}),
+                    Change::Active(active) => json!({"active": active}),
+                };
+                let r = self
+                    .t
+                    .send(
+                        put(&format!("/coupon/{}", CODES[*code]))
+                            .token(&self.t.token_a)
+                            .json(fields),
+                    )
+                    .await;
+                if self.live[*code].is_none() {
+                    return ensure(r.status == 404, || {
+                        format!("update of a deleted code: {}", describe(&r))
+                    });
+                }
+                ensure(r.status == 200, || format!("update: {}", describe(&r)))?;
+                if let Change::Uses(n) = change {
+                    let books = self.books(*code).await?;
+                    if let Some(live) = &mut self.live[*code] {
+                        live.given = *n as i64 + books.redeemed + books.reserved;
+                    }
+                }
+                Ok(())
+            }
+            Op::Delete { code } => {
+                let r = self
+                    .t
+                    .send(delete(&format!("/coupon/{}", CODES[*code])).token(&self.t.token_a))
+                    .await;
+                let expected = if self.live[*code].take().is_some() {
+                    204
+                } else {
+                    404
+                };
+                ensure(r.status == expected, || format!("delete: {}", describe(&r)))
+            }
+            Op::Validate { code, customer } => {
+                let mut query = format!("/coupon/consume?code={}", CODES[*code]);
+                if let Some(c) = customer {
+                    query.push_str(&format!("&customer_id={}", CUSTOMERS[*c]));
+                }
+                let r = self.t.send(get(&query).token(&self.t.token_a)).await;
+                let expected = if self.live[*code].is_some() { 200 } else { 404 };
+                ensure(r.status == expected, || {
+                    format!("validate: {}", describe(&r))
+                })
+            }
+            Op::Reserve {
+                code,
+                customer,
+                order,
+                ttl_seconds,
+            } => {
+                let mut fields = json!({"code": CODES[*code], "ttl_seconds": ttl_seconds});
+                add_customer_and_order(&mut fields, *customer, *order);
+                let r = self
+                    .t
+                    .send(post("/coupon/reserve").token(&self.t.token_a).json(fields))
+                    .await;
+                not_a_fault(&r)?;
+                if r.status == 201 {
+                    let live = self.live[*code]
+                        .as_ref()
+                        .ok_or_else(|| format!("reserved a deleted code: {}", r.text()))?;
+                    self.reservations.push(Reservation {
+                        id: r.string("reservation_id"),
+                        created_at: live.created_at,
+                    });
+                } else {
+                    self.refused_only_when_right(*code, None, &r).await?;
+                }
+                Ok(())
+            }
+            Op::Release { reservation } => {
+                let id = self.reservation_id(*reservation);
+                let r = self
+                    .t
+                    .send(delete(&format!("/coupon/reserve/{id}")).token(&self.t.token_a))
+                    .await;
+                not_a_fault(&r)
+            }
+            Op::Consume {
+                code,
+                customer,
+                order,
+                reservation,
+                keyed,
+            } => {
+                let mut fields = json!({"code": CODES[*code]});
+                add_customer_and_order(&mut fields, *customer, *order);
+                let reservation = reservation.and_then(|k| self.reservation_index(k));
+                if let Some(k) = reservation {
+                    fields["reservation_id"] = json!(self.reservations[k].id);
+                }
+                let key = keyed.then(|| uuid::Uuid::new_v4().to_string());
+                let r = self.consume(&fields, key.as_deref()).await;
+                if let Some(key) = key {
+                    self.keyed.push(Keyed {
+                        code: *code,
+                        key,
+                        fields,
+                        reservation,
+                        first_success: None,
+                    });
+                }
+                self.after_consume(*code, reservation, &r).await?;
+                if let (Some(keyed), 200) = (self.keyed.last_mut().filter(|_| *keyed), r.status) {
+                    keyed.first_success = Some(r.body.clone());
+                }
+                Ok(())
+            }
+            Op::Retry { request } => {
+                if self.keyed.is_empty() {
+                    return Ok(());
+                }
+                let k = request % self.keyed.len();
+                let (fields, key) = (self.keyed[k].fields.clone(), self.keyed[k].key.clone());
+                let r = self.consume(&fields, Some(&key)).await;
+                if let Some(first) = &self.keyed[k].first_success {
+                    ensure(
+                        r.status == 200
+                            && r.body == *first
+                            && r.header("idempotent-replayed") == Some("true"),
+                        || {
+                            format!(
+                                "a keyed retry did not replay its first answer {}: {}",
+                                String::from_utf8_lossy(first),
+                                describe(&r)
+                            )
+                        },
+                    )?;
+                    return Ok(());
+                }
+                let (code, reservation) = (self.keyed[k].code, self.keyed[k].reservation);
+                self.after_consume(code, reservation, &r).await?;
+                if r.status == 200 {
+                    self.keyed[k].first_success = Some(r.body.clone());
+                }
+                Ok(())
+            }
+            Op::Rollback { redemption } => {
+                let id = if self.redemptions.is_empty() {
+                    uuid::Uuid::now_v7().to_string()
+                } else {
+                    self.redemptions[redemption % self.redemptions.len()].clone()
+                };
+                let r = self
+                    .t
+                    .send(post(&format!("/coupon/consume/{id}/rollback")).token(&self.t.token_a))
+                    .await;
+                not_a_fault(&r)?;
+                if r.status == 200 {
+                    // The use goes back exactly when its coupon still lives.
+                    let row = self.redemption_row(&id).await?;
+                    let code = CODES
+                        .iter()
+                        .position(|c| Some(*c) == text(&row, "code"))
+                        .ok_or("a redemption of an unknown code")?;
+                    let same_coupon = self.live[code].as_ref().map(|l| l.created_at)
+                        == number(&row, "coupon_created_at");
+                    ensure(r.json()["use_returned"] == json!(same_coupon), || {
+                        format!(
+                            "rollback's use_returned, coupon live: {same_coupon}: {}",
+                            r.text()
+                        )
+                    })?;
+                }
+                Ok(())
+            }
+            Op::Advance { seconds } => {
+                self.t
+                    .app()
+                    .clock
+                    .advance(chrono::Duration::seconds(*seconds));
+                Ok(())
+            }
+            Op::Lapse => {
+                self.t.app().recent_coupons.clear();
+                Ok(())
+            }
+        }
+    }
+
+    async fn consume(&self, fields: &Value, key: Option<&str>) -> TestResponse {
+        let mut request = post("/coupon/consume").token(&self.t.token_a);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.t.send(request.json(fields.clone())).await
+    }
+
+    /// What a fresh consume's answer must respect.
+    async fn after_consume(
+        &mut self,
+        code: usize,
+        reservation: Option<usize>,
+        r: &TestResponse,
+    ) -> Checked {
+        not_a_fault(r)?;
+        if r.status != 200 {
+            return self.refused_only_when_right(code, reservation, r).await;
+        }
+        let live = self.live[code]
+            .as_ref()
+            .ok_or_else(|| format!("consumed a deleted code: {}", r.text()))?;
+        if let Some(k) = reservation {
+            let made_on = self.reservations[k].created_at;
+            ensure(made_on == live.created_at, || {
+                format!(
+                    "converted a reservation of an earlier coupon under this code: {}",
+                    r.text()
+                )
+            })?;
+        }
+        self.redemptions.push(r.string("redemption_id"));
+        Ok(())
+    }
+
+    /// A refusal of `exhausted` means no use is left, not even one held by
+    /// an expired reservation.
+    async fn refused_only_when_right(
+        &self,
+        code: usize,
+        reservation: Option<usize>,
+        r: &TestResponse,
+    ) -> Checked {
+        let exhausted = r.status == 409 && r.json()["code"] == "exhausted";
+        if !exhausted || reservation.is_some() || self.live[code].is_none() {
+            return Ok(());
+        }
+        let books = self.books(code).await?;
+        ensure(books.left == 0 && books.expired_holds == 0, || {
+            format!("refused exhausted with {books:?}")
+        })
+    }
+
+    fn reservation_index(&self, k: usize) -> Option<usize> {
+        (!self.reservations.is_empty()).then(|| k % self.reservations.len())
+    }
+
+    fn reservation_id(&self, k: usize) -> String {
+        match self.reservation_index(k) {
+            Some(k) => self.reservations[k].id.clone(),
+            None => uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    async fn stored_created_at(&self, code: usize) -> Result<i64, String> {
+        let items = self.scan().await;
+        let pk = coupon_pk(&self.t, code);
+        items
+            .iter()
+            .find(|i| text(i, schema::PK) == Some(&pk) && text(i, schema::SK) == Some("COUPON"))
+            .and_then(|i| number(i, "created_at"))
+            .ok_or_else(|| "a created coupon has no item".to_owned())
+    }
+
+    async fn redemption_row(&self, id: &str) -> Result<HashMap<String, AttributeValue>, String> {
+        self.scan()
+            .await
+            .into_iter()
+            .find(|i| text(i, "redemption_id") == Some(id) && text(i, "kind") != Some("reversal"))
+            .ok_or_else(|| format!("no log row for redemption {id}"))
+    }
+
+    async fn scan(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .t
+                .client
+                .scan()
+                .table_name(&self.t.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan the test table");
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return items,
+            }
+        }
+    }
+
+    /// The counts of a code's live coupon as stored, and what the log and
+    /// the reservations say they must be.
+    async fn books(&self, code: usize) -> Result<Books, String> {
+        let items = self.scan().await;
+        let live = self.live[code].as_ref().ok_or("no live coupon")?;
+        Ok(Books::of(&self.t, &items, code, live, self.began))
+    }
+
+    /// Everything that must hold after any step.
+    async fn check(&self) -> Checked {
+        let items = self.scan().await;
+        for item in &items {
+            for name in COUNTERS {
+                if let Some(value) = number(item, name) {
+                    ensure(value >= 0, || {
+                        format!(
+                            "{name} = {value} on {:?}/{:?}",
+                            text(item, schema::PK),
+                            text(item, schema::SK)
+                        )
+                    })?;
+                }
+            }
+        }
+        for (code, name) in CODES.iter().enumerate() {
+            let details = self
+                .t
+                .send(get(&format!("/coupon?code={name}")).token(&self.t.token_a))
+                .await;
+            let Some(live) = &self.live[code] else {
+                ensure(details.status == 404, || {
+                    format!("details of deleted {name}: {}", describe(&details))
+                })?;
+                continue;
+            };
+            ensure(details.status == 200, || {
+                format!("details of {name}: {}", describe(&details))
+            })?;
+            let books = Books::of(&self.t, &items, code, live, self.began);
+            ensure(books.created_at == Some(live.created_at), || {
+                format!("{name}'s coupon item is not the one created: {books:?}")
+            })?;
+            ensure(books.redeemed == books.consumes - books.reversals, || {
+                format!("{name}: redeemed != consume rows - reversal rows: {books:?}")
+            })?;
+            ensure(books.reserved == books.held, || {
+                format!("{name}: reserved != reservations held: {books:?}")
+            })?;
+            ensure(
+                books.left + books.redeemed + books.reserved == live.given,
+                || {
+                    format!(
+                        "{name}: left + redeemed + reserved != {}: {books:?}",
+                        live.given
+                    )
+                },
+            )?;
+            ensure(books.customers_agree, || {
+                format!("{name}: a customer's count differs from their uses and holds: {books:?}")
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// One live coupon's counts as stored and as its log and reservations say.
+#[derive(Debug, Default)]
+struct Books {
+    created_at: Option<i64>,
+    left: i64,
+    redeemed: i64,
+    reserved: i64,
+    consumes: i64,
+    reversals: i64,
+    held: i64,
+    expired_holds: i64,
+    /// Each customer's stored count equals their counted uses and holds.
+    customers_agree: bool,
+}
+
+impl Books {
+    fn of(
+        t: &TestApp,
+        items: &[HashMap<String, AttributeValue>],
+        code: usize,
+        live: &Live,
+        expired_by: chrono::DateTime<chrono::Utc>,
+    ) -> Books {
+        let pk = coupon_pk(t, code);
+        let name = CODES[code];
+        let cca = live.created_at;
+        let mut books = Books::default();
+        let coupon = items
+            .iter()
+            .find(|i| text(i, schema::PK) == Some(&pk) && text(i, schema::SK) == Some("COUPON"));
+        let Some(coupon) = coupon else {
+            return books;
+        };
+        books.created_at = number(coupon, "created_at");
+        let shards = number(coupon, "shards").unwrap_or(0);
+        let counted: Vec<&HashMap<String, AttributeValue>> = if shards > 0 {
+            let code = CouponCode::parse(name).unwrap();
+            (0..shards as u32)
+                .filter_map(|s| {
+                    let shard_pk = schema::shard_pk(&t.tenant_a, &code, s);
+                    items.iter().find(|i| {
+                        text(i, schema::PK) == Some(&shard_pk)
+                            && number(i, "created_at") == Some(cca)
+                    })
+                })
+                .collect()
+        } else {
+            vec![coupon]
+        };
+        for item in counted {
+            books.left += number(item, "uses_left").unwrap_or(0);
+            books.redeemed += number(item, "redeemed_count").unwrap_or(0);
+            books.reserved += number(item, "reserved_count").unwrap_or(0);
+        }
+        let mine = |i: &&HashMap<String, AttributeValue>| {
+            text(i, "code") == Some(name) && number(i, "coupon_created_at") == Some(cca)
+        };
+        let counted_flag = |i: &HashMap<String, AttributeValue>| {
+            i.get("counted_for_customer")
+                .is_some_and(|v| v.as_bool().is_ok_and(|b| *b))
+        };
+        let mut expected: HashMap<String, i64> = HashMap::new();
+        for row in items
+            .iter()
+            .filter(|i| text(i, "type") == Some("redemption"))
+            .filter(mine)
+        {
+            let sign = if text(row, "kind") == Some("reversal") {
+                books.reversals += 1;
+                -1
+            } else {
+                books.consumes += 1;
+                1
+            };
+            if counted_flag(row)
+                && let Some(customer) = text(row, "customer_id")
+            {
+                *expected.entry(customer.to_owned()).or_default() += sign;
+            }
+        }
+        for held in items
+            .iter()
+            .filter(|i| text(i, "type") == Some("reservation"))
+            .filter(mine)
+            .filter(|i| text(i, "state") == Some("held"))
+        {
+            books.held += 1;
+            if number(held, "expires_at").is_some_and(|at| at <= expired_by.timestamp_millis()) {
+                books.expired_holds += 1;
+            }
+            if counted_flag(held)
+                && let Some(customer) = text(held, "customer_id")
+            {
+                *expected.entry(customer.to_owned()).or_default() += 1;
+            }
+        }
+        // A customer's count item under the coupon's key: `CUST#{created_at}#{customer}`
+        // for this incarnation, or a `CUST#{customer}` that does not say which.
+        let mut stored: HashMap<String, i64> = HashMap::new();
+        for item in items.iter().filter(|i| text(i, schema::PK) == Some(&pk)) {
+            let parts: Vec<&str> = text(item, schema::SK).unwrap_or("").split('#').collect();
+            let customer = match parts.as_slice() {
+                ["CUST", at, customer] if at.parse::<i64>() == Ok(cca) => customer,
+                ["CUST", customer] => customer,
+                _ => continue,
+            };
+            *stored.entry((*customer).to_owned()).or_default() += number(item, "uses").unwrap_or(0);
+        }
+        stored.retain(|_, uses| *uses != 0);
+        expected.retain(|_, uses| *uses != 0);
+        books.customers_agree = stored == expected;
+        books
+    }
+}
+
+fn coupon_pk(t: &TestApp, code: usize) -> String {
+    schema::coupon_pk(&t.tenant_a, &CouponCode::parse(CODES[code]).unwrap())
+}
+
+fn add_customer_and_order(fields: &mut Value, customer: Option<usize>, order: Option<usize>) {
+    if let Some(c) = customer {
+        fields["customer_id"] = json!(CUSTOMERS[c]);
+    }
+    if let Some(o) = order {
+        fields["order_amount"] = json!(ORDERS[o].to_string());
+    }
+}
+
+fn not_a_fault(r: &TestResponse) -> Checked {
+    ensure(r.status < 500, || {
+        format!("a server fault: {}", describe(r))
+    })
+}
+
+fn describe(r: &TestResponse) -> String {
+    format!("{} {}", r.status, r.text())
+}
+
+/// Sequences run so far, and the first that failed (shrinking runs more).
+static CASES_RUN: AtomicUsize = AtomicUsize::new(0);
+static FIRST_FAILURE: AtomicUsize = AtomicUsize::new(0);
+
+async fn run(ops: &[Op]) -> Checked {
+    let case = CASES_RUN.fetch_add(1, Ordering::Relaxed) + 1;
+    let outcome = run_steps(ops).await.map_err(|(_, e)| e);
+    if let Err(e) = &outcome
+        && FIRST_FAILURE
+            .compare_exchange(0, case, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        eprintln!("model: sequence {case} is the first to fail ({e}); shrinking it");
+    }
+    outcome
+}
+
+/// Runs `ops` in order; on the first step that breaks a rule, its index
+/// and what it broke.
+async fn run_steps(ops: &[Op]) -> Result<(), (usize, String)> {
+    let mut run = Run::new().await;
+    let mut outcome = Ok(());
+    for (step, op) in ops.iter().enumerate() {
+        let checked = match run.apply(op).await {
+            Ok(()) => run.check().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            outcome = Err((step, format!("step {step} ({op:?}): {e}")));
+            break;
+        }
+    }
+    run.t.delete_table().await;
+    outcome
+}
+
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+});
+
+#[test]
+fn every_ordering_keeps_the_books() {
+    let setting = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    // A seed of our own, printed, so any run can be repeated.
+    let seed = setting("MODEL_SEED").unwrap_or_else(rand::random);
+    let config = Config {
+        cases: setting("MODEL_CASES").map_or(24, |c| c as u32),
+        rng_seed: RngSeed::Fixed(seed),
+        // Each case is a fresh table and up to 50 requests: shrinking a
+        // failure is bounded in time, not in steps.
+        max_shrink_time: 240_000,
+        max_shrink_iters: u32::MAX,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let sequences = proptest::collection::vec(op(), 20..=50);
+    let outcome = TestRunner::new(config).run(&sequences, |ops| {
+        RUNTIME.block_on(run(&ops)).map_err(TestCaseError::fail)
+    });
+    match outcome {
+        Ok(()) => eprintln!(
+            "model: {} sequences passed (MODEL_SEED={seed})",
+            CASES_RUN.load(Ordering::Relaxed)
+        ),
+        Err(TestError::Fail(why, ops)) => {
+            // Only the steps up to the one that failed matter.
+            let failed_at = RUNTIME
+                .block_on(run_steps(&ops))
+                .err()
+                .map(|(step, _)| step);
+            let shown = &ops[..failed_at.map_or(ops.len(), |step| step + 1)];
+            panic!("{why}\nMODEL_SEED={seed}; the shortest failing sequence found:\n{shown:#?}")
+        }
+        Err(e) => panic!("{e} (MODEL_SEED={seed})"),
+    }
+}

@@ -1,0 +1,561 @@
+//! The money path's promise, hole by hole: a use is taken exactly once and
+//! never oversold, whatever order operations arrive in. Each test is a
+//! sequence a client can produce that broke that promise once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+type Item = HashMap<String, AttributeValue>;
+
+async fn details(t: &TestApp, code: &str) -> Value {
+    let response = t
+        .send(get(&format!("/coupon?code={code}")).token(&t.token_a))
+        .await;
+    response.expect(200);
+    response.json()
+}
+
+fn consume(t: &TestApp, body: Value) -> RequestBuilder {
+    post("/coupon/consume").token(&t.token_a).json(body)
+}
+
+fn keyed(t: &TestApp, key: &str, body: Value) -> RequestBuilder {
+    consume(t, body).header("idempotency-key", key)
+}
+
+async fn reserve(t: &TestApp, body: Value) -> String {
+    let held = t
+        .send(post("/coupon/reserve").token(&t.token_a).json(body))
+        .await;
+    held.expect(201).string("reservation_id")
+}
+
+/// Every item of the test table.
+async fn all_items(t: &TestApp) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = t
+            .client
+            .scan()
+            .table_name(&t.table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return items,
+        }
+    }
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+/// Every number the service keeps as a count, anywhere in the table.
+async fn assert_no_count_below_zero(t: &TestApp) {
+    for item in all_items(t).await {
+        for name in [
+            "uses_left",
+            "redeemed_count",
+            "reserved_count",
+            "uses",
+            "live",
+        ] {
+            if let Some(value) = item.get(name).and_then(|v| v.as_n().ok()) {
+                let value: i64 = value.parse().unwrap();
+                assert!(value >= 0, "{name} = {value} on {:?}", text(&item, "PK"));
+            }
+        }
+    }
+}
+
+// ---- 1. A reservation belongs to the coupon it was made on ----
+
+/// Reserve the only use, delete the coupon, create it again, use the new
+/// one's use: the old reservation converts nothing.
+async fn old_reservation_after_recreate(high_demand: bool) {
+    let t = TestApp::new().await;
+    t.create_coupon(json!({"code": "REUSE1", "availability_count": 1}))
+        .await;
+    let old = reserve(&t, json!({"code": "REUSE1", "ttl_seconds": 3600})).await;
+    t.send(delete("/coupon/REUSE1").token(&t.token_a))
+        .await
+        .expect(204);
+    t.create_coupon(json!({"code": "REUSE1", "availability_count": 1, "high_demand": high_demand}))
+        .await;
+    t.send(consume(&t, json!({"code": "REUSE1"})))
+        .await
+        .expect(200);
+
+    let late = t
+        .send(consume(
+            &t,
+            json!({"code": "REUSE1", "reservation_id": old}),
+        ))
+        .await;
+    late.assert_problem(409, "reservation_expired");
+    // Releasing it gives the new coupon nothing either.
+    t.send(delete(&format!("/coupon/reserve/{old}")).token(&t.token_a))
+        .await
+        .expect(204);
+
+    let coupon = details(&t, "REUSE1").await;
+    assert_eq!(
+        (
+            &coupon["availability_count"],
+            &coupon["redeemed_count"],
+            &coupon["reserved_count"]
+        ),
+        (&json!(0), &json!(1), &json!(0))
+    );
+    assert_no_count_below_zero(&t).await;
+}
+
+#[tokio::test]
+async fn a_reservation_of_a_deleted_coupon_never_converts() {
+    old_reservation_after_recreate(false).await;
+}
+
+#[tokio::test]
+async fn a_reservation_of_a_deleted_coupon_never_converts_on_a_high_demand_one() {
+    old_reservation_after_recreate(true).await;
+}
+
+#[tokio::test]
+async fn a_stored_item_that_cannot_be_read_is_a_logged_server_fault() {
+    let t = TestApp::new().await;
+    let code = t.create_coupon(json!({"availability_count": 1})).await;
+    let pk = common::store::schema::coupon_pk(
+        &t.tenant_a,
+        &common::code::CouponCode::parse(&code).unwrap(),
+    );
+    t.client
+        .update_item()
+        .table_name(&t.table)
+        .key("PK", AttributeValue::S(pk))
+        .key("SK", AttributeValue::S("COUPON".into()))
+        .update_expression("SET uses_left = :bad")
+        .expression_attribute_values(":bad", AttributeValue::N("-1".into()))
+        .send()
+        .await
+        .unwrap();
+    let response = t
+        .send(get(&format!("/coupon?code={code}")).token(&t.token_a))
+        .await;
+    // Not "unavailable, retry later": no retry mends it.
+    response.assert_problem(500, "internal_error");
+    assert_eq!(response.header("retry-after"), None);
+}
+
+// ---- 2. An idempotent retry answers the first response ----
+
+/// An app that reads every coupon afresh, as one whose cache has lapsed.
+async fn uncached() -> TestApp {
+    TestApp::with(Options {
+        recent_coupon_ttl: Some(Duration::ZERO),
+        ..Options::default()
+    })
+    .await
+}
+
+/// Consumes with a key, lets `change` happen, and retries with the same
+/// key and parameters: the first answer comes back, and no use is taken.
+async fn retry_after(coupon: Value, request: Value, change: impl AsyncFnOnce(&TestApp, &str)) {
+    let t = uncached().await;
+    let code = t.create_coupon(coupon).await;
+    let mut request = request;
+    request["code"] = json!(code);
+    let first = t.send(keyed(&t, "order-7", request.clone())).await;
+    first.expect(200);
+    change(&t, &code).await;
+    let retry = t.send(keyed(&t, "order-7", request.clone())).await;
+    retry.expect(200);
+    assert_eq!(retry.body, first.body, "{}", retry.text());
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    // The same key with other parameters is still refused.
+    request["customer_id"] = json!("someone-else");
+    t.send(keyed(&t, "order-7", request))
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+}
+
+async fn update(t: &TestApp, code: &str, fields: Value) {
+    t.send(
+        put(&format!("/coupon/{code}"))
+            .token(&t.token_a)
+            .json(fields),
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn a_keyed_retry_after_the_terms_changed_replays_the_first_answer() {
+    retry_after(
+        json!({"availability_count": 5, "discount_fixed": "5"}),
+        json!({"order_amount": "30.00"}),
+        async |t, code| update(t, code, json!({"min_order_amount": "50.00"})).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyed_retry_after_the_coupon_was_deleted_replays_the_first_answer() {
+    retry_after(
+        json!({"availability_count": 5}),
+        json!({}),
+        async |t, code| {
+            t.send(delete(&format!("/coupon/{code}")).token(&t.token_a))
+                .await
+                .expect(204);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyed_retry_after_the_coupon_expired_replays_the_first_answer() {
+    // The key is kept a day; the coupon expires within it.
+    let in_a_minute = common::dates::format(chrono::Utc::now() + chrono::Duration::minutes(1));
+    retry_after(
+        json!({"availability_count": 5, "expiry_date": in_a_minute}),
+        json!({}),
+        async |t, _| t.app().clock.advance(chrono::Duration::hours(2)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyed_retry_after_the_customer_limit_was_reached_replays_the_first_answer() {
+    retry_after(
+        json!({"availability_count": 5, "max_uses_per_customer": 1}),
+        json!({"customer_id": "ann"}),
+        async |_, _| {},
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_keyed_retry_on_a_high_demand_coupon_replays_the_first_answer() {
+    retry_after(
+        json!({"availability_count": 5, "high_demand": true}),
+        json!({"order_amount": "30.00"}),
+        async |t, code| update(t, code, json!({"min_order_amount": "50.00"})).await,
+    )
+    .await;
+    retry_after(
+        json!({"availability_count": 5, "high_demand": true}),
+        json!({}),
+        async |t, code| {
+            t.send(delete(&format!("/coupon/{code}")).token(&t.token_a))
+                .await
+                .expect(204);
+        },
+    )
+    .await;
+}
+
+// ---- 3. Deleting a high_demand coupon stops its consumes at once ----
+
+#[tokio::test]
+async fn deleting_a_high_demand_coupon_stops_consumes_at_once() {
+    let t = TestApp::new().await;
+    let code = t
+        .create_coupon(json!({"availability_count": 100, "high_demand": true}))
+        .await;
+    // This instance now trusts the coupon it consumed for a few seconds.
+    t.send(consume(&t, json!({"code": code}))).await.expect(200);
+    t.send(delete(&format!("/coupon/{code}")).token(&t.token_a))
+        .await
+        .expect(204);
+    t.send(consume(&t, json!({"code": code})))
+        .await
+        .assert_problem(404, "not_found");
+    // The shards went with the coupon, in the same write.
+    let shard_pk = common::store::schema::shard_pk(
+        &t.tenant_a,
+        &common::code::CouponCode::parse(&code).unwrap(),
+        0,
+    );
+    let left: Vec<Item> = all_items(&t)
+        .await
+        .into_iter()
+        .filter(|i| text(i, "PK").is_some_and(|pk| pk.starts_with(&shard_pk[..shard_pk.len() - 1])))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_coupons_counts_and_holds_are_cleaned_up_by_the_worker() {
+    let counter = RequestCounter::default();
+    let t = TestApp::with(Options {
+        counter: Some(counter.clone()),
+        ..Options::default()
+    })
+    .await;
+    t.create_coupon(
+        json!({"code": "ONCE-EACH", "availability_count": 10, "max_uses_per_customer": 1}),
+    )
+    .await;
+    t.send(consume(
+        &t,
+        json!({"code": "ONCE-EACH", "customer_id": "ann"}),
+    ))
+    .await
+    .expect(200);
+    let held = reserve(
+        &t,
+        json!({"code": "ONCE-EACH", "customer_id": "bob", "ttl_seconds": 3600}),
+    )
+    .await;
+
+    counter.take();
+    t.send(delete("/coupon/ONCE-EACH").token(&t.token_a))
+        .await
+        .expect(204);
+    // The request reads the coupon and deletes it in one transaction (with
+    // its shards and a clean-up task); it does not walk the customer counts.
+    let operations = counter.take();
+    assert_eq!(
+        operations
+            .iter()
+            .filter(|op| op.as_str() != "UpdateItem")
+            .collect::<Vec<_>>(),
+        ["GetItem", "TransactWriteItems"],
+        "{operations:?}"
+    );
+
+    // A coupon created again under the code starts with no counts.
+    t.create_coupon(
+        json!({"code": "ONCE-EACH", "availability_count": 10, "max_uses_per_customer": 1}),
+    )
+    .await;
+    t.send(consume(
+        &t,
+        json!({"code": "ONCE-EACH", "customer_id": "ann"}),
+    ))
+    .await
+    .expect(200);
+
+    let report = t.run_worker().await;
+    assert!(
+        report
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "ONCE-EACH" && r["outcome"] == "cleaned up"),
+        "{report}"
+    );
+    let shown = t
+        .send(get(&format!("/coupon/reserve/{held}")).token(&t.token_a))
+        .await;
+    assert_eq!(shown.json()["status"], "released");
+    let items = all_items(&t).await;
+    // Only the new coupon's count for ann is left; the task is gone.
+    let counts: Vec<&str> = items
+        .iter()
+        .filter_map(|i| text(i, "SK").filter(|sk| sk.starts_with("CUST#")))
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert!(
+        !items
+            .iter()
+            .any(|i| text(i, "type") == Some("coupon_cleanup"))
+    );
+    // The new coupon still counts ann's use.
+    t.send(consume(
+        &t,
+        json!({"code": "ONCE-EACH", "customer_id": "ann"}),
+    ))
+    .await
+    .assert_problem(409, "customer_limit_reached");
+}
+
+// ---- 5. Smaller holes ----
+
+#[tokio::test]
+async fn a_rollback_gives_the_use_back_when_only_the_customer_count_is_missing() {
+    let t = TestApp::new().await;
+    let code = t
+        .create_coupon(json!({"availability_count": 2, "max_uses_per_customer": 2}))
+        .await;
+    let used = t
+        .send(consume(&t, json!({"code": code, "customer_id": "ann"})))
+        .await;
+    let redemption = used.expect(200).string("redemption_id");
+    // The customer's count item is gone (written by an older version under
+    // another key, say); the coupon is not.
+    for item in all_items(&t).await {
+        if text(&item, "SK").is_some_and(|sk| sk.starts_with("CUST#")) {
+            t.client
+                .delete_item()
+                .table_name(&t.table)
+                .key("PK", item["PK"].clone())
+                .key("SK", item["SK"].clone())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let rolled_back = t
+        .send(post(&format!("/coupon/consume/{redemption}/rollback")).token(&t.token_a))
+        .await;
+    assert_eq!(rolled_back.expect(200).json()["use_returned"], true);
+    let coupon = details(&t, &code).await;
+    assert_eq!(coupon["availability_count"], 2);
+    assert_eq!(coupon["redeemed_count"], 0);
+    assert_no_count_below_zero(&t).await;
+}
+
+#[tokio::test]
+async fn a_release_gives_the_use_back_when_only_the_customer_count_is_missing() {
+    let t = TestApp::new().await;
+    let code = t
+        .create_coupon(json!({"availability_count": 1, "max_uses_per_customer": 1}))
+        .await;
+    let held = reserve(&t, json!({"code": code, "customer_id": "ann"})).await;
+    for item in all_items(&t).await {
+        if text(&item, "SK").is_some_and(|sk| sk.starts_with("CUST#")) {
+            t.client
+                .delete_item()
+                .table_name(&t.table)
+                .key("PK", item["PK"].clone())
+                .key("SK", item["SK"].clone())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    t.send(delete(&format!("/coupon/reserve/{held}")).token(&t.token_a))
+        .await
+        .expect(204);
+    let coupon = details(&t, &code).await;
+    assert_eq!(coupon["availability_count"], 1);
+    assert_eq!(coupon["reserved_count"], 0);
+}
+
+#[tokio::test]
+async fn malformed_cursors_are_refused_not_failed() {
+    let t = TestApp::new().await;
+    t.send(get("/exports?cursor=x%23").token(&t.token_a))
+        .await
+        .assert_problem(422, "invalid_request");
+    let job = t
+        .start_job(json!({"quantity": 1_001, "code_length": 12}))
+        .await;
+    t.send(
+        get(&format!(
+            "/coupon/jobs/{job}/codes?cursor=18446744073709551615"
+        ))
+        .token(&t.token_a),
+    )
+    .await
+    .assert_problem(422, "invalid_request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_paginated_route_refuses_a_cursor_it_did_not_give() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let t = TestApp::new().await;
+    let job = t
+        .start_job(json!({"quantity": 1_001, "code_length": 12}))
+        .await;
+    let routes = [
+        "/coupon?limit=2&cursor=".to_owned(),
+        "/exports?cursor=".to_owned(),
+        format!("/coupon/jobs/{job}/codes?cursor="),
+    ];
+    // Random text, numbers of every size, and look-alikes of real cursors.
+    let cursors = prop_oneof![
+        "\\PC{0,40}",
+        "[0-9]{1,25}",
+        "[0-9]{13}#.{0,30}",
+        "[0-9]{13}#exports/tenant-[ab]/.{0,20}",
+        "[A-Z0-9_-]{0,70}",
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let handle = tokio::runtime::Handle::current();
+    let outcome = runner.run(&cursors, |cursor| {
+        let encoded: String = url_escape(&cursor);
+        for route in &routes {
+            let response = tokio::task::block_in_place(|| {
+                handle.block_on(t.send(get(&format!("{route}{encoded}")).token(&t.token_a)))
+            });
+            prop_assert!(
+                response.status == 200 || response.status == 422,
+                "{route}{encoded}: {} {}",
+                response.status,
+                response.text()
+            );
+        }
+        Ok(())
+    });
+    outcome.unwrap();
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_gets_a_problem_from_every_route_that_takes_one() {
+    let t = TestApp::new().await;
+    let code = t.create_coupon(json!({"availability_count": 1})).await;
+    let body: &[u8] = b"o\xffh";
+    let routes = [
+        ("POST", "/coupon".to_owned()),
+        ("PUT", format!("/coupon/{code}")),
+        ("POST", "/coupon/consume".to_owned()),
+        ("POST", "/coupon/reserve".to_owned()),
+        ("POST", "/exports".to_owned()),
+    ];
+    for (method, path) in routes {
+        for content_type in [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+        ] {
+            let response = t
+                .send(
+                    RequestBuilder::new(method, &path)
+                        .token(&t.token_a)
+                        .bytes(content_type, body),
+                )
+                .await;
+            assert!(
+                response.status == 400 || response.status == 422,
+                "{method} {path} {content_type}: {} {}",
+                response.status,
+                response.text()
+            );
+            assert_eq!(
+                response.header("content-type"),
+                Some("application/problem+json")
+            );
+        }
+    }
+}
