@@ -132,6 +132,41 @@ async fn a_reservation_of_a_deleted_coupon_never_converts_on_a_high_demand_one()
 }
 
 #[tokio::test]
+async fn a_conversion_never_takes_a_use_that_is_not_held() {
+    for high_demand in [false, true] {
+        let t = TestApp::new().await;
+        let code = t
+            .create_coupon(json!({"availability_count": 2, "high_demand": high_demand}))
+            .await;
+        let held = reserve(&t, json!({"code": code})).await;
+        // The held use is gone from the count (an inconsistency no request
+        // makes; the write's condition must still refuse to go below zero).
+        for item in all_items(&t).await {
+            if item
+                .get("reserved_count")
+                .is_some_and(|v| v.as_n().is_ok_and(|n| n != "0"))
+            {
+                t.client
+                    .update_item()
+                    .table_name(&t.table)
+                    .key("PK", item["PK"].clone())
+                    .key("SK", item["SK"].clone())
+                    .update_expression("SET reserved_count = :zero")
+                    .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        t.send(consume(&t, json!({"code": code, "reservation_id": held})))
+            .await
+            .assert_problem(409, "reservation_expired");
+        assert_no_count_below_zero(&t).await;
+        details(&t, &code).await;
+    }
+}
+
+#[tokio::test]
 async fn a_stored_item_that_cannot_be_read_is_a_logged_server_fault() {
     let t = TestApp::new().await;
     let code = t.create_coupon(json!({"availability_count": 1})).await;
@@ -225,24 +260,28 @@ async fn a_keyed_retry_after_the_coupon_was_deleted_replays_the_first_answer() {
 
 #[tokio::test]
 async fn a_keyed_retry_after_the_coupon_expired_replays_the_first_answer() {
-    // The key is kept a day; the coupon expires within it.
-    let in_a_minute = common::dates::format(chrono::Utc::now() + chrono::Duration::minutes(1));
-    retry_after(
-        json!({"availability_count": 5, "expiry_date": in_a_minute}),
-        json!({}),
-        async |t, _| t.app().clock.advance(chrono::Duration::hours(2)),
-    )
-    .await;
+    for high_demand in [false, true] {
+        // The key is kept a day; the coupon expires within it.
+        let soon = common::dates::format(chrono::Utc::now() + chrono::Duration::minutes(1));
+        retry_after(
+            json!({"availability_count": 5, "expiry_date": soon, "high_demand": high_demand}),
+            json!({}),
+            async |t, _| t.app().clock.advance(chrono::Duration::hours(2)),
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
 async fn a_keyed_retry_after_the_customer_limit_was_reached_replays_the_first_answer() {
-    retry_after(
-        json!({"availability_count": 5, "max_uses_per_customer": 1}),
-        json!({"customer_id": "ann"}),
-        async |_, _| {},
-    )
-    .await;
+    for high_demand in [false, true] {
+        retry_after(
+            json!({"availability_count": 5, "max_uses_per_customer": 1, "high_demand": high_demand}),
+            json!({"customer_id": "ann"}),
+            async |_, _| {},
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -293,6 +332,74 @@ async fn deleting_a_high_demand_coupon_stops_consumes_at_once() {
         .filter(|i| text(i, "PK").is_some_and(|pk| pk.starts_with(&shard_pk[..shard_pk.len() - 1])))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A Lambda timeout during `DELETE` (here: the handler dropped part-way)
+/// must not leave the coupon gone and its shards serving consumes.
+#[tokio::test]
+async fn a_delete_cut_short_never_leaves_shards_serving_consumes() {
+    let t = TestApp::new().await;
+    let code = t
+        .create_coupon(
+            json!({"availability_count": 100, "high_demand": true, "max_uses_per_customer": 5}),
+        )
+        .await;
+    // Many customers have used it: thousands of count items beside it.
+    let pk = common::store::schema::coupon_pk(
+        &t.tenant_a,
+        &common::code::CouponCode::parse(&code).unwrap(),
+    );
+    let counts: Vec<_> = (0..2_000)
+        .map(|i| {
+            let item = HashMap::from([
+                ("PK".to_owned(), AttributeValue::S(pk.clone())),
+                (
+                    "SK".to_owned(),
+                    AttributeValue::S(format!("CUST#customer-{i:05}")),
+                ),
+                ("uses".to_owned(), AttributeValue::N("1".into())),
+            ]);
+            aws_sdk_dynamodb::types::WriteRequest::builder()
+                .put_request(
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+        .collect();
+    for chunk in counts.chunks(25) {
+        t.client
+            .batch_write_item()
+            .request_items(&t.table, chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+    }
+    // This instance now trusts the coupon it consumed.
+    t.send(consume(&t, json!({"code": code, "customer_id": "ann"})))
+        .await
+        .expect(200);
+    let cut_short = tokio::time::timeout(
+        Duration::from_millis(400),
+        t.send(delete(&format!("/coupon/{code}")).token(&t.token_a)),
+    )
+    .await;
+    let gone = all_items(&t)
+        .await
+        .iter()
+        .all(|i| !(text(i, "PK") == Some(pk.as_str()) && text(i, "SK") == Some("COUPON")));
+    let after = t
+        .send(consume(&t, json!({"code": code, "customer_id": "bob"})))
+        .await;
+    if gone {
+        after.assert_problem(404, "not_found");
+    } else {
+        // Cut before the delete's one write: nothing happened.
+        assert!(cut_short.is_err());
+        after.expect(200);
+    }
 }
 
 #[tokio::test]
@@ -477,10 +584,13 @@ async fn every_paginated_route_refuses_a_cursor_it_did_not_give() {
         "/exports?cursor=".to_owned(),
         format!("/coupon/jobs/{job}/codes?cursor="),
     ];
-    // Random text, numbers of every size, and look-alikes of real cursors.
+    // Random text, numbers of every size, look-alikes of real cursors,
+    // and the edges: the largest number, an empty key.
     let cursors = prop_oneof![
         "\\PC{0,40}",
         "[0-9]{1,25}",
+        Just(u64::MAX.to_string()),
+        "[0-9]{0,13}#",
         "[0-9]{13}#.{0,30}",
         "[0-9]{13}#exports/tenant-[ab]/.{0,20}",
         "[A-Z0-9_-]{0,70}",
