@@ -81,8 +81,9 @@ async fn assert_no_count_below_zero(t: &TestApp) {
 
 // ---- 1. A reservation belongs to the coupon it was made on ----
 
-/// Reserve the only use, delete the coupon, create it again, use the new
-/// one's use: the old reservation converts nothing.
+/// Reserve the only use, delete the coupon, create it again with two, use
+/// one and hold the other: the old reservation converts nothing, and the new
+/// hold is still there to convert.
 async fn old_reservation_after_recreate(high_demand: bool) {
     let t = TestApp::new().await;
     t.create_coupon(json!({"code": "REUSE1", "availability_count": 1}))
@@ -91,11 +92,12 @@ async fn old_reservation_after_recreate(high_demand: bool) {
     t.send(delete("/coupon/REUSE1").token(&t.token_a))
         .await
         .expect(204);
-    t.create_coupon(json!({"code": "REUSE1", "availability_count": 1, "high_demand": high_demand}))
+    t.create_coupon(json!({"code": "REUSE1", "availability_count": 2, "high_demand": high_demand}))
         .await;
     t.send(consume(&t, json!({"code": "REUSE1"})))
         .await
         .expect(200);
+    let new = reserve(&t, json!({"code": "REUSE1", "ttl_seconds": 3600})).await;
 
     let late = t
         .send(consume(
@@ -108,6 +110,12 @@ async fn old_reservation_after_recreate(high_demand: bool) {
     t.send(delete(&format!("/coupon/reserve/{old}")).token(&t.token_a))
         .await
         .expect(204);
+    t.send(consume(
+        &t,
+        json!({"code": "REUSE1", "reservation_id": new}),
+    ))
+    .await
+    .expect(200);
 
     let coupon = details(&t, "REUSE1").await;
     assert_eq!(
@@ -116,7 +124,7 @@ async fn old_reservation_after_recreate(high_demand: bool) {
             &coupon["redeemed_count"],
             &coupon["reserved_count"]
         ),
-        (&json!(0), &json!(1), &json!(0))
+        (&json!(0), &json!(2), &json!(0))
     );
     assert_no_count_below_zero(&t).await;
 }
