@@ -9,6 +9,7 @@ use chrono::Utc;
 use common::job::Job;
 use common::store::{JobStore, schema};
 use common::tenant::TenantId;
+use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -350,4 +351,72 @@ async fn a_job_killed_half_way_resumes_to_exactly_its_quantity() {
         .send(get(&format!("/coupon?code={}", codes[77_777])).token(&t.token_a))
         .await;
     coupon.expect(200);
+}
+
+#[tokio::test]
+async fn a_tenant_has_at_most_three_unfinished_jobs() {
+    let t = TestApp::new().await;
+    let bulk = json!({"quantity": 1_001, "code_length": 12});
+    for _ in 0..3 {
+        t.start_job(bulk.clone()).await;
+    }
+    t.send(post("/coupon").token(&t.token_a).json(bulk.clone()))
+        .await
+        .assert_problem(409, "too_many_jobs");
+    // Concurrent creates never pass the limit either.
+    let racing =
+        join_all((0..5).map(|_| t.send(post("/coupon").token(&t.token_b).json(bulk.clone()))))
+            .await;
+    let accepted = racing.iter().filter(|r| r.status == 202).count();
+    assert_eq!(accepted, 3);
+    for refused in racing.iter().filter(|r| r.status != 202) {
+        refused.assert_problem(409, "too_many_jobs");
+    }
+    // Finished jobs make room again.
+    t.run_worker().await;
+    t.start_job(bulk).await;
+}
+
+#[tokio::test]
+async fn tenants_take_turns_at_the_worker() {
+    let t = TestApp::new().await;
+    // Two batches each: tenant A queued three jobs before tenant B's one.
+    let bulk = json!({"quantity": 1_500, "code_length": 12});
+    let mut a_jobs = Vec::new();
+    for _ in 0..3 {
+        a_jobs.push(t.start_job(bulk.clone()).await);
+    }
+    let b_job = t
+        .send(post("/coupon").token(&t.token_b).json(bulk))
+        .await
+        .expect(202)
+        .string("job_id");
+    let jobs = t.app().store.active_jobs().await.unwrap();
+    // A turn of no time: one batch per job, then the next tenant's.
+    let outcomes = coupon_jobs::run_in_turn(
+        &t.app().store,
+        jobs,
+        Duration::ZERO,
+        Utc::now() + NO_DEADLINE,
+    )
+    .await
+    .unwrap();
+    let finished: Vec<&str> = outcomes
+        .iter()
+        .map(|o| {
+            assert_eq!(o["outcome"], "succeeded", "{o}");
+            o["job_id"].as_str().unwrap()
+        })
+        .collect();
+    // Served A, B, A, A (one batch each), then the same again: B's job
+    // ends second, not last.
+    assert_eq!(
+        finished,
+        [
+            a_jobs[0].as_str(),
+            b_job.as_str(),
+            a_jobs[1].as_str(),
+            a_jobs[2].as_str()
+        ]
+    );
 }

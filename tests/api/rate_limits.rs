@@ -215,6 +215,11 @@ async fn reserving_an_unknown_code_counts_as_a_miss() {
 async fn many_identities_guessing_tighten_every_budget_but_checkout_goes_on() {
     let t = guessing_app(15, 10, 2).await;
     let real = t.create_coupon(json!({"availability_count": 100})).await;
+    let captured = crate::observability::Captured::default();
+    let _capture = common::telemetry::scoped_with_writer({
+        let captured = captured.clone();
+        move || captured.clone()
+    });
     let guess = |i: usize, customer: &str| {
         post("/coupon/consume")
             .token(&t.token_a)
@@ -235,6 +240,16 @@ async fn many_identities_guessing_tighten_every_budget_but_checkout_goes_on() {
         statuses
     };
     assert_eq!(statuses, [404, 404, 429, 429]);
+    // Each miss under pressure counts in the metric the template's alarm watches.
+    let pressure = captured
+        .json_lines()
+        .iter()
+        .filter(|line| line["GuessingPressure"] == 1)
+        .count();
+    assert_eq!(
+        pressure, 3,
+        "the 15th miss spent the tenant's budget, then bot-new's two"
+    );
     // ...and a customer with no misses checks out with a real code.
     t.send(
         post("/coupon/consume")

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 #[tokio::test]
-async fn validate_and_consume_make_two_requests_each_when_warm() {
+async fn validate_and_consume_make_three_requests_each_when_warm() {
     let counter = RequestCounter::default();
     let t = TestApp::with(Options {
         counter: Some(counter.clone()),
@@ -24,29 +24,34 @@ async fn validate_and_consume_make_two_requests_each_when_warm() {
     assert_eq!(t.send(validate()).await.status, 200);
     counter.take();
 
+    // Each code lookup reads its identity's guessing block while the
+    // limiter writes: three requests, two rounds of waiting.
     assert_eq!(t.send(validate()).await.status, 200);
     assert_eq!(
         counter.take(),
-        ["UpdateItem", "GetItem"],
-        "validate: limiter, coupon"
+        ["UpdateItem", "GetItem", "GetItem"],
+        "validate: limiter and block, coupon"
     );
 
     // The checkout flow: validate, then consume the coupon validate just read.
     assert_eq!(t.send(consume()).await.status, 200);
     assert_eq!(
         counter.take(),
-        ["UpdateItem", "TransactWriteItems"],
-        "consume: limiter, transaction"
+        ["UpdateItem", "GetItem", "TransactWriteItems"],
+        "consume: limiter and block, transaction"
     );
     assert_eq!(t.send(consume()).await.status, 200);
-    assert_eq!(counter.take(), ["UpdateItem", "TransactWriteItems"]);
+    assert_eq!(
+        counter.take(),
+        ["UpdateItem", "GetItem", "TransactWriteItems"]
+    );
 
     let details = get(&format!("/coupon?code={code}")).token(&t.token_a);
     assert_eq!(t.send(details).await.status, 200);
     assert_eq!(
         counter.take(),
-        ["UpdateItem", "GetItem"],
-        "details: limiter, coupon"
+        ["UpdateItem", "GetItem", "GetItem"],
+        "details: limiter and block, coupon"
     );
 }
 
@@ -77,4 +82,25 @@ async fn a_cold_token_costs_two_reads_once() {
         200
     );
     assert_eq!(counter.take(), ["UpdateItem", "Query"]);
+}
+
+#[tokio::test]
+async fn a_junk_token_costs_one_read_per_instance_and_ten_seconds() {
+    let counter = RequestCounter::default();
+    let t = TestApp::with(Options {
+        counter: Some(counter.clone()),
+        ..Options::default()
+    })
+    .await;
+    counter.take();
+    for _ in 0..5 {
+        t.send(get("/coupon?limit=5").token("not-a-token-anyone-issued"))
+            .await
+            .assert_problem(401, "unauthorized");
+    }
+    assert_eq!(
+        counter.take(),
+        ["GetItem"],
+        "one token lookup for five tries"
+    );
 }
