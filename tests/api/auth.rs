@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use common::auth::{Authenticator, TOKEN_CACHE_TTL};
 use common::store::{DynamoStore, TenantStore};
@@ -40,33 +39,10 @@ async fn ping_needs_no_token_and_everything_else_does() {
     assert_eq!(t.send(get("/coupon").token(&t.token_a)).await.status, 200);
 }
 
-/// Every item of the test's table (and so every item the app wrote: the
-/// rate-limit buckets live there too), page by page.
-async fn scan_all(t: &TestApp) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = t
-            .client
-            .scan()
-            .table_name(&t.table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        items.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(key) => start = Some(key),
-            None => return items,
-        }
-    }
-}
-
 /// No item anywhere in the table holds either tenant's clear token (nor its
 /// part after the `cms_` prefix), and each token is there as its SHA-256.
 pub async fn assert_no_clear_tokens(t: &TestApp) {
-    let items = scan_all(t).await;
+    let items = t.all_items().await;
     let dump = format!("{items:?}");
     for token in [&t.token_a, &t.token_b] {
         let secret_part = token.trim_start_matches("cms_");

@@ -145,6 +145,17 @@ impl TestApp {
         }
     }
 
+    /// An app whose DynamoDB operations `RequestCounter` records.
+    pub async fn counted() -> (TestApp, RequestCounter) {
+        let counter = RequestCounter::default();
+        let t = TestApp::with(Options {
+            counter: Some(counter.clone()),
+            ..Options::default()
+        })
+        .await;
+        (t, counter)
+    }
+
     pub fn app(&self) -> &App {
         &self.state.app
     }
@@ -202,6 +213,29 @@ impl TestApp {
         assert_eq!(job["status"], "pending");
         assert_eq!(job["created"], 0);
         id
+    }
+
+    /// Every item of the test's table (and so every item the app wrote: the
+    /// rate-limit buckets live there too), page by page.
+    pub async fn all_items(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan the test table");
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return items,
+            }
+        }
     }
 
     /// Deletes the test's table, so a test that makes many apps keeps the

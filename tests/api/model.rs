@@ -537,25 +537,7 @@ impl Run {
     }
 
     async fn scan(&self) -> Vec<HashMap<String, AttributeValue>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .t
-                .client
-                .scan()
-                .table_name(&self.t.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan the test table");
-            items.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return items,
-            }
-        }
+        self.t.all_items().await
     }
 
     /// The counts of a code's live coupon as stored, and what the log and

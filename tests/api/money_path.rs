@@ -35,35 +35,13 @@ async fn reserve(t: &TestApp, body: Value) -> String {
     held.expect(201).string("reservation_id")
 }
 
-/// Every item of the test table.
-async fn all_items(t: &TestApp) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = t
-            .client
-            .scan()
-            .table_name(&t.table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        items.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return items,
-        }
-    }
-}
-
 fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)?.as_s().ok().map(String::as_str)
 }
 
 /// Every number the service keeps as a count, anywhere in the table.
 async fn assert_no_count_below_zero(t: &TestApp) {
-    for item in all_items(t).await {
+    for item in t.all_items().await {
         for name in [
             "uses_left",
             "redeemed_count",
@@ -79,6 +57,23 @@ async fn assert_no_count_below_zero(t: &TestApp) {
     }
 }
 
+/// Removes every customer's count item, as if an older version had kept
+/// them under other keys.
+async fn delete_customer_counts(t: &TestApp) {
+    for item in t.all_items().await {
+        if text(&item, "SK").is_some_and(|sk| sk.starts_with("CUST#")) {
+            t.client
+                .delete_item()
+                .table_name(&t.table)
+                .key("PK", item["PK"].clone())
+                .key("SK", item["SK"].clone())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
 // ---- 1. A reservation belongs to the coupon it was made on ----
 
 /// Reserve the only use, delete the coupon, create it again with two, use
@@ -89,9 +84,7 @@ async fn old_reservation_after_recreate(high_demand: bool) {
     t.create_coupon(json!({"code": "REUSE1", "availability_count": 1}))
         .await;
     let old = reserve(&t, json!({"code": "REUSE1", "ttl_seconds": 3600})).await;
-    t.send(delete("/coupon/REUSE1").token(&t.token_a))
-        .await
-        .expect(204);
+    delete_coupon(&t, "REUSE1").await;
     t.create_coupon(json!({"code": "REUSE1", "availability_count": 2, "high_demand": high_demand}))
         .await;
     t.send(consume(&t, json!({"code": "REUSE1"})))
@@ -149,7 +142,7 @@ async fn a_conversion_never_takes_a_use_that_is_not_held() {
         let held = reserve(&t, json!({"code": code})).await;
         // The held use is gone from the count (an inconsistency no request
         // makes; the write's condition must still refuse to go below zero).
-        for item in all_items(&t).await {
+        for item in t.all_items().await {
             if item
                 .get("reserved_count")
                 .is_some_and(|v| v.as_n().is_ok_and(|n| n != "0"))
@@ -242,28 +235,37 @@ async fn update(t: &TestApp, code: &str, fields: Value) {
     .expect(200);
 }
 
+async fn delete_coupon(t: &TestApp, code: &str) {
+    t.send(delete(&format!("/coupon/{code}")).token(&t.token_a))
+        .await
+        .expect(204);
+}
+
+// Each for a plain and a `high_demand` coupon, whose consumes take
+// different paths to their refusals.
+
 #[tokio::test]
 async fn a_keyed_retry_after_the_terms_changed_replays_the_first_answer() {
-    retry_after(
-        json!({"availability_count": 5, "discount_fixed": "5"}),
-        json!({"order_amount": "30.00"}),
-        async |t, code| update(t, code, json!({"min_order_amount": "50.00"})).await,
-    )
-    .await;
+    for high_demand in [false, true] {
+        retry_after(
+            json!({"availability_count": 5, "discount_fixed": "5", "high_demand": high_demand}),
+            json!({"order_amount": "30.00"}),
+            async |t, code| update(t, code, json!({"min_order_amount": "50.00"})).await,
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
 async fn a_keyed_retry_after_the_coupon_was_deleted_replays_the_first_answer() {
-    retry_after(
-        json!({"availability_count": 5}),
-        json!({}),
-        async |t, code| {
-            t.send(delete(&format!("/coupon/{code}")).token(&t.token_a))
-                .await
-                .expect(204);
-        },
-    )
-    .await;
+    for high_demand in [false, true] {
+        retry_after(
+            json!({"availability_count": 5, "high_demand": high_demand}),
+            json!({}),
+            async |t, code| delete_coupon(t, code).await,
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -292,26 +294,6 @@ async fn a_keyed_retry_after_the_customer_limit_was_reached_replays_the_first_an
     }
 }
 
-#[tokio::test]
-async fn a_keyed_retry_on_a_high_demand_coupon_replays_the_first_answer() {
-    retry_after(
-        json!({"availability_count": 5, "high_demand": true}),
-        json!({"order_amount": "30.00"}),
-        async |t, code| update(t, code, json!({"min_order_amount": "50.00"})).await,
-    )
-    .await;
-    retry_after(
-        json!({"availability_count": 5, "high_demand": true}),
-        json!({}),
-        async |t, code| {
-            t.send(delete(&format!("/coupon/{code}")).token(&t.token_a))
-                .await
-                .expect(204);
-        },
-    )
-    .await;
-}
-
 // ---- 3. Deleting a high_demand coupon stops its consumes at once ----
 
 #[tokio::test]
@@ -322,9 +304,7 @@ async fn deleting_a_high_demand_coupon_stops_consumes_at_once() {
         .await;
     // This instance now trusts the coupon it consumed for a few seconds.
     t.send(consume(&t, json!({"code": code}))).await.expect(200);
-    t.send(delete(&format!("/coupon/{code}")).token(&t.token_a))
-        .await
-        .expect(204);
+    delete_coupon(&t, &code).await;
     t.send(consume(&t, json!({"code": code})))
         .await
         .assert_problem(404, "not_found");
@@ -334,7 +314,8 @@ async fn deleting_a_high_demand_coupon_stops_consumes_at_once() {
         &common::code::CouponCode::parse(&code).unwrap(),
         0,
     );
-    let left: Vec<Item> = all_items(&t)
+    let left: Vec<Item> = t
+        .all_items()
         .await
         .into_iter()
         .filter(|i| text(i, "PK").is_some_and(|pk| pk.starts_with(&shard_pk[..shard_pk.len() - 1])))
@@ -394,7 +375,8 @@ async fn a_delete_cut_short_never_leaves_shards_serving_consumes() {
         t.send(delete(&format!("/coupon/{code}")).token(&t.token_a)),
     )
     .await;
-    let gone = all_items(&t)
+    let gone = t
+        .all_items()
         .await
         .iter()
         .all(|i| !(text(i, "PK") == Some(pk.as_str()) && text(i, "SK") == Some("COUPON")));
@@ -412,22 +394,21 @@ async fn a_delete_cut_short_never_leaves_shards_serving_consumes() {
 
 #[tokio::test]
 async fn a_deleted_coupons_counts_and_holds_are_cleaned_up_by_the_worker() {
-    let counter = RequestCounter::default();
-    let t = TestApp::with(Options {
-        counter: Some(counter.clone()),
-        ..Options::default()
-    })
-    .await;
-    t.create_coupon(
-        json!({"code": "ONCE-EACH", "availability_count": 10, "max_uses_per_customer": 1}),
-    )
-    .await;
-    t.send(consume(
-        &t,
-        json!({"code": "ONCE-EACH", "customer_id": "ann"}),
-    ))
-    .await
-    .expect(200);
+    let (t, counter) = TestApp::counted().await;
+    // A coupon once per customer, and ann's use of it.
+    let create_and_use = async || {
+        t.create_coupon(
+            json!({"code": "ONCE-EACH", "availability_count": 10, "max_uses_per_customer": 1}),
+        )
+        .await;
+        t.send(consume(
+            &t,
+            json!({"code": "ONCE-EACH", "customer_id": "ann"}),
+        ))
+        .await
+        .expect(200);
+    };
+    create_and_use().await;
     let held = reserve(
         &t,
         json!({"code": "ONCE-EACH", "customer_id": "bob", "ttl_seconds": 3600}),
@@ -435,9 +416,7 @@ async fn a_deleted_coupons_counts_and_holds_are_cleaned_up_by_the_worker() {
     .await;
 
     counter.take();
-    t.send(delete("/coupon/ONCE-EACH").token(&t.token_a))
-        .await
-        .expect(204);
+    delete_coupon(&t, "ONCE-EACH").await;
     // The request reads the coupon and deletes it in one transaction (with
     // its shards and a clean-up task); it does not walk the customer counts.
     let operations = counter.take();
@@ -451,16 +430,7 @@ async fn a_deleted_coupons_counts_and_holds_are_cleaned_up_by_the_worker() {
     );
 
     // A coupon created again under the code starts with no counts.
-    t.create_coupon(
-        json!({"code": "ONCE-EACH", "availability_count": 10, "max_uses_per_customer": 1}),
-    )
-    .await;
-    t.send(consume(
-        &t,
-        json!({"code": "ONCE-EACH", "customer_id": "ann"}),
-    ))
-    .await
-    .expect(200);
+    create_and_use().await;
 
     let report = t.run_worker().await;
     assert!(
@@ -475,7 +445,7 @@ async fn a_deleted_coupons_counts_and_holds_are_cleaned_up_by_the_worker() {
         .send(get(&format!("/coupon/reserve/{held}")).token(&t.token_a))
         .await;
     assert_eq!(shown.json()["status"], "released");
-    let items = all_items(&t).await;
+    let items = t.all_items().await;
     // Only the new coupon's count for ann is left; the task is gone.
     let counts: Vec<&str> = items
         .iter()
@@ -510,18 +480,7 @@ async fn a_rollback_gives_the_use_back_when_only_the_customer_count_is_missing()
     let redemption = used.expect(200).string("redemption_id");
     // The customer's count item is gone (written by an older version under
     // another key, say); the coupon is not.
-    for item in all_items(&t).await {
-        if text(&item, "SK").is_some_and(|sk| sk.starts_with("CUST#")) {
-            t.client
-                .delete_item()
-                .table_name(&t.table)
-                .key("PK", item["PK"].clone())
-                .key("SK", item["SK"].clone())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    delete_customer_counts(&t).await;
     let rolled_back = t
         .send(post(&format!("/coupon/consume/{redemption}/rollback")).token(&t.token_a))
         .await;
@@ -539,18 +498,7 @@ async fn a_release_gives_the_use_back_when_only_the_customer_count_is_missing() 
         .create_coupon(json!({"availability_count": 1, "max_uses_per_customer": 1}))
         .await;
     let held = reserve(&t, json!({"code": code, "customer_id": "ann"})).await;
-    for item in all_items(&t).await {
-        if text(&item, "SK").is_some_and(|sk| sk.starts_with("CUST#")) {
-            t.client
-                .delete_item()
-                .table_name(&t.table)
-                .key("PK", item["PK"].clone())
-                .key("SK", item["SK"].clone())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    delete_customer_counts(&t).await;
     t.send(delete(&format!("/coupon/reserve/{held}")).token(&t.token_a))
         .await
         .expect(204);

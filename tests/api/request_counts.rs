@@ -6,12 +6,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn validate_and_consume_make_three_requests_each_when_warm() {
-    let counter = RequestCounter::default();
-    let t = TestApp::with(Options {
-        counter: Some(counter.clone()),
-        ..Options::default()
-    })
-    .await;
+    let (t, counter) = TestApp::counted().await;
     let code = t
         .create_coupon(json!({"availability_count": 10, "product_id": "apple123"}))
         .await;
@@ -57,12 +52,7 @@ async fn validate_and_consume_make_three_requests_each_when_warm() {
 
 #[tokio::test]
 async fn a_cold_token_costs_two_reads_once() {
-    let counter = RequestCounter::default();
-    let t = TestApp::with(Options {
-        counter: Some(counter.clone()),
-        ..Options::default()
-    })
-    .await;
+    let (t, counter) = TestApp::counted().await;
     counter.take();
     assert_eq!(
         t.send(get("/coupon?limit=5").token(&t.token_a))
@@ -86,12 +76,7 @@ async fn a_cold_token_costs_two_reads_once() {
 
 #[tokio::test]
 async fn a_junk_token_costs_one_read_per_instance_and_ten_seconds() {
-    let counter = RequestCounter::default();
-    let t = TestApp::with(Options {
-        counter: Some(counter.clone()),
-        ..Options::default()
-    })
-    .await;
+    let (t, counter) = TestApp::counted().await;
     counter.take();
     for _ in 0..5 {
         t.send(get("/coupon?limit=5").token("not-a-token-anyone-issued"))

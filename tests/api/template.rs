@@ -378,15 +378,10 @@ fn as_granted((action, resource): (String, String)) -> (String, String) {
 /// SDK, transactions item by item) is granted to it by the template.
 #[tokio::test]
 async fn every_call_a_function_makes_is_granted_to_it() {
-    use crate::helpers::{Options, RequestCounter, delete, get, post, put};
+    use crate::helpers::{delete, get, post, put};
     use serde_json::json;
 
-    let counter = RequestCounter::default();
-    let t = TestApp::with(Options {
-        counter: Some(counter.clone()),
-        ..Options::default()
-    })
-    .await;
+    let (t, counter) = TestApp::counted().await;
     counter.take_actions();
     let a = t.token_a.clone();
     let mut observed: std::collections::BTreeMap<&str, BTreeSet<(String, String)>> =

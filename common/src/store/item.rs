@@ -62,6 +62,13 @@ fn get_flag(item: &Item, name: &str) -> bool {
 fn req<T>(item: &Item, value: Option<T>, name: &str) -> Result<T, StoreError> {
     value.ok_or_else(|| corrupt(item, name))
 }
+fn req_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
+    req(item, get_time(item, name), name)
+}
+/// The item's `code`, which every coupon, row and reservation carries.
+fn code_of(item: &Item) -> Result<CouponCode, StoreError> {
+    CouponCode::parse(req(item, get_s(item, "code"), "code")?).map_err(|_| corrupt(item, "code"))
+}
 
 pub fn discount_attrs(discount: Discount) -> (AttributeValue, AttributeValue) {
     match discount {
@@ -198,8 +205,7 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         None => Err(corrupt(item, name)),
     };
     Ok(Coupon {
-        code: CouponCode::parse(req(item, get_s(item, "code"), "code")?)
-            .map_err(|_| corrupt(item, "code"))?,
+        code: code_of(item)?,
         product_id: get_s(item, "product_id").map(str::to_owned),
         promo_type: get_s(item, "promo_type").map(str::to_owned),
         discount: discount_of(item)?,
@@ -218,8 +224,8 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
             item.get("active").and_then(|v| v.as_bool().ok()).copied(),
             "active",
         )?,
-        created_at: req(item, get_time(item, "created_at"), "created_at")?,
-        updated_at: req(item, get_time(item, "updated_at"), "updated_at")?,
+        created_at: req_time(item, "created_at")?,
+        updated_at: req_time(item, "updated_at")?,
     })
 }
 
@@ -287,13 +293,8 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
             Some(kind) => RedemptionKind::parse(kind).ok_or_else(|| corrupt(item, "kind"))?,
         },
         reverses: get_s(item, "reverses").map(str::to_owned),
-        code: CouponCode::parse(req(item, get_s(item, "code"), "code")?)
-            .map_err(|_| corrupt(item, "code"))?,
-        coupon_created_at: req(
-            item,
-            get_time(item, "coupon_created_at"),
-            "coupon_created_at",
-        )?,
+        code: code_of(item)?,
+        coupon_created_at: req_time(item, "coupon_created_at")?,
         product_id: get_s(item, "product_id").map(str::to_owned),
         promo_type: get_s(item, "promo_type").map(str::to_owned),
         discount: discount_of(item)?,
@@ -303,7 +304,7 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
         pricing,
         reservation_id: get_s(item, "reservation_id").map(str::to_owned),
         shard: get_n(item, "shard"),
-        consumed_at: req(item, get_time(item, "consumed_at"), "consumed_at")?,
+        consumed_at: req_time(item, "consumed_at")?,
     })
 }
 
@@ -382,8 +383,8 @@ pub fn job_from(item: &Item) -> Result<Job, StoreError> {
         seed: text("seed")?,
         replaced,
         error: get_s(item, "error").map(str::to_owned),
-        created_at: req(item, get_time(item, "created_at"), "created_at")?,
-        updated_at: req(item, get_time(item, "updated_at"), "updated_at")?,
+        created_at: req_time(item, "created_at")?,
+        updated_at: req_time(item, "updated_at")?,
         completed_at: get_time(item, "completed_at"),
     })
 }
@@ -431,21 +432,16 @@ pub fn reservation_item(tenant: &TenantId, reservation: &Reservation) -> Item {
 pub fn reservation_from(item: &Item) -> Result<Reservation, StoreError> {
     Ok(Reservation {
         reservation_id: req(item, get_s(item, "reservation_id"), "reservation_id")?.to_owned(),
-        code: CouponCode::parse(req(item, get_s(item, "code"), "code")?)
-            .map_err(|_| corrupt(item, "code"))?,
-        coupon_created_at: req(
-            item,
-            get_time(item, "coupon_created_at"),
-            "coupon_created_at",
-        )?,
+        code: code_of(item)?,
+        coupon_created_at: req_time(item, "coupon_created_at")?,
         customer_id: get_s(item, "customer_id").map(str::to_owned),
         counted_for_customer: get_flag(item, "counted_for_customer"),
         shard: get_n(item, "shard"),
         state: get_s(item, "state")
             .and_then(ReservationState::parse)
             .ok_or_else(|| corrupt(item, "state"))?,
-        created_at: req(item, get_time(item, "created_at"), "created_at")?,
-        expires_at: req(item, get_time(item, "expires_at"), "expires_at")?,
+        created_at: req_time(item, "created_at")?,
+        expires_at: req_time(item, "expires_at")?,
     })
 }
 
@@ -468,9 +464,9 @@ pub fn export_from(item: &Item) -> Result<ExportRecord, StoreError> {
     Ok(ExportRecord {
         key: req(item, get_s(item, "key"), "key")?.to_owned(),
         rows: req(item, get_n(item, "rows"), "rows")?,
-        from: req(item, get_time(item, "from"), "from")?,
-        to: req(item, get_time(item, "to"), "to")?,
-        created_at: req(item, get_time(item, "created_at"), "created_at")?,
+        from: req_time(item, "from")?,
+        to: req_time(item, "to")?,
+        created_at: req_time(item, "created_at")?,
     })
 }
 
@@ -495,7 +491,7 @@ pub fn tenant_from(item: &Item) -> Result<Tenant, StoreError> {
         name: req(item, get_s(item, "name"), "name")?.to_owned(),
         rate_per_second: req(item, get_n(item, "rate_per_second"), "rate_per_second")?,
         burst: req(item, get_n(item, "burst"), "burst")?,
-        created_at: req(item, get_time(item, "created_at"), "created_at")?,
+        created_at: req_time(item, "created_at")?,
     })
 }
 
@@ -516,7 +512,7 @@ pub fn token_from(item: &Item) -> Result<TokenRecord, StoreError> {
     Ok(TokenRecord {
         token_id: req(item, get_s(item, "token_id"), "token_id")?.to_owned(),
         tenant_id: tenant_id_of(item)?,
-        created_at: req(item, get_time(item, "created_at"), "created_at")?,
+        created_at: req_time(item, "created_at")?,
         revoked_at: get_time(item, "revoked_at"),
     })
 }
