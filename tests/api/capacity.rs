@@ -1120,14 +1120,14 @@ async fn capacity_units_and_cost_per_operation() {
     let mut rows = Vec::new();
     let spec = Spec::new(
         "validate (`GET /coupon/consume`)",
-        "limiter `UpdateItem`; strongly consistent `GetItem` of the coupon",
+        "limiter `UpdateItem` and, at once, the identity's guessing block (`GetItem`, eventually consistent); strongly consistent `GetItem` of the coupon",
     );
     rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, validate).await);
     // The checkouts write the log rows the export reads.
     let from = Utc::now();
     let spec = Spec::new(
         "consume, warm (`POST /coupon/consume` after validate)",
-        "limiter; one transaction: coupon `Update` and log row `Put`, 2 units each; the coupon's GSI1 entry changes too",
+        "limiter and guessing block; one transaction: coupon `Update` and log row `Put`, 2 units each; the coupon's GSI1 entry changes too",
     );
     rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, consume).await);
     let to = Utc::now();
@@ -1177,18 +1177,18 @@ async fn capacity_units_and_cost_per_operation() {
     }
     let spec = Spec::new(
         "validate, `high_demand` coupon (8 counter shards)",
-        "limiter; the coupon `GetItem` and a `BatchGetItem` of its 8 shards, strongly consistent",
+        "limiter and guessing block; the coupon `GetItem` and a `BatchGetItem` of its 8 shards, strongly consistent",
     );
     rows.push(row(&t, &m, &meter, spec, &warm_hot, |_, _| {}, validate_hot).await);
     let spec = Spec::new(
         "consume, warm, `high_demand` coupon",
-        "limiter; one transaction: a shard `Update` and the log row `Put`; shards have no GSI1 entry",
+        "limiter and guessing block; one transaction: a shard `Update` and the log row `Put`; shards have no GSI1 entry",
     );
     let consume_hot = |i| checkout(post, &hot, i).token(&t.token_b);
     rows.push(row(&t, &m, &meter, spec, &warm_hot, |_, _| {}, consume_hot).await);
     let spec = Spec::new(
         "details (`GET /coupon?code=`)",
-        "limiter; strongly consistent `GetItem`",
+        "limiter and guessing block; strongly consistent `GetItem`",
     );
     let details = |_| get(&format!("/coupon?code={code}")).token(&token);
     rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, details).await);
