@@ -9,7 +9,7 @@
 //! code counts its customers under keys of its own, and a reservation of
 //! the deleted coupon can no longer be converted or give a use back.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 use super::dynamo::unavailable;
@@ -30,8 +30,14 @@ pub struct DeletedCoupon {
 }
 
 impl DeletedCoupon {
-    /// The task item, for the delete's transaction.
-    pub(super) fn task(&self, table: &str, now: DateTime<Utc>) -> StoreResult<TransactWriteItem> {
+    /// The task item, for the delete's transaction; `delete_id` names the
+    /// transaction that writes it.
+    pub(super) fn task(
+        &self,
+        table: &str,
+        delete_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TransactWriteItem> {
         let (tenant, code) = (&self.tenant, &self.code);
         let item = Item::from([
             (PK.into(), s(cleanup_pk(tenant, code, self.created_at))),
@@ -46,10 +52,15 @@ impl DeletedCoupon {
             ("code".into(), s(code.as_str())),
             ("coupon_created_at".into(), time(self.created_at)),
             ("deleted_at".into(), time(now)),
+            ("delete_id".into(), s(delete_id)),
         ]);
+        // Conditional, so that a retried delete whose first try committed
+        // finds its own task, by its `delete_id` (see `delete_coupon`).
         let put = Put::builder()
             .table_name(table)
             .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(TransactWriteItem::builder().put(put).build())

@@ -425,10 +425,23 @@ impl CouponStore for DynamoStore {
                 code: code.clone(),
                 created_at: coupon.created_at,
             };
-            items.push(leftovers.task(&self.table, now)?);
             let token = uuid::Uuid::new_v4().to_string();
+            let task_slot = items.len();
+            items.push(leftovers.task(&self.table, &token, now)?);
+            let shape = item.get("shape").and_then(|v| v.as_s().ok()).cloned();
             match self.transact(items, Some(&token)).await? {
-                None => return Ok(item.get("shape").and_then(|v| v.as_s().ok()).cloned()),
+                None => return Ok(shape),
+                Some(cancelled) if cancelled.failed(Some(task_slot)).is_some() => {
+                    let task = cancelled.failed(Some(task_slot)).flatten();
+                    let by = task.and_then(|t| t.get("delete_id")?.as_s().ok());
+                    // Our own task: an earlier try of this very transaction
+                    // committed and only its answer was lost. Another's: a
+                    // concurrent delete of the same coupon came first.
+                    return match by {
+                        Some(by) if *by == token => Ok(shape),
+                        _ => Err(StoreError::NotFound),
+                    };
+                }
                 // Deleted, or deleted and created again, since the read.
                 Some(cancelled) if cancelled.failed(Some(0)).is_some() => continue,
                 Some(cancelled) if cancelled.conflicted() => back_off(attempt).await,
