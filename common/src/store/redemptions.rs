@@ -243,6 +243,7 @@ fn uncount_customer_use(
 }
 
 /// Where a use given back comes from.
+#[derive(Clone, Copy)]
 enum Returned {
     /// A rolled-back redemption.
     Redeemed,
@@ -295,6 +296,10 @@ fn return_use(
 /// the use, to the coupon it was taken from while that coupon lives, and
 /// the customer's count, while the coupon keeps one for them.
 struct GiveBack<'a> {
+    code: &'a CouponCode,
+    /// The coupon's `created_at` and shard the use was taken from.
+    origin: (DateTime<Utc>, Option<u32>),
+    from: Returned,
     use_to_coupon: bool,
     customer: Option<&'a str>,
 }
@@ -307,24 +312,42 @@ struct GiveBackSlots {
 }
 
 impl<'a> GiveBack<'a> {
-    fn new(counted_for_customer: bool, customer_id: &'a Option<String>) -> GiveBack<'a> {
+    /// What a rolled-back redemption gives back.
+    fn of_redemption(row: &'a Redemption) -> GiveBack<'a> {
         GiveBack {
+            code: &row.code,
+            origin: (row.coupon_created_at, row.shard),
+            from: Returned::Redeemed,
             use_to_coupon: true,
-            customer: customer_id.as_deref().filter(|_| counted_for_customer),
+            customer: row
+                .customer_id
+                .as_deref()
+                .filter(|_| row.counted_for_customer),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// What a released reservation gives back.
+    fn of_reservation(held: &'a Reservation) -> GiveBack<'a> {
+        GiveBack {
+            code: &held.code,
+            origin: (held.coupon_created_at, held.shard),
+            from: Returned::Reserved,
+            use_to_coupon: true,
+            customer: held
+                .customer_id
+                .as_deref()
+                .filter(|_| held.counted_for_customer),
+        }
+    }
+
     fn push(
         &self,
         items: &mut Vec<TransactWriteItem>,
         table: &str,
         tenant: &TenantId,
-        code: &CouponCode,
-        origin: (DateTime<Utc>, Option<u32>),
-        from: Returned,
         now: DateTime<Utc>,
     ) -> StoreResult<GiveBackSlots> {
+        let (code, origin) = (self.code, self.origin);
         let mut slots = GiveBackSlots {
             use_to_coupon: None,
             customer: None,
@@ -333,7 +356,7 @@ impl<'a> GiveBack<'a> {
             return Ok(slots);
         }
         slots.use_to_coupon = Some(items.len());
-        items.push(return_use(table, tenant, code, origin, from, now)?);
+        items.push(return_use(table, tenant, code, origin, self.from, now)?);
         if let Some(customer) = self.customer {
             slots.customer = Some(items.len());
             items.push(uncount_customer_use(
@@ -955,7 +978,7 @@ impl RedemptionStore for DynamoStore {
         let table = self.table();
         // The use goes back to the coupon while it exists; once it is gone
         // the reservation is still released, with nothing to give back.
-        let mut give_back = GiveBack::new(held.counted_for_customer, &held.customer_id);
+        let mut give_back = GiveBack::of_reservation(held);
         for attempt in 0..ATTEMPTS {
             let condition = if only_if_expired {
                 "#state = :held AND expires_at <= :now"
@@ -978,15 +1001,7 @@ impl RedemptionStore for DynamoStore {
                 &[("#state", "state")],
                 values,
             )?];
-            let slots = give_back.push(
-                &mut items,
-                table,
-                tenant,
-                &held.code,
-                (held.coupon_created_at, held.shard),
-                Returned::Reserved,
-                now,
-            )?;
+            let slots = give_back.push(&mut items, table, tenant, now)?;
             let Some(cancelled) = self.transact(items, None).await? else {
                 return Ok(true);
             };
@@ -1087,7 +1102,7 @@ impl RedemptionStore for DynamoStore {
             consumed_at: now,
             ..original.clone()
         };
-        let mut give_back = GiveBack::new(original.counted_for_customer, &original.customer_id);
+        let mut give_back = GiveBack::of_redemption(original);
         for attempt in 0..ATTEMPTS {
             let at = original.consumed_at;
             let mut items = vec![
@@ -1109,15 +1124,7 @@ impl RedemptionStore for DynamoStore {
                     Item::new(),
                 )?,
             ];
-            let slots = give_back.push(
-                &mut items,
-                table,
-                tenant,
-                &original.code,
-                (original.coupon_created_at, original.shard),
-                Returned::Redeemed,
-                now,
-            )?;
+            let slots = give_back.push(&mut items, table, tenant, now)?;
             // A token per attempt: the attempts differ once the coupon is gone.
             let token = uuid::Uuid::new_v4().to_string();
             let cancelled = self.transact(items, Some(&token)).await?;
