@@ -184,6 +184,14 @@ impl Coupon {
         }
     }
 
+    /// "Exhausted" is not final while some of the coupon's uses sit in
+    /// reservations: the expired ones come back when reclaimed. Validate
+    /// reclaims them before answering; consume and reserve let the store
+    /// reclaim them when its write finds the coupon empty.
+    pub fn exhausted_but_held(&self, refusal: Option<Refusal>) -> bool {
+        refusal == Some(Refusal::Exhausted) && self.reserved_count > 0
+    }
+
     /// What a consume or reservation must say for this coupon's conditions
     /// to be checked at all: validate may leave them out, consume may not.
     pub fn require_details(&self, redeem: &Redeem) -> Result<(), ApiError> {

@@ -4,10 +4,11 @@
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
+use super::DynamoStore;
 use super::StoreResult;
-use super::dynamo::{DynamoStore, is_condition_failure, unavailable};
 use super::item::{Item, n, s};
 use super::schema::{PK, SK};
+use super::transact::{is_condition_failure, unavailable};
 use crate::limiter::{Attempt, BucketStore, Form, Rule};
 
 pub const BUCKET_SK: &str = "BUCKET";

@@ -9,13 +9,13 @@
 //! code counts its customers under keys of its own, and a reservation of
 //! the deleted coupon can no longer be converted or give a use back.
 
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
-use super::dynamo::unavailable;
 use super::item::*;
+use super::reservations::ReservationStore;
 use super::schema::*;
-use super::{DynamoStore, RedemptionStore, StoreError, StoreResult};
+use super::transact::{Slot, Transaction, unavailable};
+use super::{DynamoStore, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::ReservationState;
 use crate::tenant::TenantId;
@@ -30,14 +30,14 @@ pub struct DeletedCoupon {
 }
 
 impl DeletedCoupon {
-    /// The task item, for the delete's transaction; `delete_id` names the
-    /// transaction that writes it.
+    /// Puts the task item in the delete's transaction; `delete_id` names
+    /// the transaction that writes it.
     pub(super) fn task(
         &self,
-        table: &str,
+        tx: &mut Transaction,
         delete_id: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<TransactWriteItem> {
+    ) -> StoreResult<Slot> {
         let (tenant, code) = (&self.tenant, &self.code);
         let item = Item::from([
             (PK.into(), s(cleanup_pk(tenant, code, self.created_at))),
@@ -56,14 +56,7 @@ impl DeletedCoupon {
         ]);
         // Conditional, so that a retried delete whose first try committed
         // finds its own task, by its `delete_id` (see `delete_coupon`).
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        tx.put(item, Some("attribute_not_exists(PK)"), Item::new())
     }
 
     /// A task item as the stream or the index shows it.

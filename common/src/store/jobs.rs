@@ -2,18 +2,110 @@
 //! progress (`batches_done`) and the worker's lease; each finished batch
 //! leaves an item listing its codes, so the codes can be paged per job.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use std::future::Future;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
-use super::dynamo::{is_condition_failure, unavailable};
 use super::item::*;
-use super::redemptions::{ATTEMPTS, back_off, update};
 use super::schema::*;
-use super::{DynamoStore, JobStore, SlotWrite, StoreError, StoreResult};
+use super::transact::{ATTEMPTS, Attempts, is_condition_failure, unavailable};
+use super::{DynamoStore, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::Coupon;
 use crate::job::{Job, JobStatus};
 use crate::tenant::TenantId;
+
+/// What writing one slot of a job found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotWrite {
+    Written,
+    /// This job wrote it on an earlier run.
+    Ours,
+    /// Another coupon has the code.
+    Taken,
+}
+
+pub trait JobStore: Send + Sync {
+    /// Writes a new job, unless the tenant has `max_unfinished` jobs not
+    /// finished yet (`TooManyJobs`).
+    fn insert_job(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        max_unfinished: u32,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
+    /// Jobs not finished yet, of every tenant.
+    fn active_jobs(&self) -> impl Future<Output = StoreResult<Vec<(TenantId, String)>>> + Send;
+    /// Leases the job to `owner` until `lease_until`, unless it is finished
+    /// or another owner's lease still runs (then `None`).
+    fn claim_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
+    /// Writes the coupon of one slot unless its code exists; never overwrites.
+    fn put_job_coupon(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        coupon: &Coupon,
+        slot: u64,
+    ) -> impl Future<Output = StoreResult<SlotWrite>> + Send;
+    /// Records that `slot` draws at `attempt` now; `false` if the lease was lost.
+    fn move_slot(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        slot: u64,
+        attempt: u32,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Lists a finished batch's codes and counts it done (the last one
+    /// finishes the job); `false` if the lease was lost.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_batch(
+        &self,
+        tenant: &TenantId,
+        job: &Job,
+        batch: u64,
+        codes: &[CouponCode],
+        owner: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Gives up `owner`'s lease, so the next run may resume the job at once.
+    fn release_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn fail_job(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        owner: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The codes of the next few finished batches after `after_batch`, and
+    /// the last batch listed (the next page's cursor).
+    fn job_codes(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        after_batch: Option<u64>,
+    ) -> impl Future<Output = StoreResult<Option<(u64, Vec<CouponCode>)>>> + Send;
+}
 
 impl DynamoStore {
     /// Ends a job (`expression`, if `condition` holds) and takes it off its
@@ -28,48 +120,48 @@ impl DynamoStore {
         condition: &str,
         values: Item,
     ) -> StoreResult<bool> {
-        let table = self.table();
         let names = [("#status", "status"), ("#error", "error")];
         let names: Vec<(&str, &str)> = names
             .into_iter()
             .filter(|(placeholder, _)| expression.contains(placeholder))
             .collect();
-        let job = update(
-            table,
-            (job_pk(tenant, job_id), JOB_SK.to_owned()),
-            expression,
-            condition,
-            &names,
-            values,
-        )?;
-        let uncount = update(
-            table,
-            (unfinished_jobs_pk(tenant), UNFINISHED_JOBS_SK.to_owned()),
-            "ADD unfinished :minus_one",
-            "unfinished > :zero",
-            &[],
-            Item::from([(":minus_one".into(), n(-1)), (":zero".into(), n(0))]),
-        )?;
-        let mut items = vec![job, uncount];
-        for attempt in 0..ATTEMPTS {
-            let Some(cancelled) = self.transact(items.clone(), None).await? else {
+        let mut count_down = true;
+        let mut attempts = Attempts::new(ATTEMPTS);
+        while attempts.another() {
+            let mut tx = self.transaction();
+            let job = tx.update(
+                (job_pk(tenant, job_id), JOB_SK.to_owned()),
+                expression,
+                condition,
+                &names,
+                values.clone(),
+            )?;
+            let uncount = match count_down {
+                true => Some(tx.update(
+                    (unfinished_jobs_pk(tenant), UNFINISHED_JOBS_SK.to_owned()),
+                    "ADD unfinished :minus_one",
+                    "unfinished > :zero",
+                    &[],
+                    Item::from([(":minus_one".into(), n(-1)), (":zero".into(), n(0))]),
+                )?),
+                false => None,
+            };
+            let Some(cancelled) = self.transact(tx, None).await? else {
                 return Ok(true);
             };
-            if cancelled.failed(Some(0)).is_some() {
+            if cancelled.refused(job) {
                 return Ok(false);
             }
-            if cancelled.failed(Some(1)).is_some() {
-                items.truncate(1);
+            if cancelled.refused(uncount) {
+                count_down = false;
                 continue;
             }
             if !cancelled.conflicted() {
                 return Err(cancelled.unexplained("finish job"));
             }
-            back_off(attempt).await;
+            attempts.back_off().await;
         }
-        Err(StoreError::Unavailable(
-            "the job kept changing while it ended".into(),
-        ))
+        Err(Attempts::spent("finish job"))
     }
 
     /// An `UpdateItem` of a job item.
@@ -106,38 +198,34 @@ impl JobStore for DynamoStore {
         job: &Job,
         max_unfinished: u32,
     ) -> StoreResult<()> {
-        let table = self.table();
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(job_item(tenant, job)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut tx = self.transaction();
+        tx.put(
+            job_item(tenant, job)?,
+            Some("attribute_not_exists(PK)"),
+            Item::new(),
+        )?;
         // The tenant's count of unfinished jobs, in the same write as the job.
-        let count = update(
-            table,
+        let count = tx.update(
             (unfinished_jobs_pk(tenant), UNFINISHED_JOBS_SK.to_owned()),
             "ADD unfinished :one",
             "attribute_not_exists(unfinished) OR unfinished < :max",
             &[],
             Item::from([(":one".into(), n(1)), (":max".into(), n(max_unfinished))]),
         )?;
-        let items = vec![TransactWriteItem::builder().put(put).build(), count];
-        for attempt in 0..ATTEMPTS {
-            let Some(cancelled) = self.transact(items.clone(), Some(&job.job_id)).await? else {
+        let mut attempts = Attempts::new(ATTEMPTS);
+        while attempts.another() {
+            let Some(cancelled) = self.transact(tx.clone(), Some(&job.job_id)).await? else {
                 return Ok(());
             };
-            if cancelled.failed(Some(1)).is_some() {
+            if cancelled.refused(count) {
                 return Err(StoreError::TooManyJobs(max_unfinished));
             }
             if !cancelled.conflicted() {
                 return Err(cancelled.unexplained("insert job"));
             }
-            back_off(attempt).await;
+            attempts.back_off().await;
         }
-        Err(StoreError::Unavailable(
-            "the tenant's jobs kept changing during create".into(),
-        ))
+        Err(Attempts::spent("insert job"))
     }
 
     async fn get_job(&self, tenant: &TenantId, job_id: &str) -> StoreResult<Option<Job>> {

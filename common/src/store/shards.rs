@@ -7,12 +7,11 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 
-use super::dynamo::unavailable;
 use super::item::*;
-use super::redemptions::{ATTEMPTS, back_off, update};
 use super::schema::*;
+use super::transact::{ATTEMPTS, Attempts, Key, unavailable};
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, shard_shares};
@@ -45,7 +44,7 @@ impl ShardState {
     }
 }
 
-pub(super) fn shard_key(tenant: &TenantId, code: &CouponCode, shard: u32) -> (String, String) {
+pub(super) fn shard_key(tenant: &TenantId, code: &CouponCode, shard: u32) -> Key {
     (shard_pk(tenant, code, shard), SHARD_SK.to_owned())
 }
 
@@ -61,36 +60,25 @@ impl DynamoStore {
     ) -> StoreResult<bool> {
         let mut item = coupon_item(tenant, coupon);
         item.extend(extra);
-        let coupon_put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let mut items = vec![TransactWriteItem::builder().put(coupon_put).build()];
+        let mut tx = self.transaction();
+        let coupon_slot = tx.put(item, Some("attribute_not_exists(PK)"), Item::new())?;
         for shard in shard_items(tenant, coupon) {
-            let put = Put::builder()
-                .table_name(self.table())
-                .set_item(Some(shard))
-                .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            items.push(TransactWriteItem::builder().put(put).build());
+            tx.put(shard, None, Item::new())?;
         }
-        for attempt in 0..ATTEMPTS {
-            let Some(cancelled) = self.transact(items.clone(), None).await? else {
+        let mut attempts = Attempts::new(ATTEMPTS);
+        while attempts.another() {
+            let Some(cancelled) = self.transact(tx.clone(), None).await? else {
                 return Ok(true);
             };
-            if cancelled.failed(Some(0)).is_some() {
+            if cancelled.refused(coupon_slot) {
                 return Ok(false);
             }
             if !cancelled.conflicted() {
                 return Err(cancelled.unexplained("create"));
             }
-            back_off(attempt).await;
+            attempts.back_off().await;
         }
-        Err(StoreError::Unavailable(
-            "the coupon's shards stayed busy during create".into(),
-        ))
+        Err(Attempts::spent("create"))
     }
 
     /// Every shard of each sharded coupon, by coupon index and shard number
@@ -115,7 +103,8 @@ impl DynamoStore {
             .collect();
         for chunk in keys.chunks(BATCH_GET_KEYS) {
             let mut pending = Some(chunk.to_vec());
-            for attempt in 0..ATTEMPTS {
+            let mut attempts = Attempts::new(ATTEMPTS);
+            while attempts.another() {
                 let Some(keys) = pending.take().filter(|k| !k.is_empty()) else {
                     break;
                 };
@@ -145,7 +134,7 @@ impl DynamoStore {
                     .and_then(|mut u| u.remove(self.table()))
                     .map(|k| k.keys);
                 if pending.as_ref().is_some_and(|k| !k.is_empty()) {
-                    back_off(attempt).await;
+                    attempts.back_off().await;
                 }
             }
             if pending.is_some_and(|k| !k.is_empty()) {
@@ -231,18 +220,17 @@ impl DynamoStore {
         mut values: Item,
         uses_left: Option<u64>,
     ) -> StoreResult<bool> {
-        let table = self.table();
         let same_coupon = "attribute_exists(PK) AND created_at = :created_at";
         values.insert(":created_at".into(), time(current.created_at));
         values.insert(":one".into(), n(1));
-        let mut items = vec![update(
-            table,
+        let mut tx = self.transaction();
+        tx.update(
             (coupon_pk(tenant, &current.code), COUPON_SK.to_owned()),
             &format!("{expression} ADD revision :one"),
             same_coupon,
             &[],
             values,
-        )?];
+        )?;
         let shares = uses_left.map(|total| shard_shares(total, current.shards));
         for shard in 0..current.shards {
             let mut values = Item::from([
@@ -256,31 +244,29 @@ impl DynamoStore {
                 }
                 None => "ADD revision :one",
             };
-            items.push(update(
-                table,
+            tx.update(
                 shard_key(tenant, &current.code, shard),
                 expression,
                 same_coupon,
                 &[],
                 values,
-            )?);
+            )?;
         }
-        for attempt in 0..ATTEMPTS {
-            let Some(cancelled) = self.transact(items.clone(), None).await? else {
+        let mut attempts = Attempts::new(ATTEMPTS);
+        while attempts.another() {
+            let Some(cancelled) = self.transact(tx.clone(), None).await? else {
                 return Ok(true);
             };
-            if (0..items.len()).any(|i| cancelled.failed(Some(i)).is_some()) {
+            if tx.slots().any(|slot| cancelled.refused(slot)) {
                 // Deleted, or re-created under its code, since it was read.
                 return Ok(false);
             }
             if !cancelled.conflicted() {
                 return Err(cancelled.unexplained("update"));
             }
-            back_off(attempt).await;
+            attempts.back_off().await;
         }
-        Err(StoreError::Unavailable(
-            "the coupon kept changing during update".into(),
-        ))
+        Err(Attempts::spent("update"))
     }
 }
 

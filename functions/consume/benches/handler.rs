@@ -43,7 +43,7 @@ use common::code::CouponCode;
 use common::coupon::Redeem;
 use common::keyspace::KeyspacePolicy;
 use common::limits::GuessingPolicy;
-use common::store::{ConsumeRequest, CouponStore, DynamoStore, RedemptionStore};
+use common::store::{ConsumeRequest, ConsumeStore, CouponStore, DynamoStore};
 use common::tenant::{IssuedToken, Tenant, TenantId};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -9,7 +9,7 @@ use common::coupon::{Coupon, Redeem, Reservation};
 use common::error::Refusal;
 use common::http::json_text;
 use common::idempotency::{self, Idempotency};
-use common::store::{ConsumeRequest, Consumed, RedemptionStore};
+use common::store::{ConsumeRequest, ConsumeStore, Consumed, ReservationStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::{HeaderValue, StatusCode};
@@ -168,7 +168,8 @@ fn refuse_early(
     match coupon.refusal(now, redeem) {
         // A reservation holds its use already; and uses held by expired
         // reservations come back inside the store's consume.
-        Some(Refusal::Exhausted) if reservation.is_some() || coupon.reserved_count > 0 => Ok(()),
+        Some(Refusal::Exhausted) if reservation.is_some() => Ok(()),
+        refusal if coupon.exhausted_but_held(refusal) => Ok(()),
         Some(refusal) => Err(ApiError::Refused(refusal)),
         None => Ok(()),
     }

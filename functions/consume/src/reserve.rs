@@ -3,9 +3,8 @@
 //! use comes back, once).
 
 use chrono::Duration;
-use common::error::Refusal;
 use common::http::{json, no_content};
-use common::store::RedemptionStore;
+use common::store::ReservationStore;
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
@@ -43,7 +42,7 @@ pub async fn create(
     let now = app.clock.now();
     match coupon.refusal(now, &redeem) {
         // Uses held by expired reservations come back inside the store's reserve.
-        Some(Refusal::Exhausted) if coupon.reserved_count > 0 => {}
+        refusal if coupon.exhausted_but_held(refusal) => {}
         Some(refusal) => return Err(ApiError::Refused(refusal)),
         None => {}
     }

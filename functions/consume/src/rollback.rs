@@ -3,7 +3,7 @@
 //! reversal row, exactly once.
 
 use common::http::json;
-use common::store::RedemptionStore;
+use common::store::RollbackStore;
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;

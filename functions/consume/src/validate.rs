@@ -5,7 +5,7 @@
 use common::coupon::Validation;
 use common::error::Refusal;
 use common::http::json;
-use common::store::RedemptionStore;
+use common::store::{CustomerCountStore, ReservationStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
@@ -28,7 +28,7 @@ pub async fn handle(
     let mut coupon = read_coupon(app, tenant, &parsed.code).await?;
     let now = app.clock.now();
     let mut refusal = coupon.refusal(now, &redeem);
-    if refusal == Some(Refusal::Exhausted) && coupon.reserved_count > 0 {
+    if coupon.exhausted_but_held(refusal) {
         let released = app.store.reclaim_expired(tenant, &coupon.code, now).await?;
         coupon.uses_left += released;
         coupon.reserved_count -= released.min(coupon.reserved_count);

@@ -18,7 +18,7 @@ use common::coupon::Coupon;
 use common::job::{Job, SlotDraws};
 use common::pattern::CodeFormat;
 use common::store::{
-    CLEANUP_TYPE, CleanupStore, CouponStore, DeletedCoupon, DynamoStore, JobStore, SlotWrite,
+    CLEANUP_TYPE, CleanupStore, DeletedCoupon, DynamoStore, JobStore, LiveCodeStore, SlotWrite,
     StoreError,
 };
 use common::tenant::TenantId;

@@ -14,7 +14,7 @@ use common::keyspace::{KeyspacePolicy, Shape};
 use common::money::Money;
 use common::pattern::CodeFormat;
 use common::request::{self, lenient};
-use common::store::{CouponStore, DynamoStore, JobStore};
+use common::store::{CouponStore, DynamoStore, JobStore, LiveCodeStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::{HeaderValue, StatusCode, header};

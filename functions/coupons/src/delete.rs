@@ -2,7 +2,7 @@
 
 use common::code::CouponCode;
 use common::http::no_content;
-use common::store::{CouponStore, StoreError};
+use common::store::{CouponStore, LiveCodeStore, StoreError};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::{Body, Response};

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use common::ApiError;
 use common::config::{SettingError, env_value};
 use common::export::{ExportRecord, is_own_key};
-use common::store::{DynamoStore, ExportStore, RedemptionStore};
+use common::store::{DynamoStore, ExportStore, RedemptionLogStore};
 use common::tenant::TenantId;
 
 use crate::workbook::{MAX_DATA_ROWS_PER_SHEET, RedemptionWorkbook};

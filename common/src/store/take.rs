@@ -1,0 +1,411 @@
+//! Where consume and reserve take a use from, and the condition that makes
+//! taking it safe: the coupon item (or one of a `high_demand` coupon's
+//! shards) must still be usable and still carry the terms the caller saw.
+
+use chrono::{DateTime, Utc};
+
+use super::coupons::CouponStore;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::item::*;
+use super::reservations::ReservationStore;
+use super::schema::*;
+use super::shards::{ShardState, random_shard, shard_key};
+use super::transact::{ATTEMPTS, Key, Slot, Transaction};
+use super::{DynamoStore, StoreError, StoreResult};
+use crate::code::CouponCode;
+use crate::coupon::{Coupon, Redeem, Reservation, expiry_second};
+use crate::error::Refusal;
+use crate::tenant::TenantId;
+
+pub(super) fn coupon_key(tenant: &TenantId, code: &CouponCode) -> Key {
+    (coupon_pk(tenant, code), COUPON_SK.to_owned())
+}
+
+/// The coupon condition of consume and reserve: the same rules as
+/// `Coupon::refusal`, evaluated by DynamoDB at write time, plus "still
+/// carries the terms `seen` shows", so the log row copies true terms.
+fn usable_condition(
+    seen: &Coupon,
+    redeem: &Redeem,
+    needs_a_use: bool,
+    now: DateTime<Utc>,
+    values: &mut Item,
+) -> String {
+    // Every consume builds this: one string, clauses joined by " AND ".
+    let mut condition = String::with_capacity(640);
+    condition.push_str(
+        "attribute_exists(PK) AND active = :true AND created_at = :seen_created_at \
+         AND (attribute_not_exists(starts_at) OR starts_at <= :now) \
+         AND (attribute_not_exists(expires_at) OR expires_at >= :expiry_second)",
+    );
+    values.insert(":true".into(), AttributeValue::Bool(true));
+    values.insert(":seen_created_at".into(), time(seen.created_at));
+    values.insert(":expiry_second".into(), time(expiry_second(now)));
+    if needs_a_use {
+        condition.push_str(" AND uses_left > :zero");
+    }
+    if let Some(product_id) = &redeem.product_id {
+        condition
+            .push_str(" AND (attribute_not_exists(product_id) OR product_id = :asked_product)");
+        values.insert(":asked_product".into(), s(product_id));
+    }
+    let discount = seen.discount.map(discount_attrs);
+    // Each term: its attribute, its placeholder, and the value `seen` shows.
+    let terms = [
+        (
+            "product_id",
+            ":seen_product_id",
+            seen.product_id.clone().map(s),
+        ),
+        (
+            "promo_type",
+            ":seen_promo_type",
+            seen.promo_type.clone().map(s),
+        ),
+        ("currency", ":seen_currency", seen.currency.clone().map(s)),
+        (
+            "discount_type",
+            ":seen_discount_type",
+            discount.clone().map(|(kind, _)| kind),
+        ),
+        (
+            "discount_value",
+            ":seen_discount_value",
+            discount.map(|(_, value)| value),
+        ),
+        (
+            "min_order_amount",
+            ":seen_min_order_amount",
+            seen.min_order_amount.map(|m| n(m.minor())),
+        ),
+        (
+            "max_uses_per_customer",
+            ":seen_max_uses_per_customer",
+            seen.max_uses_per_customer.map(n),
+        ),
+    ];
+    for (name, placeholder, value) in terms {
+        condition.push_str(" AND ");
+        match value {
+            Some(value) => {
+                condition.push_str(name);
+                condition.push_str(" = ");
+                condition.push_str(placeholder);
+                values.insert(placeholder.to_owned(), value);
+            }
+            None => {
+                condition.push_str("attribute_not_exists(");
+                condition.push_str(name);
+                condition.push(')');
+            }
+        }
+    }
+    condition
+}
+
+impl DynamoStore {
+    /// The coupon as stored now, for another attempt.
+    async fn read_again(&self, tenant: &TenantId, code: &CouponCode) -> StoreResult<Coupon> {
+        self.get_coupon(tenant, code)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+/// What a write takes from a coupon's counts.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Take<'a> {
+    /// A use, redeemed now (consume).
+    Use,
+    /// A use, held by a new reservation (reserve).
+    Hold,
+    /// This reservation's held use, redeemed now (consume with
+    /// `reservation_id`); it holds its customer count already.
+    Convert(&'a Reservation),
+}
+
+impl Take<'_> {
+    fn expression(self) -> &'static str {
+        match self {
+            Take::Use => {
+                "SET uses_left = uses_left - :one, redeemed_count = redeemed_count + :one, updated_at = :now"
+            }
+            Take::Hold => {
+                "SET uses_left = uses_left - :one, updated_at = :now, \
+                 reserved_count = if_not_exists(reserved_count, :zero) + :one"
+            }
+            Take::Convert(_) => {
+                "SET redeemed_count = redeemed_count + :one, reserved_count = reserved_count - :one, updated_at = :now"
+            }
+        }
+    }
+
+    fn needs_a_use(self) -> bool {
+        !matches!(self, Take::Convert(_))
+    }
+}
+
+/// Where consume and reserve take a use from, attempt after attempt: the
+/// coupon item, or one of a `high_demand` coupon's shards, a random one
+/// first and, once it runs dry, the others that still have uses.
+pub(super) struct Source<'a> {
+    store: &'a DynamoStore,
+    tenant: &'a TenantId,
+    redeem: &'a Redeem,
+    take: Take<'a>,
+    now: DateTime<Utc>,
+    /// The coupon as last read; its terms are what the write requires.
+    pub(super) seen: Coupon,
+    /// Shards known to have uses, once a first shard ran dry.
+    shards_with_uses: Option<Vec<u32>>,
+    /// Expired reservations were given back once already.
+    reclaimed: bool,
+    /// `seen` was read during this call (not handed in from a cache).
+    read_here: bool,
+}
+
+impl<'a> Source<'a> {
+    pub(super) fn new(
+        store: &'a DynamoStore,
+        tenant: &'a TenantId,
+        seen: &Coupon,
+        redeem: &'a Redeem,
+        take: Take<'a>,
+        now: DateTime<Utc>,
+    ) -> Source<'a> {
+        Source {
+            store,
+            tenant,
+            redeem,
+            take,
+            now,
+            seen: seen.clone(),
+            shards_with_uses: None,
+            reclaimed: false,
+            read_here: false,
+        }
+    }
+
+    /// Attempts one call may make: a sharded coupon may try each shard.
+    pub(super) fn attempts(&self) -> u32 {
+        ATTEMPTS + 2 * self.seen.shards
+    }
+
+    /// Refusals the write would not notice, decided before it. The order's
+    /// currency and amount never are: the write pins the terms they follow
+    /// from. A sharded coupon's write checks only the terms' revision, so
+    /// its other rules are checked here, on a fresh read before refusing.
+    pub(super) async fn refusal_before_writing(&mut self) -> StoreResult<()> {
+        loop {
+            // A reservation's use was held in the coupon it was made on; a
+            // coupon created later under the same code has none of it (the
+            // write's condition pins `created_at` to the reservation's).
+            if let Take::Convert(held) = self.take
+                && (held.coupon_created_at != self.seen.created_at
+                    || held.shard.is_some() != (self.seen.shards > 0))
+            {
+                return Err(StoreError::Refused(Refusal::ReservationExpired));
+            }
+            match self.seen.refusal(self.now, self.redeem) {
+                Some(refusal @ (Refusal::CurrencyMismatch | Refusal::BelowMinimumOrder)) => {
+                    return Err(StoreError::Refused(refusal));
+                }
+                None | Some(Refusal::Exhausted) => return Ok(()),
+                Some(_) if self.seen.shards == 0 => return Ok(()),
+                Some(refusal) if self.read_here => return Err(StoreError::Refused(refusal)),
+                Some(_) => self.read_again().await?,
+            }
+        }
+    }
+
+    async fn read_again(&mut self) -> StoreResult<()> {
+        self.seen = self.store.read_again(self.tenant, &self.seen.code).await?;
+        self.shards_with_uses = None;
+        self.read_here = true;
+        Ok(())
+    }
+
+    /// Pushes the conditional write that takes from the coupon or a shard
+    /// (for a conversion, the shard the reservation holds its use in), and
+    /// answers its slot and that shard. A conversion requires a held use
+    /// there to redeem.
+    pub(super) fn write(&self, tx: &mut Transaction) -> StoreResult<(Slot, Option<u32>)> {
+        let (seen, take, now) = (&self.seen, self.take, self.now);
+        let tenant = self.tenant;
+        let mut values = Item::from([
+            (":now".into(), time(now)),
+            (":one".into(), n(1)),
+            (":zero".into(), n(0)),
+        ]);
+        if seen.shards == 0 {
+            let mut condition =
+                usable_condition(seen, self.redeem, take.needs_a_use(), now, &mut values);
+            if !take.needs_a_use() {
+                condition.push_str(" AND reserved_count > :zero");
+            }
+            let slot = tx.update(
+                coupon_key(tenant, &seen.code),
+                take.expression(),
+                &condition,
+                &[],
+                values,
+            )?;
+            return Ok((slot, None));
+        }
+        let shard = match (take, &self.shards_with_uses) {
+            (Take::Convert(held), _) => held.shard.unwrap_or(0),
+            (_, Some(shards)) if !shards.is_empty() => {
+                shards[random_shard(shards.len() as u32) as usize]
+            }
+            _ => random_shard(seen.shards),
+        };
+        let mut condition = "created_at = :seen_created_at AND revision = :revision".to_owned();
+        values.insert(":seen_created_at".into(), time(seen.created_at));
+        values.insert(":revision".into(), n(seen.revision));
+        condition.push_str(match take {
+            Take::Convert(_) => " AND reserved_count > :zero",
+            Take::Use | Take::Hold => " AND uses_left > :zero",
+        });
+        let slot = tx.update(
+            shard_key(tenant, &seen.code, shard),
+            take.expression(),
+            &condition,
+            &[],
+            values,
+        )?;
+        Ok((slot, Some(shard)))
+    }
+
+    /// After the write's condition failed (`current` is the coupon or shard
+    /// as it was): ready for another attempt, or why the coupon cannot be
+    /// used. A coupon that ran out while some of its uses sit in
+    /// reservations gets the expired ones back first, once per call:
+    /// whoever releases them, the uses are back for the next attempt.
+    pub(super) async fn after_failure(
+        &mut self,
+        current: Option<&Item>,
+        shard: Option<u32>,
+    ) -> StoreResult<()> {
+        let Some(shard) = shard else {
+            return self.after_coupon_failure(current).await;
+        };
+        match ShardState::of(&self.seen, current)? {
+            // The shard the reservation names holds no use of this coupon.
+            ShardState::Empty { reserved: false } if !self.take.needs_a_use() => {
+                Err(StoreError::Refused(Refusal::ReservationExpired))
+            }
+            ShardState::Empty { reserved } if self.take.needs_a_use() => {
+                let (with_uses, any_reserved) = match self.shards_with_uses.take() {
+                    None => self.store.shards_with_uses(self.tenant, &self.seen).await?,
+                    Some(mut shards) => {
+                        shards.retain(|s| *s != shard);
+                        (shards, reserved)
+                    }
+                };
+                if !with_uses.is_empty() {
+                    self.shards_with_uses = Some(with_uses);
+                } else if any_reserved && !self.reclaimed {
+                    self.reclaimed = true;
+                    self.store
+                        .reclaim_expired(self.tenant, &self.seen.code, self.now)
+                        .await?;
+                } else {
+                    return Err(StoreError::Refused(Refusal::Exhausted));
+                }
+                Ok(())
+            }
+            _ => self.read_again().await,
+        }
+    }
+
+    async fn after_coupon_failure(&mut self, current: Option<&Item>) -> StoreResult<()> {
+        let Some(current) = current else {
+            return Err(StoreError::NotFound);
+        };
+        let current = coupon_from(current)?;
+        let seen = std::mem::replace(&mut self.seen, current);
+        self.read_here = true;
+        if self.seen.created_at != seen.created_at || self.seen.shards > 0 {
+            // Deleted and created again under the same code since `seen`;
+            // a sharded coupon's counts come from its shards.
+            if self.seen.shards > 0 {
+                self.read_again().await?;
+            }
+            return Ok(());
+        }
+        match self.seen.refusal(self.now, self.redeem) {
+            // A conversion takes a held use, not a free one.
+            Some(Refusal::Exhausted) | None if !self.take.needs_a_use() => {
+                if self.seen.reserved_count == 0 {
+                    Err(StoreError::Refused(Refusal::ReservationExpired))
+                } else {
+                    Ok(())
+                }
+            }
+            refusal if self.seen.exhausted_but_held(refusal) && !self.reclaimed => {
+                self.reclaimed = true;
+                self.store
+                    .reclaim_expired(self.tenant, &self.seen.code, self.now)
+                    .await?;
+                Ok(())
+            }
+            Some(refusal) => Err(StoreError::Refused(refusal)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Money;
+
+    #[test]
+    fn the_consume_condition_checks_every_rule_and_term() {
+        let now = crate::dates::now();
+        let seen = Coupon {
+            product_id: Some("apple123".into()),
+            discount: Some(crate::coupon::Discount::Fixed(Money::from_minor(2_000))),
+            currency: Some("EUR".into()),
+            max_uses_per_customer: Some(2),
+            ..Coupon::bare("ABCD", now)
+        };
+        let redeem = Redeem {
+            product_id: Some("apple123".into()),
+            ..Redeem::default()
+        };
+        let mut values = Item::new();
+        let condition = usable_condition(&seen, &redeem, true, now, &mut values);
+        assert_eq!(
+            condition,
+            "attribute_exists(PK) AND active = :true AND created_at = :seen_created_at \
+             AND (attribute_not_exists(starts_at) OR starts_at <= :now) \
+             AND (attribute_not_exists(expires_at) OR expires_at >= :expiry_second) \
+             AND uses_left > :zero \
+             AND (attribute_not_exists(product_id) OR product_id = :asked_product) \
+             AND product_id = :seen_product_id AND attribute_not_exists(promo_type) \
+             AND currency = :seen_currency AND discount_type = :seen_discount_type \
+             AND discount_value = :seen_discount_value \
+             AND attribute_not_exists(min_order_amount) \
+             AND max_uses_per_customer = :seen_max_uses_per_customer"
+        );
+        let mut names: Vec<&str> = values.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                ":asked_product",
+                ":expiry_second",
+                ":seen_created_at",
+                ":seen_currency",
+                ":seen_discount_type",
+                ":seen_discount_value",
+                ":seen_max_uses_per_customer",
+                ":seen_product_id",
+                ":true",
+            ]
+        );
+        assert_eq!(values[":seen_discount_value"], n(2_000));
+    }
+}
