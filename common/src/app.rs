@@ -15,7 +15,7 @@ use aws_types::endpoint_config::AccountIdEndpointMode;
 use crate::auth::Authenticator;
 use crate::cache::TtlCache;
 use crate::code::CouponCode;
-use crate::config::{Config, SettingError, env_value};
+use crate::config::{Config, MAX_UNFINISHED_JOBS, RECENT_COUPON_TTL, SettingError, env_value};
 use crate::coupon::Coupon;
 use crate::dates::Clock;
 use crate::keyspace::KeyspacePolicy;
@@ -35,15 +35,6 @@ pub struct App {
     /// Bulk jobs a tenant may have unfinished at once.
     pub max_unfinished_jobs: u32,
 }
-
-/// How long consume trusts a coupon it read, unless `RECENT_COUPON_TTL_MS`
-/// says otherwise: only the response's `availability_count` can be that
-/// much out of date; every rule is checked by the consume transaction itself.
-pub const RECENT_COUPON_TTL: Duration = Duration::from_secs(10);
-
-/// Bulk jobs a tenant may have unfinished at once, unless
-/// `MAX_UNFINISHED_JOBS` says otherwise: one tenant's queue stays short.
-pub const MAX_UNFINISHED_JOBS: u32 = 3;
 
 impl App {
     /// Rate-limit buckets live in the same table as everything else.

@@ -8,9 +8,8 @@ use lambda_http::http::header::AUTHORIZATION;
 use crate::cache::TtlCache;
 use crate::error::ApiError;
 use crate::limiter::Rule;
-use crate::limits::Caller;
 use crate::store::TenantStore;
-use crate::tenant::token_hash;
+use crate::tenant::{TenantId, token_hash};
 
 /// How long a warm instance trusts a token it has checked (and its tenant's
 /// rate settings). Revocation and rate changes take effect within this time.
@@ -25,6 +24,15 @@ pub const UNKNOWN_TOKEN_TTL: Duration = Duration::from_secs(10);
 /// Bound on remembered junk tokens: at capacity they are forgotten, which
 /// only costs a read each again.
 const UNKNOWN_TOKEN_CAPACITY: usize = 1_000;
+
+/// Who is calling: the token's tenant and its rate rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub rule: Rule,
+    /// The rule as configured, for `RateLimit-Limit`.
+    pub burst: u32,
+}
 
 /// Token hash -> caller (tenant and rate rule), per warm Lambda instance,
 /// and the hashes of tokens found not to be valid.

@@ -1,13 +1,24 @@
 //! Settings from the environment, read once at cold start.
 
+use std::time::Duration;
+
+/// How long consume trusts a coupon it read, unless `RECENT_COUPON_TTL_MS`
+/// says otherwise: only the response's `availability_count` can be that
+/// much out of date; every rule is checked by the consume transaction itself.
+pub const RECENT_COUPON_TTL: Duration = Duration::from_secs(10);
+
+/// Bulk jobs a tenant may have unfinished at once, unless
+/// `MAX_UNFINISHED_JOBS` says otherwise: one tenant's queue stays short.
+pub const MAX_UNFINISHED_JOBS: u32 = 3;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The single DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
     /// How long consume trusts a coupon read moments ago
-    /// (`RECENT_COUPON_TTL_MS`, default [`crate::app::RECENT_COUPON_TTL`]).
+    /// (`RECENT_COUPON_TTL_MS`, default [`RECENT_COUPON_TTL`]).
     pub recent_coupon_ttl: std::time::Duration,
-    /// `MAX_UNFINISHED_JOBS`, default [`crate::app::MAX_UNFINISHED_JOBS`].
+    /// `MAX_UNFINISHED_JOBS`, default [`MAX_UNFINISHED_JOBS`].
     pub max_unfinished_jobs: u32,
 }
 
@@ -27,13 +38,11 @@ pub enum SettingError {
 impl Config {
     pub fn from_env() -> Result<Config, SettingError> {
         let table_name = env_value("TABLE_NAME").ok_or(SettingError::Missing("TABLE_NAME"))?;
-        let recent_coupon_ttl = number("RECENT_COUPON_TTL_MS", "milliseconds, 0 or more")?.map_or(
-            crate::app::RECENT_COUPON_TTL,
-            std::time::Duration::from_millis,
-        );
+        let recent_coupon_ttl = number("RECENT_COUPON_TTL_MS", "milliseconds, 0 or more")?
+            .map_or(RECENT_COUPON_TTL, Duration::from_millis);
         let max_unfinished_jobs =
             match number("MAX_UNFINISHED_JOBS", "a whole number, 1 or more")? {
-                None => crate::app::MAX_UNFINISHED_JOBS,
+                None => MAX_UNFINISHED_JOBS,
                 Some(max) => u32::try_from(max).ok().filter(|max| *max >= 1).ok_or(
                     SettingError::Invalid {
                         name: "MAX_UNFINISHED_JOBS",

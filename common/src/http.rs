@@ -13,28 +13,40 @@ use serde::Serialize;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::limits::{self, Quota};
+use crate::request::raw_path;
+use crate::routes::{self, Matched};
 use crate::tenant::TenantId;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Authenticates the request, runs `route` for its tenant and turns the
-/// outcome into a response. Expected failures become problem responses,
-/// never an `Err` (which the runtime would report as a 500).
+/// Authenticates the request, runs `route` for its tenant and the route
+/// its path matched, and turns the outcome into a response. A path no
+/// route matches is a 404, a method its route does not answer a 405 (after
+/// authentication, like any other answer). Expected failures become
+/// problem responses, never an `Err` (which the runtime would report as a
+/// 500).
 pub async fn serve<'a, F, Fut>(app: &'a App, req: &'a Request, route: F) -> Response<Body>
 where
-    F: FnOnce(&'a App, TenantId, &'a Request) -> Fut,
+    F: FnOnce(&'a App, TenantId, &'a Request, Matched<'a>) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>> + Send + 'a,
 {
     let started = Instant::now();
+    let matched = routes::recognise(req);
     let caller = match app.auth.caller(&app.store, req).await {
         Ok(caller) => caller,
-        Err(e) => return finish(req, started, Served::default(), Err(e)),
+        Err(e) => return finish(req, started, matched, Served::default(), Err(e)),
     };
-    let kind = limits::kind(req).await;
+    let kind = limits::kind(req, matched.as_ref()).await;
     let mut pressure = false;
     let (outcome, quota) = match app.limits.admit(&caller, &kind).await {
         Ok(quota) => {
-            let outcome = route(app, caller.tenant.clone(), req).await;
+            let outcome = match matched {
+                None => Err(ApiError::NotFound("no such route".into())),
+                Some(m) if !m.spec.allows(req.method()) => Err(ApiError::MethodNotAllowed {
+                    allow: m.spec.methods,
+                }),
+                Some(m) => route(app, caller.tenant.clone(), req, m).await,
+            };
             if matches!(outcome, Err(ApiError::NotFound(_))) {
                 pressure = app.limits.record_miss(&caller, &kind).await;
             }
@@ -47,7 +59,7 @@ where
         quota,
         guessing_pressure: pressure,
     };
-    finish(req, started, served, outcome)
+    finish(req, started, matched, served, outcome)
 }
 
 /// What the frame knows of a request beside its outcome.
@@ -60,14 +72,26 @@ struct Served<'a> {
     guessing_pressure: bool,
 }
 
-/// The same frame for routes that need no token (`/ping`).
-pub fn serve_public(req: &Request, outcome: Result<Response<Body>, ApiError>) -> Response<Body> {
-    finish(req, Instant::now(), Served::default(), outcome)
+/// The same frame for routes that need no token (`/ping`), with the
+/// route table's 405.
+pub fn serve_public(
+    req: &Request,
+    answer: impl FnOnce() -> Result<Response<Body>, ApiError>,
+) -> Response<Body> {
+    let matched = routes::recognise(req);
+    let outcome = match matched {
+        Some(m) if !m.spec.allows(req.method()) => Err(ApiError::MethodNotAllowed {
+            allow: m.spec.methods,
+        }),
+        _ => answer(),
+    };
+    finish(req, Instant::now(), matched, Served::default(), outcome)
 }
 
 fn finish(
     req: &Request,
     started: Instant,
+    matched: Option<Matched<'_>>,
     served: Served<'_>,
     outcome: Result<Response<Body>, ApiError>,
 ) -> Response<Body> {
@@ -101,14 +125,14 @@ fn finish(
         (400.., None) => "client_error",
         _ => "ok",
     };
-    let route = route(req);
+    let route = route(req, matched.as_ref());
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         request_id = request_id.as_str(),
         tenant = tenant.map(TenantId::as_str),
         route = &*route,
         method = req.method().as_str(),
-        path = path(req),
+        path = raw_path(req),
         status,
         code,
         outcome,
@@ -148,8 +172,8 @@ enum Counted {
 
 /// The API Gateway route key (`POST /coupon/consume`): that of the route
 /// that matched, else (a `$default` route, local and in-process events) the
-/// method and the path with its identifiers replaced by their names.
-fn route(req: &Request) -> Cow<'_, str> {
+/// route table's label of the path.
+fn route<'a>(req: &'a Request, matched: Option<&Matched<'_>>) -> Cow<'a, str> {
     if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
         && let Some(key) = ctx
             .route_key
@@ -158,22 +182,7 @@ fn route(req: &Request) -> Cow<'_, str> {
     {
         return Cow::Borrowed(key);
     }
-    let template = match path_segments(req).as_slice() {
-        [] => "/",
-        ["ping"] => "/ping",
-        ["exports"] => "/exports",
-        ["coupon"] => "/coupon",
-        ["coupon", "consume"] => "/coupon/consume",
-        ["coupon", "reserve"] => "/coupon/reserve",
-        ["coupon", "consume", _, "rollback"] => "/coupon/consume/{redemption_id}/rollback",
-        ["coupon", "reserve", _] => "/coupon/reserve/{reservation_id}",
-        ["coupon", "jobs", _] => "/coupon/jobs/{job_id}",
-        ["coupon", "jobs", _, "codes"] => "/coupon/jobs/{job_id}/codes",
-        ["coupon", _] => "/coupon/{code}",
-        // Bounded, so that a metric dimension cannot take unbounded values.
-        _ => "/{unknown}",
-    };
-    Cow::Owned(format!("{} {template}", req.method()))
+    Cow::Owned(routes::label(req.method(), matched))
 }
 
 /// CloudWatch embedded metric format: one JSON object a line, beside the
@@ -324,17 +333,4 @@ pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
-}
-
-/// The path's segments without empty ones, so `/coupon/` and `/coupon` match
-/// alike. The raw path never carries an API Gateway stage prefix.
-pub fn path_segments(req: &Request) -> Vec<&str> {
-    path(req).split('/').filter(|s| !s.is_empty()).collect()
-}
-
-fn path(req: &Request) -> &str {
-    match req.raw_http_path() {
-        "" => req.uri().path(),
-        raw => raw,
-    }
 }

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod money;
 pub mod pattern;
 pub mod request;
+pub mod routes;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

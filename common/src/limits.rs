@@ -10,11 +10,12 @@ use lambda_http::{Body, Request, RequestExt};
 
 use serde_json::Value;
 
+use crate::auth::Caller;
 use crate::coupon::{MAX_CUSTOMER_ID_CHARS, parse_label};
 use crate::error::ApiError;
-use crate::http::path_segments;
 use crate::limiter::{self, BucketStore, Decision, Hints, Rule, whole_seconds};
 use crate::request;
+use crate::routes::{Matched, Route};
 use crate::store::DynamoStore;
 use crate::tenant::TenantId;
 
@@ -22,15 +23,6 @@ use crate::tenant::TenantId;
 /// tenant allowed more than this many requests a second is spread over
 /// several bucket items, each with its share of the rate and burst.
 pub const MAX_RATE_PER_BUCKET: u32 = 500;
-
-/// Who is calling: the token's tenant and its rate rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Caller {
-    pub tenant: TenantId,
-    pub rule: Rule,
-    /// The rule as configured, for `RateLimit-Limit`.
-    pub burst: u32,
-}
 
 /// The guessing defence's budgets for lookups of codes that do not exist
 /// ("misses"). Misses count per identity: the end customer a request names
@@ -131,16 +123,16 @@ impl Identity {
 /// code lookup's identity is its `customer_id` (query or body), else its
 /// client address; a body that cannot be read leaves the address (the
 /// route refuses the request anyway).
-pub async fn kind(req: &Request) -> Kind {
-    let segments = path_segments(req);
-    let has_code = req
-        .query_string_parameters_ref()
-        .is_some_and(|q| q.first("code").is_some());
-    let lookup = match (req.method(), segments.as_slice()) {
-        (&Method::POST, ["coupon"]) => return Kind::Create,
-        (&Method::GET, ["coupon"]) => has_code,
-        (_, ["coupon", "consume"]) => true,
-        (&Method::POST, ["coupon", "reserve"]) => true,
+pub async fn kind(req: &Request, matched: Option<&Matched<'_>>) -> Kind {
+    let has_code = || {
+        req.query_string_parameters_ref()
+            .is_some_and(|q| q.first("code").is_some())
+    };
+    let lookup = match (req.method(), matched.map(Matched::route)) {
+        (&Method::POST, Some(Route::Coupons)) => return Kind::Create,
+        (&Method::GET, Some(Route::Coupons)) => has_code(),
+        (_, Some(Route::Consume)) => true,
+        (&Method::POST, Some(Route::Reservations)) => true,
         _ => false,
     };
     if !lookup {

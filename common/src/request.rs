@@ -233,6 +233,15 @@ pub mod lenient {
     }
 }
 
+/// The request's path as the client sent it. The raw path never carries an
+/// API Gateway stage prefix.
+pub fn raw_path(req: &Request) -> &str {
+    match req.raw_http_path() {
+        "" => req.uri().path(),
+        raw => raw,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

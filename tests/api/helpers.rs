@@ -17,6 +17,7 @@ use common::app::TlsRoots;
 use common::auth::Authenticator;
 use common::keyspace::KeyspacePolicy;
 use common::limits::{GuessingPolicy, Limits};
+use common::routes::{self, Function};
 use common::store::{DynamoStore, schema};
 use common::tenant::{IssuedToken, Tenant, TenantId};
 use exports::{Exporter, ExportsApp};
@@ -162,24 +163,15 @@ impl TestApp {
 
     /// Routes a request to the function API Gateway would invoke for it.
     pub async fn call(&self, req: Request) -> TestResponse {
-        let segments: Vec<String> = req
-            .uri()
-            .path()
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let response = match segments.as_slice() {
-            ["ping"] => ping::handle(req).await,
-            ["coupon", "consume", ..] | ["coupon", "reserve", ..] => {
-                consume::handle(self.app(), req).await
-            }
-            ["coupon"] | ["coupon", _] | ["coupon", "jobs", ..] => {
-                coupons::handle(self.app(), req).await
-            }
-            ["exports"] => exports::handle(&self.state, req).await,
-            other => panic!("no function serves {other:?}"),
+        let function = routes::recognise(&req)
+            .unwrap_or_else(|| panic!("no function serves {}", req.uri().path()))
+            .spec
+            .function;
+        let response = match function {
+            Function::Ping => ping::handle(req).await,
+            Function::Consume => consume::handle(self.app(), req).await,
+            Function::Coupons => coupons::handle(self.app(), req).await,
+            Function::Exports => exports::handle(&self.state, req).await,
         };
         TestResponse::from(
             response.expect("handlers answer Ok, with a problem response if need be"),

@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use super::item::*;
-use super::reservations::ReservationStore;
+use super::release::ReleaseStore;
 use super::schema::*;
 use super::transact::{Slot, Transaction, unavailable};
 use super::{DynamoStore, StoreResult};

@@ -98,9 +98,7 @@ impl DynamoStore {
         tenant: &TenantId,
         codes: &[CouponCode],
     ) -> StoreResult<()> {
-        let keys = codes
-            .iter()
-            .map(|code| (coupon_pk(tenant, code), COUPON_SK.to_owned()));
+        let keys = codes.iter().map(|code| coupon_key(tenant, code));
         self.delete_keys(keys.collect()).await
     }
 
@@ -260,7 +258,7 @@ impl CouponStore for DynamoStore {
             // shard fails its condition from this moment on.
             let mut tx = self.transaction();
             let coupon_slot = tx.delete(
-                (coupon_pk(tenant, code), COUPON_SK.to_owned()),
+                coupon_key(tenant, code),
                 Some("created_at = :created_at"),
                 Item::from([(":created_at".into(), time(coupon.created_at))]),
             )?;

@@ -5,8 +5,8 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use super::give_back::GiveBack;
 use super::item::*;
+use super::release::GiveBack;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts};
 use super::{DynamoStore, StoreError, StoreResult};

@@ -17,6 +17,11 @@ pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
 
+/// The coupon item's key.
+pub fn coupon_key(tenant: &TenantId, code: &CouponCode) -> (String, String) {
+    (coupon_pk(tenant, code), COUPON_SK.to_owned())
+}
+
 pub fn coupon_pk(tenant: &TenantId, code: &CouponCode) -> String {
     format!("T#{tenant}#C#{code}")
 }

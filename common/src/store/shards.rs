@@ -225,7 +225,7 @@ impl DynamoStore {
         values.insert(":one".into(), n(1));
         let mut tx = self.transaction();
         tx.update(
-            (coupon_pk(tenant, &current.code), COUPON_SK.to_owned()),
+            coupon_key(tenant, &current.code),
             &format!("{expression} ADD revision :one"),
             same_coupon,
             &[],

@@ -8,19 +8,15 @@ use super::coupons::CouponStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::*;
-use super::reservations::ReservationStore;
+use super::release::ReleaseStore;
 use super::schema::*;
 use super::shards::{ShardState, random_shard, shard_key};
-use super::transact::{ATTEMPTS, Key, Slot, Transaction};
+use super::transact::{ATTEMPTS, Slot, Transaction};
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, Redeem, Reservation, expiry_second};
 use crate::error::Refusal;
 use crate::tenant::TenantId;
-
-pub(super) fn coupon_key(tenant: &TenantId, code: &CouponCode) -> Key {
-    (coupon_pk(tenant, code), COUPON_SK.to_owned())
-}
 
 /// The coupon condition of consume and reserve: the same rules as
 /// `Coupon::refusal`, evaluated by DynamoDB at write time, plus "still

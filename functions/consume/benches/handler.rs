@@ -384,7 +384,8 @@ fn routes<M: Measurement>(c: &mut Criterion<M>, name: &str) {
         .unwrap();
     group.bench_function("limiter_admit", |b| {
         b.to_async(rt).iter(|| async {
-            let kind = common::limits::kind(&consume_request).await;
+            let matched = common::routes::recognise(&consume_request);
+            let kind = common::limits::kind(&consume_request, matched.as_ref()).await;
             app.limits
                 .admit(&caller, &kind)
                 .await

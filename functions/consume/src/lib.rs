@@ -8,7 +8,8 @@ mod reserve;
 mod rollback;
 mod validate;
 
-use common::http::{path_segments, serve};
+use common::http::serve;
+use common::routes::{Matched, Route};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::Method;
@@ -18,23 +19,20 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
     Ok(serve(app, &req, route).await)
 }
 
-async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Body>, ApiError> {
-    match (req.method(), path_segments(req).as_slice()) {
-        (&Method::GET, ["coupon", "consume"]) => validate::handle(app, &tenant, req).await,
-        (&Method::POST, ["coupon", "consume"]) => consume::handle(app, &tenant, req).await,
-        (&Method::POST, ["coupon", "consume", id, "rollback"]) => {
-            rollback::handle(app, &tenant, id).await
-        }
-        (&Method::POST, ["coupon", "reserve"]) => reserve::create(app, &tenant, req).await,
-        (&Method::GET, ["coupon", "reserve", id]) => reserve::show(app, &tenant, id).await,
-        (&Method::DELETE, ["coupon", "reserve", id]) => reserve::release(app, &tenant, id).await,
-        (_, ["coupon", "consume"]) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-        (_, ["coupon", "consume", _, "rollback"] | ["coupon", "reserve"]) => {
-            Err(ApiError::MethodNotAllowed { allow: "POST" })
-        }
-        (_, ["coupon", "reserve", _]) => Err(ApiError::MethodNotAllowed {
-            allow: "GET, DELETE",
-        }),
+async fn route(
+    app: &App,
+    tenant: TenantId,
+    req: &Request,
+    matched: Matched<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let id = matched.param();
+    match (req.method(), matched.route()) {
+        (&Method::GET, Route::Consume) => validate::handle(app, &tenant, req).await,
+        (&Method::POST, Route::Consume) => consume::handle(app, &tenant, req).await,
+        (&Method::POST, Route::Rollback) => rollback::handle(app, &tenant, id).await,
+        (&Method::POST, Route::Reservations) => reserve::create(app, &tenant, req).await,
+        (&Method::GET, Route::Reservation) => reserve::show(app, &tenant, id).await,
+        (&Method::DELETE, Route::Reservation) => reserve::release(app, &tenant, id).await,
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use common::http::{json, no_content};
-use common::store::ReservationStore;
+use common::store::{ReleaseStore, ReservationStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;

@@ -5,7 +5,7 @@
 use common::coupon::Validation;
 use common::error::Refusal;
 use common::http::json;
-use common::store::{CustomerCountStore, ReservationStore};
+use common::store::{CustomerCountStore, ReleaseStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;

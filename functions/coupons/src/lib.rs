@@ -8,8 +8,9 @@ mod jobs;
 mod list;
 mod update;
 
-use common::http::{path_segments, serve};
+use common::http::serve;
 use common::request::{self, lenient};
+use common::routes::{Matched, Route};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::Method;
@@ -20,10 +21,16 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
     Ok(serve(app, &req, route).await)
 }
 
-async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Body>, ApiError> {
-    match (req.method(), path_segments(req).as_slice()) {
-        (&Method::POST, ["coupon"]) => create::handle(app, &tenant, req).await,
-        (&Method::GET, ["coupon"]) => {
+async fn route(
+    app: &App,
+    tenant: TenantId,
+    req: &Request,
+    matched: Matched<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let id = matched.param();
+    match (req.method(), matched.route()) {
+        (&Method::POST, Route::Coupons) => create::handle(app, &tenant, req).await,
+        (&Method::GET, Route::Coupons) => {
             let query: CouponQuery = request::decode(request::query_fields(req)?)?;
             match query.code {
                 Some(code) if query.limit.is_none() && query.cursor.is_none() => {
@@ -35,20 +42,13 @@ async fn route(app: &App, tenant: TenantId, req: &Request) -> Result<Response<Bo
                 None => list::handle(app, &tenant, query.limit, query.cursor.as_deref()).await,
             }
         }
-        (&Method::GET, ["coupon", "jobs", job_id]) => jobs::show(app, &tenant, job_id).await,
-        (&Method::GET, ["coupon", "jobs", job_id, "codes"]) => {
+        (&Method::GET, Route::Job) => jobs::show(app, &tenant, id).await,
+        (&Method::GET, Route::JobCodes) => {
             let query: CodesQuery = request::decode(request::query_fields(req)?)?;
-            jobs::codes(app, &tenant, job_id, query.cursor.as_deref()).await
+            jobs::codes(app, &tenant, id, query.cursor.as_deref()).await
         }
-        (_, ["coupon", "jobs", _] | ["coupon", "jobs", _, "codes"]) => {
-            Err(ApiError::MethodNotAllowed { allow: "GET" })
-        }
-        (&Method::PUT, ["coupon", code]) => update::handle(app, &tenant, code, req).await,
-        (&Method::DELETE, ["coupon", code]) => delete::handle(app, &tenant, code).await,
-        (_, ["coupon"]) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-        (_, ["coupon", _]) => Err(ApiError::MethodNotAllowed {
-            allow: "PUT, DELETE",
-        }),
+        (&Method::PUT, Route::Coupon) => update::handle(app, &tenant, id, req).await,
+        (&Method::DELETE, Route::Coupon) => delete::handle(app, &tenant, id).await,
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

@@ -10,7 +10,8 @@ pub mod workbook;
 pub use common::export::tenant_prefix;
 pub use export::{Exporter, s3_client};
 
-use common::http::{path_segments, serve};
+use common::http::serve;
+use common::routes::{Matched, Route};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::Method;
@@ -34,18 +35,21 @@ impl ExportsApp {
 }
 
 pub async fn handle(state: &ExportsApp, req: Request) -> Result<Response<Body>, Error> {
-    Ok(serve(&state.app, &req, |_, tenant, req| route(state, tenant, req)).await)
+    Ok(serve(&state.app, &req, |_, tenant, req, matched| {
+        route(state, tenant, req, matched)
+    })
+    .await)
 }
 
 async fn route(
     state: &ExportsApp,
     tenant: TenantId,
     req: &Request,
+    matched: Matched<'_>,
 ) -> Result<Response<Body>, ApiError> {
-    match (req.method(), path_segments(req).as_slice()) {
-        (&Method::POST, ["exports"]) => create::handle(state, &tenant, req).await,
-        (&Method::GET, ["exports"]) => list::handle(state, &tenant, req).await,
-        (_, ["exports"]) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
+    match (req.method(), matched.route()) {
+        (&Method::POST, Route::Exports) => create::handle(state, &tenant, req).await,
+        (&Method::GET, Route::Exports) => list::handle(state, &tenant, req).await,
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

@@ -1,18 +1,139 @@
-//! What a release or a rollback gives back beside marking its own item:
+//! Release: a held reservation's use given back, once, by a client
+//! (`DELETE /coupon/reserve/{id}`) or because it expired (reclaim). And
+//! what a release or a rollback gives back beside marking its own item:
 //! the use, to the coupon (or shard) it was taken from while that coupon
 //! lives, and the customer's count, while the coupon keeps one for them.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 
-use super::StoreResult;
 use super::customers::uncount_customer_use;
 use super::item::*;
+use super::schema::*;
 use super::shards::shard_key;
-use super::take::coupon_key;
-use super::transact::{Cancelled, Slot, Transaction};
+use super::transact::{ATTEMPTS, Attempts, Cancelled, Slot, Transaction, unavailable};
+use super::{DynamoStore, StoreError, StoreResult};
 use crate::code::CouponCode;
-use crate::coupon::{Redemption, Reservation};
+use crate::coupon::{Redemption, Reservation, ReservationState};
+use crate::error::Refusal;
 use crate::tenant::TenantId;
+
+/// Expired reservations given back per look: enough for any checkout rush,
+/// small enough to stay one quick Query.
+const RECLAIM_BATCH: i32 = 25;
+
+pub trait ReleaseStore: Send + Sync {
+    /// Gives a held reservation's use back, once: `Ok(false)` when it was
+    /// not held any more (or, with `only_if_expired`, has not expired).
+    fn release_reservation(
+        &self,
+        tenant: &TenantId,
+        held: &Reservation,
+        only_if_expired: bool,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Releases a batch of the coupon's reservations that expired before
+    /// `now`, each once; answers how many this call released. Consume and
+    /// reserve do this themselves when a coupon with held uses runs out.
+    fn reclaim_expired(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+impl ReleaseStore for DynamoStore {
+    async fn release_reservation(
+        &self,
+        tenant: &TenantId,
+        held: &Reservation,
+        only_if_expired: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // The use goes back to the coupon while it exists; once it is gone
+        // the reservation is still released, with nothing to give back.
+        let mut give_back = GiveBack::of_reservation(held);
+        let mut attempts = Attempts::new(ATTEMPTS);
+        while attempts.another() {
+            let condition = if only_if_expired {
+                "#state = :held AND expires_at <= :now"
+            } else {
+                "#state = :held"
+            };
+            let values = Item::from([
+                (":released".into(), s(ReservationState::Released.as_str())),
+                (":held".into(), s(ReservationState::Held.as_str())),
+                (":now".into(), time(now)),
+            ]);
+            let mut tx = self.transaction();
+            let release = tx.update(
+                (
+                    reservation_pk(tenant, &held.reservation_id),
+                    RESERVATION_SK.to_owned(),
+                ),
+                "SET #state = :released, released_at = :now REMOVE GSI1PK, GSI1SK",
+                condition,
+                &[("#state", "state")],
+                values,
+            )?;
+            let slots = give_back.push(&mut tx, tenant, now)?;
+            let Some(cancelled) = self.transact(tx, None).await? else {
+                return Ok(true);
+            };
+            if let Some(current) = cancelled.failed(release) {
+                let current = current.map(reservation_from).transpose()?;
+                return match current.map(|r| r.state) {
+                    Some(ReservationState::Consumed) if !only_if_expired => {
+                        Err(StoreError::Refused(Refusal::ReservationUsed))
+                    }
+                    // Released already, consumed, or not expired yet.
+                    Some(_) => Ok(false),
+                    None => Err(StoreError::NotFound),
+                };
+            }
+            if cancelled.conflicted() {
+                attempts.back_off().await;
+                continue;
+            }
+            if give_back.after(&cancelled, slots) {
+                continue;
+            }
+            return Err(cancelled.unexplained("release"));
+        }
+        Err(Attempts::spent("release"))
+    }
+
+    async fn reclaim_expired(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK < :now")
+            .expression_attribute_values(":pk", s(held_gsi1pk(tenant, code)))
+            .expression_attribute_values(":now", s(format!("{:013}", now.timestamp_millis())))
+            .limit(RECLAIM_BATCH)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut released = 0;
+        for item in output.items.unwrap_or_default() {
+            let held = reservation_from(&item)?;
+            if self.release_reservation(tenant, &held, true, now).await? {
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+}
 
 /// Where a use given back was counted.
 #[derive(Clone, Copy)]
