@@ -4,7 +4,7 @@ use std::fmt;
 
 use rand::RngExt;
 
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 
 /// Upper-case letters and digits without the look-alikes 0/O and 1/I/L.
 pub const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -18,13 +18,13 @@ pub struct CouponCode(String);
 
 impl CouponCode {
     /// Codes are case-insensitive: input is trimmed and upper-cased first.
-    pub fn parse(input: &str) -> Result<CouponCode, ApiError> {
+    pub fn parse(input: &str) -> Result<CouponCode, Invalid> {
         let trimmed = input.trim();
         if trimmed.is_empty() {
-            return Err(ApiError::Invalid("code must not be empty".into()));
+            return Err(Invalid("code must not be empty".into()));
         }
         if trimmed.len() > MAX_CODE_LENGTH {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "code must be at most {MAX_CODE_LENGTH} characters"
             )));
         }
@@ -32,7 +32,7 @@ impl CouponCode {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(ApiError::Invalid(
+            return Err(Invalid(
                 "code may contain only letters, digits, '-' and '_'".into(),
             ));
         }

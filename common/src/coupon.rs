@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 
 use crate::code::CouponCode;
 use crate::dates;
-use crate::error::{ApiError, Refusal};
+use crate::invalid::Invalid;
 use crate::money::{Money, Percent};
+use crate::refusal::Refusal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discount {
@@ -23,10 +24,10 @@ impl Discount {
         fixed: Option<&str>,
         percent: Option<&str>,
         variable: Option<&str>,
-    ) -> Result<Option<Discount>, ApiError> {
+    ) -> Result<Option<Discount>, Invalid> {
         let percent = match (percent, variable) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::Invalid(
+                return Err(Invalid(
                     "give discount_percent or its alias discount_variable, not both".into(),
                 ));
             }
@@ -35,7 +36,7 @@ impl Discount {
             (None, None) => None,
         };
         match (fixed, percent) {
-            (Some(_), Some(_)) => Err(ApiError::Invalid(
+            (Some(_), Some(_)) => Err(Invalid(
                 "a coupon has one discount: give discount_fixed or discount_percent, not both"
                     .into(),
             )),
@@ -63,10 +64,10 @@ impl Discount {
 }
 
 /// Free-text labels (product ids, promo types): trimmed, 1 to `max` printable characters.
-pub fn parse_label(field: &str, text: &str, max: usize) -> Result<String, ApiError> {
+pub fn parse_label(field: &str, text: &str, max: usize) -> Result<String, Invalid> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(format!(
+        return Err(Invalid(format!(
             "{field} must be 1 to {max} printable characters"
         )));
     }
@@ -74,10 +75,10 @@ pub fn parse_label(field: &str, text: &str, max: usize) -> Result<String, ApiErr
 }
 
 /// ISO 4217 alphabetic code, upper-cased.
-pub fn parse_currency(text: &str) -> Result<String, ApiError> {
+pub fn parse_currency(text: &str) -> Result<String, Invalid> {
     let text = text.trim();
     if text.len() != 3 || !text.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(ApiError::Invalid(format!(
+        return Err(Invalid(format!(
             "currency must be a three-letter ISO 4217 code like EUR, got {text:?}"
         )));
     }
@@ -104,13 +105,12 @@ pub fn shard_shares(total: u64, shards: u32) -> Vec<u64> {
 }
 pub const MAX_CUSTOMER_ID_CHARS: usize = 128;
 
-/// `max_uses_per_customer`: 1 to `MAX_AVAILABILITY`; `None` is text that is
-/// not a whole number.
-pub fn parse_uses_per_customer(value: Option<u64>) -> Result<u64, ApiError> {
-    value
+/// `max_uses_per_customer`: 1 to `MAX_AVAILABILITY`.
+pub fn parse_uses_per_customer(value: u64) -> Result<u64, Invalid> {
+    Some(value)
         .filter(|n| (1..=MAX_AVAILABILITY).contains(n))
         .ok_or_else(|| {
-            ApiError::Invalid(format!(
+            Invalid(format!(
                 "max_uses_per_customer must be a whole number from 1 to {MAX_AVAILABILITY}"
             ))
         })
@@ -194,15 +194,15 @@ impl Coupon {
 
     /// What a consume or reservation must say for this coupon's conditions
     /// to be checked at all: validate may leave them out, consume may not.
-    pub fn require_details(&self, redeem: &Redeem) -> Result<(), ApiError> {
+    pub fn require_details(&self, redeem: &Redeem) -> Result<(), Invalid> {
         if self.max_uses_per_customer.is_some() && redeem.customer_id.is_none() {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "coupon {} limits uses per customer: give customer_id",
                 self.code
             )));
         }
         if self.min_order_amount.is_some() && redeem.order.is_none() {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "coupon {} has a minimum order amount: give order_amount",
                 self.code
             )));

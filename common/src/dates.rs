@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 
 /// An instant from `15-Jan-2030`, `2030-01-15` or RFC 3339. A date without
 /// a time means the end of that day (23:59:59 UTC), as the API contract
 /// says for both `expiry_date` and `starts_at`.
-pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, Invalid> {
     let text = text.trim();
     let parsed = if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
         Some(instant.with_timezone(&Utc))
@@ -26,7 +26,7 @@ pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError>
     };
     match parsed {
         Some(instant) if (1970..=9999).contains(&instant.year()) => Ok(instant),
-        _ => Err(ApiError::Invalid(format!(
+        _ => Err(Invalid(format!(
             "{field} must be a date like 15-Jan-2030, 2030-01-15 or 2030-01-15T12:00:00Z, got {text:?}"
         ))),
     }
@@ -34,7 +34,7 @@ pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError>
 
 /// Like [`parse_instant`], but a date without a time means the start of that
 /// day: the lower end of a range such as an export's `from`.
-pub fn parse_start(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+pub fn parse_start(field: &str, text: &str) -> Result<DateTime<Utc>, Invalid> {
     let instant = parse_instant(field, text)?;
     if DateTime::parse_from_rfc3339(text.trim()).is_ok() {
         Ok(instant)

@@ -4,63 +4,9 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-/// Why a coupon cannot be used right now. Shared by validate (reported as
-/// `reason`) and consume (reported as a 409 problem).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Refusal {
-    Exhausted,
-    Expired,
-    NotYetValid,
-    Inactive,
-    ProductMismatch,
-    CurrencyMismatch,
-    BelowMinimumOrder,
-    CustomerLimitReached,
-    /// The reservation expired or was released; its use went back.
-    ReservationExpired,
-    /// The reservation was consumed already.
-    ReservationUsed,
-    AlreadyRolledBack,
-}
-
-impl Refusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            Refusal::Exhausted => "exhausted",
-            Refusal::Expired => "expired",
-            Refusal::NotYetValid => "not_yet_valid",
-            Refusal::Inactive => "inactive",
-            Refusal::ProductMismatch => "product_mismatch",
-            Refusal::CurrencyMismatch => "currency_mismatch",
-            Refusal::BelowMinimumOrder => "below_minimum_order",
-            Refusal::CustomerLimitReached => "customer_limit_reached",
-            Refusal::ReservationExpired => "reservation_expired",
-            Refusal::ReservationUsed => "reservation_used",
-            Refusal::AlreadyRolledBack => "already_rolled_back",
-        }
-    }
-
-    fn detail(self) -> &'static str {
-        match self {
-            Refusal::Exhausted => "The coupon has no uses left.",
-            Refusal::Expired => "The coupon has expired.",
-            Refusal::NotYetValid => "The coupon is not valid yet.",
-            Refusal::Inactive => "The coupon is inactive.",
-            Refusal::ProductMismatch => "The coupon does not apply to this product.",
-            Refusal::CurrencyMismatch => "The coupon is for orders in another currency.",
-            Refusal::BelowMinimumOrder => "The order is below the coupon's minimum order amount.",
-            Refusal::CustomerLimitReached => {
-                "This customer has used the coupon as often as it allows."
-            }
-            Refusal::ReservationExpired => {
-                "The reservation expired or was released; its use went back to the coupon."
-            }
-            Refusal::ReservationUsed => "The reservation was consumed already.",
-            Refusal::AlreadyRolledBack => "The redemption was rolled back already.",
-        }
-    }
-}
+use crate::invalid::Invalid;
+use crate::refusal::Refusal;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -186,6 +132,46 @@ struct Problem {
     status: u16,
     detail: String,
     code: &'static str,
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> ApiError {
+        ApiError::Invalid(e.0)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Unavailable(_) => {
+                // Details of the dependency failure go to the log, not the client.
+                tracing::warn!(error = %e, "store unavailable");
+                ApiError::Unavailable(
+                    "a dependency failed; nothing was changed, retry later".into(),
+                )
+            }
+            StoreError::OutcomeUnknown(_) => {
+                tracing::warn!(error = %e, "write outcome unknown");
+                ApiError::Unavailable(
+                    "a dependency did not answer in time, so whether the change was made is \
+                     unknown; retrying a consume with the same Idempotency-Key is safe, \
+                     otherwise read the resource before retrying"
+                        .into(),
+                )
+            }
+            StoreError::Corrupt { .. } => {
+                tracing::error!(error = %e, "stored item unreadable");
+                ApiError::Internal
+            }
+            StoreError::AlreadyExists => {
+                ApiError::AlreadyExists("that coupon code already exists".into())
+            }
+            StoreError::NotFound => ApiError::NotFound("no such coupon".into()),
+            StoreError::Refused(refusal) => ApiError::Refused(refusal),
+            StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            StoreError::TooManyJobs(max) => ApiError::TooManyJobs { max },
+        }
+    }
 }
 
 #[cfg(test)]

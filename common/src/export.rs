@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 use crate::tenant::TenantId;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,8 +53,8 @@ impl ExportCursor {
     }
 
     /// A cursor this API gave the tenant; anything else is a 422.
-    pub fn parse(text: &str, tenant: &TenantId) -> Result<ExportCursor, ApiError> {
-        let invalid = || ApiError::Invalid("cursor is not one this API gave".into());
+    pub fn parse(text: &str, tenant: &TenantId) -> Result<ExportCursor, Invalid> {
+        let invalid = || Invalid("cursor is not one this API gave".into());
         let (time, key) = text.split_once('#').ok_or_else(invalid)?;
         if time.len() != 13 || !time.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid());

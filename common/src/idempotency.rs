@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_CHARS: usize = 255;
@@ -18,12 +18,12 @@ pub struct Idempotency {
 
 impl Idempotency {
     /// `parameters` must name every input that changes what the request does.
-    pub fn parse(key: &str, parameters: &serde_json::Value) -> Result<Idempotency, ApiError> {
+    pub fn parse(key: &str, parameters: &serde_json::Value) -> Result<Idempotency, Invalid> {
         if key.is_empty()
             || key.len() > MAX_KEY_CHARS
             || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
         {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "Idempotency-Key must be 1 to {MAX_KEY_CHARS} printable ASCII characters"
             )));
         }

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::code::CouponCode;
 use crate::coupon::Coupon;
 use crate::dates;
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 use crate::pattern::{CodeFormat, FormatFields};
 
 /// Coupons a job writes between two progress records.
@@ -71,7 +71,7 @@ pub struct FormatSpec {
 }
 
 impl FormatSpec {
-    pub fn format(&self) -> Result<CodeFormat, ApiError> {
+    pub fn format(&self) -> Result<CodeFormat, Invalid> {
         CodeFormat::parse(FormatFields {
             code_length: self.code_length,
             prefix: self.prefix.as_deref(),

@@ -8,7 +8,7 @@
 //! exceed the threshold (`CODE_GUESS_THRESHOLD`, default 1e-6). Custom
 //! codes are chosen by people, not drawn at random, and are not counted.
 
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 
 pub const DEFAULT_GUESS_THRESHOLD: f64 = 1e-6;
 
@@ -60,11 +60,11 @@ impl KeyspacePolicy {
         alphabet_len: usize,
         positions: usize,
         quantity: u64,
-    ) -> Result<Shape, ApiError> {
+    ) -> Result<Shape, Invalid> {
         // Floating point is fine here: this is a policy bound, not money.
         let keyspace = (alphabet_len as f64).powi(i32::try_from(positions).unwrap_or(i32::MAX));
         if (quantity as f64) > keyspace {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "{quantity} distinct codes cannot be made from {alphabet_len} characters at \
                  {positions} random positions ({keyspace:.0} possible); {MORE_KEYSPACE}"
             )));
@@ -93,7 +93,7 @@ impl KeyspacePolicy {
         })
     }
 
-    pub fn refusal(&self, shape: &Shape, quantity: u64, live: u64) -> ApiError {
+    pub fn refusal(&self, shape: &Shape, quantity: u64, live: u64) -> Invalid {
         too_guessable(
             shape.alphabet_len,
             shape.length,
@@ -116,8 +116,8 @@ fn too_guessable(
     live: u64,
     max_live: u64,
     threshold: f64,
-) -> ApiError {
-    ApiError::Invalid(format!(
+) -> Invalid {
+    Invalid(format!(
         "codes of {positions} random positions from {alphabet_len} characters are too easy to guess: \
          with {live} live and {quantity} more, a random guess would hit one with probability above \
          {threshold:e} (at most {max_live} may be live); {MORE_KEYSPACE}"

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 
 /// Largest amount accepted, in minor units (one billion major units).
 const MAX_MINOR: u64 = 100_000_000_000;
@@ -16,10 +16,10 @@ pub struct Money(u64);
 pub struct Percent(u32);
 
 impl Money {
-    pub fn parse(field: &str, text: &str) -> Result<Money, ApiError> {
+    pub fn parse(field: &str, text: &str) -> Result<Money, Invalid> {
         let minor = parse_hundredths(field, text)?;
         if minor == 0 || minor > MAX_MINOR {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "{field} must be greater than 0 and at most {}",
                 Money(MAX_MINOR)
             )));
@@ -37,10 +37,10 @@ impl Money {
 }
 
 impl Percent {
-    pub fn parse(field: &str, text: &str) -> Result<Percent, ApiError> {
+    pub fn parse(field: &str, text: &str) -> Result<Percent, Invalid> {
         let hundredths = parse_hundredths(field, text)?;
         if hundredths == 0 || hundredths > 10_000 {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "{field} must be greater than 0 and at most 100"
             )));
         }
@@ -82,9 +82,9 @@ impl fmt::Display for Percent {
 
 /// `"20"`, `"20.5"`, `"20.05"` -> 2000, 2050, 2005. No sign, no exponent,
 /// at most two decimals, so nothing is rounded.
-fn parse_hundredths(field: &str, text: &str) -> Result<u64, ApiError> {
+fn parse_hundredths(field: &str, text: &str) -> Result<u64, Invalid> {
     let invalid = || {
-        ApiError::Invalid(format!(
+        Invalid(format!(
             "{field} must be a non-negative decimal with at most two decimals, got {text:?}"
         ))
     };

@@ -9,7 +9,7 @@ use crate::code::{
     ALPHABET, CouponCode, DEFAULT_GENERATED_LENGTH, FingerprintSet, MAX_CODE_LENGTH,
     MIN_GENERATED_LENGTH,
 };
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 
 /// A random position in a pattern. Never a code character, so a template
 /// can hold literals and random positions side by side.
@@ -53,22 +53,20 @@ const NAMED_CHARSETS: [(&str, &[u8]); 4] = [
 ];
 
 impl CodeFormat {
-    pub fn parse(fields: FormatFields<'_>) -> Result<CodeFormat, ApiError> {
+    pub fn parse(fields: FormatFields<'_>) -> Result<CodeFormat, Invalid> {
         let alphabet = match fields.charset {
             None => Cow::Borrowed(ALPHABET),
             Some(charset) => parse_charset(charset)?,
         };
         let body = match (fields.pattern, fields.code_length) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::Invalid(
-                    "give pattern or code_length, not both".into(),
-                ));
+                return Err(Invalid("give pattern or code_length, not both".into()));
             }
             (Some(pattern), None) => parse_pattern(pattern)?,
             (None, length) => {
                 let length = length.unwrap_or(DEFAULT_GENERATED_LENGTH as u64);
                 if !(MIN_GENERATED_LENGTH as u64..=MAX_CODE_LENGTH as u64).contains(&length) {
-                    return Err(ApiError::Invalid(format!(
+                    return Err(Invalid(format!(
                         "code_length must be {MIN_GENERATED_LENGTH} to {MAX_CODE_LENGTH}"
                     )));
                 }
@@ -79,7 +77,7 @@ impl CodeFormat {
         let suffix = parse_literal("suffix", fields.suffix.unwrap_or(""))?;
         let length = prefix.len() + body.len() + suffix.len();
         if length > MAX_CODE_LENGTH {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "prefix, code and suffix together must be at most {MAX_CODE_LENGTH} characters, \
                  got {length}"
             )));
@@ -274,7 +272,7 @@ fn is_code_char(b: u8) -> bool {
 
 /// A named set, or the characters given: upper-cased, since codes are
 /// case-insensitive, and each kept once, in the order first given.
-fn parse_charset(charset: &str) -> Result<Cow<'static, [u8]>, ApiError> {
+fn parse_charset(charset: &str) -> Result<Cow<'static, [u8]>, Invalid> {
     let charset = charset.trim();
     if let Some((_, set)) = NAMED_CHARSETS
         .iter()
@@ -283,7 +281,7 @@ fn parse_charset(charset: &str) -> Result<Cow<'static, [u8]>, ApiError> {
         return Ok(Cow::Borrowed(set));
     }
     if !charset.bytes().all(is_code_char) {
-        return Err(ApiError::Invalid(
+        return Err(Invalid(
             "charset must be readable, alphanumeric, alphabetic, numbers, or the characters \
              to draw from: letters, digits, '-' and '_'"
                 .into(),
@@ -296,7 +294,7 @@ fn parse_charset(charset: &str) -> Result<Cow<'static, [u8]>, ApiError> {
         .filter(|&b| !std::mem::replace(&mut seen[b as usize], true))
         .collect();
     if set.len() < 2 {
-        return Err(ApiError::Invalid(
+        return Err(Invalid(
             "charset must have at least 2 different characters".into(),
         ));
     }
@@ -304,17 +302,17 @@ fn parse_charset(charset: &str) -> Result<Cow<'static, [u8]>, ApiError> {
 }
 
 /// `#` is a random position; everything else is literal.
-fn parse_pattern(pattern: &str) -> Result<Vec<u8>, ApiError> {
+fn parse_pattern(pattern: &str) -> Result<Vec<u8>, Invalid> {
     let pattern = pattern.trim();
     if !pattern.bytes().all(|b| b == RANDOM || is_code_char(b)) {
-        return Err(ApiError::Invalid(
+        return Err(Invalid(
             "pattern may contain only '#' (a random character), letters, digits, '-' and '_'"
                 .into(),
         ));
     }
     let positions = pattern.bytes().filter(|&b| b == RANDOM).count();
     if positions < MIN_GENERATED_LENGTH {
-        return Err(ApiError::Invalid(format!(
+        return Err(Invalid(format!(
             "pattern must have at least {MIN_GENERATED_LENGTH} '#' (random characters), \
              got {positions}"
         )));
@@ -322,10 +320,10 @@ fn parse_pattern(pattern: &str) -> Result<Vec<u8>, ApiError> {
     Ok(pattern.bytes().map(|b| b.to_ascii_uppercase()).collect())
 }
 
-fn parse_literal(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+fn parse_literal(field: &str, text: &str) -> Result<Vec<u8>, Invalid> {
     let text = text.trim();
     if !text.bytes().all(is_code_char) {
-        return Err(ApiError::Invalid(format!(
+        return Err(Invalid(format!(
             "{field} may contain only letters, digits, '-' and '_'"
         )));
     }
@@ -343,7 +341,7 @@ mod tests {
 
     fn invalid(fields: FormatFields<'_>) -> String {
         match CodeFormat::parse(fields) {
-            Err(ApiError::Invalid(message)) => message,
+            Err(Invalid(message)) => message,
             other => panic!("{fields:?} gave {other:?}"),
         }
     }

@@ -219,6 +219,11 @@ pub mod lenient {
         nullable(d, text).map(Some)
     }
 
+    /// A whole number, or `null` to clear it (see `patch_text`).
+    pub fn patch_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+        nullable(d, number).map(Some)
+    }
+
     fn nullable<'de, D, T>(
         d: D,
         inner: fn(serde_json::Value) -> Result<T, serde_json::Error>,

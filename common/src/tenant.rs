@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::invalid::Invalid;
 
 /// A tenant's id: 1 to 40 of `a-z 0-9 -`, so it can never contain the `#`
 /// that separates the parts of a DynamoDB key.
@@ -14,7 +14,7 @@ use crate::error::ApiError;
 pub struct TenantId(String);
 
 impl TenantId {
-    pub fn parse(input: &str) -> Result<TenantId, ApiError> {
+    pub fn parse(input: &str) -> Result<TenantId, Invalid> {
         let ok = !input.is_empty()
             && input.len() <= 40
             && input
@@ -23,7 +23,7 @@ impl TenantId {
         if ok {
             Ok(TenantId(input.to_owned()))
         } else {
-            Err(ApiError::Invalid(format!(
+            Err(Invalid(format!(
                 "tenant id must be 1 to 40 of a-z, 0-9 and '-', got {input:?}"
             )))
         }
@@ -73,10 +73,10 @@ impl IssuedToken {
     }
 
     /// A token with a chosen secret (the local demo tenant's `CMS_DEMO_TOKEN`).
-    pub fn with_secret(secret: &str) -> Result<IssuedToken, ApiError> {
+    pub fn with_secret(secret: &str) -> Result<IssuedToken, Invalid> {
         if secret.len() < 16 || secret.len() > 256 || !secret.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(ApiError::Invalid(
+            return Err(Invalid(
                 "a token must be 16 to 256 printable ASCII characters without spaces".into(),
             ));
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use chrono::Utc;
 use common::job::Job;
-use common::store::{JobStore, schema};
+use common::store::{JobStore, JobWorkerStore, schema};
 use common::tenant::TenantId;
 use futures_util::future::join_all;
 use serde_json::{Value, json};

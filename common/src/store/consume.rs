@@ -14,8 +14,8 @@ use super::take::{Source, Take};
 use super::transact::{Attempts, Slot, Transaction};
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::coupon::{Coupon, Redeem, Redemption, RedemptionKind, Reservation, ReservationState};
-use crate::error::Refusal;
 use crate::idempotency::Idempotency;
+use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
 /// One consume: the coupon as last read and what the client asked for.

@@ -5,7 +5,7 @@ use std::future::Future;
 use super::item::*;
 use super::schema::*;
 use super::transact::unavailable;
-use super::{DynamoStore, StoreResult};
+use super::{DynamoStore, StoreError, StoreResult};
 use crate::export::{ExportCursor, ExportRecord};
 use crate::tenant::TenantId;
 
@@ -63,4 +63,29 @@ impl ExportStore for DynamoStore {
         let next = more.then(|| records.last().map(ExportCursor::of)).flatten();
         Ok((records, next))
     }
+}
+
+fn export_item(tenant: &TenantId, record: &ExportRecord) -> Item {
+    Item::from([
+        (PK.into(), s(exports_pk(tenant))),
+        (SK.into(), s(&record.key)),
+        (GSI1PK.into(), s(exports_pk(tenant))),
+        (GSI1SK.into(), s(export_gsi1sk(record))),
+        ("type".into(), s("export")),
+        ("key".into(), s(&record.key)),
+        ("rows".into(), n(record.rows)),
+        ("from".into(), time(record.from)),
+        ("to".into(), time(record.to)),
+        ("created_at".into(), time(record.created_at)),
+    ])
+}
+
+fn export_from(item: &Item) -> Result<ExportRecord, StoreError> {
+    Ok(ExportRecord {
+        key: req(item, get_s(item, "key"), "key")?.to_owned(),
+        rows: req(item, get_n(item, "rows"), "rows")?,
+        from: req_time(item, "from")?,
+        to: req_time(item, "to")?,
+        created_at: req_time(item, "created_at")?,
+    })
 }

@@ -14,10 +14,9 @@ use crate::coupon::{
     shard_shares,
 };
 use crate::dates::{from_millis, to_millis};
-use crate::export::ExportRecord;
 use crate::job::{FormatSpec, Job, JobStatus};
 use crate::money::{Money, Percent};
-use crate::tenant::{Tenant, TenantId, TokenRecord};
+use crate::tenant::TenantId;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -33,7 +32,7 @@ pub fn time(value: DateTime<Utc>) -> AttributeValue {
 
 /// An item this code cannot read: a fault of the service (or of whoever
 /// wrote the item), not of the request, and not one a retry mends.
-fn corrupt(item: &Item, what: &str) -> StoreError {
+pub(super) fn corrupt(item: &Item, what: &str) -> StoreError {
     let key = |name: &str| get_s(item, name).unwrap_or("?").to_owned();
     StoreError::Corrupt {
         key: format!("{}/{}", key(PK), key(SK)),
@@ -41,32 +40,32 @@ fn corrupt(item: &Item, what: &str) -> StoreError {
     }
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
 }
-fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+pub(super) fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
 }
-fn get_time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+pub(super) fn get_time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
     get_n(item, name).map(from_millis)
 }
 /// A boolean attribute that is written only when true.
-fn get_flag(item: &Item, name: &str) -> bool {
+pub(super) fn get_flag(item: &Item, name: &str) -> bool {
     item.get(name)
         .is_some_and(|v| v.as_bool().is_ok_and(|b| *b))
 }
-fn req<T>(item: &Item, value: Option<T>, name: &str) -> Result<T, StoreError> {
+pub(super) fn req<T>(item: &Item, value: Option<T>, name: &str) -> Result<T, StoreError> {
     value.ok_or_else(|| corrupt(item, name))
 }
-fn req_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn req_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
     req(item, get_time(item, name), name)
 }
 /// The item's `code`, which every coupon, row and reservation carries.
-fn code_of(item: &Item) -> Result<CouponCode, StoreError> {
+pub(super) fn code_of(item: &Item) -> Result<CouponCode, StoreError> {
     CouponCode::parse(req(item, get_s(item, "code"), "code")?).map_err(|_| corrupt(item, "code"))
 }
 
@@ -443,81 +442,4 @@ pub fn reservation_from(item: &Item) -> Result<Reservation, StoreError> {
         created_at: req_time(item, "created_at")?,
         expires_at: req_time(item, "expires_at")?,
     })
-}
-
-pub fn export_item(tenant: &TenantId, record: &ExportRecord) -> Item {
-    Item::from([
-        (PK.into(), s(exports_pk(tenant))),
-        (SK.into(), s(&record.key)),
-        (GSI1PK.into(), s(exports_pk(tenant))),
-        (GSI1SK.into(), s(export_gsi1sk(record))),
-        ("type".into(), s("export")),
-        ("key".into(), s(&record.key)),
-        ("rows".into(), n(record.rows)),
-        ("from".into(), time(record.from)),
-        ("to".into(), time(record.to)),
-        ("created_at".into(), time(record.created_at)),
-    ])
-}
-
-pub fn export_from(item: &Item) -> Result<ExportRecord, StoreError> {
-    Ok(ExportRecord {
-        key: req(item, get_s(item, "key"), "key")?.to_owned(),
-        rows: req(item, get_n(item, "rows"), "rows")?,
-        from: req_time(item, "from")?,
-        to: req_time(item, "to")?,
-        created_at: req_time(item, "created_at")?,
-    })
-}
-
-pub fn tenant_item(tenant: &Tenant) -> Item {
-    Item::from([
-        (PK.into(), s(tenant_pk(&tenant.id))),
-        (SK.into(), s(TENANT_SK)),
-        (GSI1PK.into(), s(TENANTS_GSI1PK)),
-        (GSI1SK.into(), s(tenant.id.as_str())),
-        ("type".into(), s("tenant")),
-        ("tenant_id".into(), s(tenant.id.as_str())),
-        ("name".into(), s(&tenant.name)),
-        ("rate_per_second".into(), n(tenant.rate_per_second)),
-        ("burst".into(), n(tenant.burst)),
-        ("created_at".into(), time(tenant.created_at)),
-    ])
-}
-
-pub fn tenant_from(item: &Item) -> Result<Tenant, StoreError> {
-    Ok(Tenant {
-        id: tenant_id_of(item)?,
-        name: req(item, get_s(item, "name"), "name")?.to_owned(),
-        rate_per_second: req(item, get_n(item, "rate_per_second"), "rate_per_second")?,
-        burst: req(item, get_n(item, "burst"), "burst")?,
-        created_at: req_time(item, "created_at")?,
-    })
-}
-
-pub fn token_item(record: &TokenRecord, hash: &str) -> Item {
-    Item::from([
-        (PK.into(), s(token_pk(hash))),
-        (SK.into(), s(TOKEN_SK)),
-        (GSI1PK.into(), s(tokens_gsi1pk(&record.tenant_id))),
-        (GSI1SK.into(), s(&record.token_id)),
-        ("type".into(), s("token")),
-        ("tenant_id".into(), s(record.tenant_id.as_str())),
-        ("token_id".into(), s(&record.token_id)),
-        ("created_at".into(), time(record.created_at)),
-    ])
-}
-
-pub fn token_from(item: &Item) -> Result<TokenRecord, StoreError> {
-    Ok(TokenRecord {
-        token_id: req(item, get_s(item, "token_id"), "token_id")?.to_owned(),
-        tenant_id: tenant_id_of(item)?,
-        created_at: req_time(item, "created_at")?,
-        revoked_at: get_time(item, "revoked_at"),
-    })
-}
-
-fn tenant_id_of(item: &Item) -> Result<TenantId, StoreError> {
-    TenantId::parse(req(item, get_s(item, "tenant_id"), "tenant_id")?)
-        .map_err(|_| corrupt(item, "tenant_id"))
 }

@@ -9,6 +9,7 @@ mod customers;
 mod dynamo;
 mod exports;
 mod item;
+mod job_worker;
 mod jobs;
 mod live_codes;
 mod redemption_log;
@@ -27,7 +28,8 @@ pub use coupons::CouponStore;
 pub use customers::CustomerCountStore;
 pub use dynamo::DynamoStore;
 pub use exports::ExportStore;
-pub use jobs::{JobStore, SlotWrite};
+pub use job_worker::{JobWorkerStore, SlotWrite};
+pub use jobs::JobStore;
 pub use live_codes::LiveCodeStore;
 pub use redemption_log::RedemptionLogStore;
 pub use release::ReleaseStore;
@@ -36,7 +38,7 @@ pub use rollback::RollbackStore;
 pub use tenants::TenantStore;
 
 use crate::code::CouponCode;
-use crate::error::{ApiError, Refusal};
+use crate::refusal::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -63,40 +65,6 @@ pub enum StoreError {
     /// The tenant has this many bulk jobs not finished yet.
     #[error("{0} unfinished jobs")]
     TooManyJobs(u32),
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::Unavailable(_) => {
-                // Details of the dependency failure go to the log, not the client.
-                tracing::warn!(error = %e, "store unavailable");
-                ApiError::Unavailable(
-                    "a dependency failed; nothing was changed, retry later".into(),
-                )
-            }
-            StoreError::OutcomeUnknown(_) => {
-                tracing::warn!(error = %e, "write outcome unknown");
-                ApiError::Unavailable(
-                    "a dependency did not answer in time, so whether the change was made is \
-                     unknown; retrying a consume with the same Idempotency-Key is safe, \
-                     otherwise read the resource before retrying"
-                        .into(),
-                )
-            }
-            StoreError::Corrupt { .. } => {
-                tracing::error!(error = %e, "stored item unreadable");
-                ApiError::Internal
-            }
-            StoreError::AlreadyExists => {
-                ApiError::AlreadyExists("that coupon code already exists".into())
-            }
-            StoreError::NotFound => ApiError::NotFound("no such coupon".into()),
-            StoreError::Refused(refusal) => ApiError::Refused(refusal),
-            StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
-            StoreError::TooManyJobs(max) => ApiError::TooManyJobs { max },
-        }
-    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -16,7 +16,7 @@ use super::transact::{ATTEMPTS, Attempts, Cancelled, Slot, Transaction, unavaila
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Redemption, Reservation, ReservationState};
-use crate::error::Refusal;
+use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
 /// Expired reservations given back per look: enough for any checkout rush,

@@ -13,7 +13,7 @@ use super::take::{Source, Take};
 use super::transact::Attempts;
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::coupon::{Coupon, Redeem, Reservation, ReservationState};
-use crate::error::Refusal;
+use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
 pub trait ReservationStore: Send + Sync {

@@ -11,7 +11,7 @@ use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts};
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::coupon::{Redemption, RedemptionKind};
-use crate::error::Refusal;
+use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
 pub trait RollbackStore: Send + Sync {

@@ -15,7 +15,7 @@ use super::transact::{ATTEMPTS, Slot, Transaction};
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, Redeem, Reservation, expiry_second};
-use crate::error::Refusal;
+use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
 /// The coupon condition of consume and reserve: the same rules as

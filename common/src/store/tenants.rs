@@ -154,3 +154,55 @@ impl TenantStore for DynamoStore {
         Ok(())
     }
 }
+
+fn tenant_item(tenant: &Tenant) -> Item {
+    Item::from([
+        (PK.into(), s(tenant_pk(&tenant.id))),
+        (SK.into(), s(TENANT_SK)),
+        (GSI1PK.into(), s(TENANTS_GSI1PK)),
+        (GSI1SK.into(), s(tenant.id.as_str())),
+        ("type".into(), s("tenant")),
+        ("tenant_id".into(), s(tenant.id.as_str())),
+        ("name".into(), s(&tenant.name)),
+        ("rate_per_second".into(), n(tenant.rate_per_second)),
+        ("burst".into(), n(tenant.burst)),
+        ("created_at".into(), time(tenant.created_at)),
+    ])
+}
+
+fn tenant_from(item: &Item) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: tenant_id_of(item)?,
+        name: req(item, get_s(item, "name"), "name")?.to_owned(),
+        rate_per_second: req(item, get_n(item, "rate_per_second"), "rate_per_second")?,
+        burst: req(item, get_n(item, "burst"), "burst")?,
+        created_at: req_time(item, "created_at")?,
+    })
+}
+
+fn token_item(record: &TokenRecord, hash: &str) -> Item {
+    Item::from([
+        (PK.into(), s(token_pk(hash))),
+        (SK.into(), s(TOKEN_SK)),
+        (GSI1PK.into(), s(tokens_gsi1pk(&record.tenant_id))),
+        (GSI1SK.into(), s(&record.token_id)),
+        ("type".into(), s("token")),
+        ("tenant_id".into(), s(record.tenant_id.as_str())),
+        ("token_id".into(), s(&record.token_id)),
+        ("created_at".into(), time(record.created_at)),
+    ])
+}
+
+fn token_from(item: &Item) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        token_id: req(item, get_s(item, "token_id"), "token_id")?.to_owned(),
+        tenant_id: tenant_id_of(item)?,
+        created_at: req_time(item, "created_at")?,
+        revoked_at: get_time(item, "revoked_at"),
+    })
+}
+
+fn tenant_id_of(item: &Item) -> Result<TenantId, StoreError> {
+    TenantId::parse(req(item, get_s(item, "tenant_id"), "tenant_id")?)
+        .map_err(|_| corrupt(item, "tenant_id"))
+}

@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use common::code::CouponCode;
 use common::coupon::{Coupon, Redeem, Reservation};
-use common::error::Refusal;
 use common::http::json_text;
 use common::idempotency::{self, Idempotency};
+use common::refusal::Refusal;
 use common::store::{ConsumeRequest, ConsumeStore, Consumed, ReservationStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};

@@ -3,8 +3,8 @@
 //! reservations that expired.
 
 use common::coupon::Validation;
-use common::error::Refusal;
 use common::http::json;
+use common::refusal::Refusal;
 use common::store::{CustomerCountStore, ReleaseStore};
 use common::tenant::TenantId;
 use common::{ApiError, App};

@@ -18,8 +18,8 @@ use common::coupon::Coupon;
 use common::job::{Job, SlotDraws};
 use common::pattern::CodeFormat;
 use common::store::{
-    CLEANUP_TYPE, CleanupStore, DeletedCoupon, DynamoStore, JobStore, LiveCodeStore, SlotWrite,
-    StoreError,
+    CLEANUP_TYPE, CleanupStore, DeletedCoupon, DynamoStore, JobWorkerStore, LiveCodeStore,
+    SlotWrite, StoreError,
 };
 use common::tenant::TenantId;
 use futures_util::future::join_all;

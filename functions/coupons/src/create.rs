@@ -3,15 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use common::code::{CouponCode, MIN_GENERATED_LENGTH};
-use common::coupon::{
-    Coupon, Discount, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY, MAX_PRODUCT_ID_CHARS,
-    MAX_PROMO_TYPE_CHARS, parse_currency, parse_label, parse_uses_per_customer,
-};
-use common::dates::parse_instant;
+use common::coupon::{Coupon, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY};
 use common::http::json;
 use common::job::{FormatSpec, Job, MAX_JOB_QUANTITY};
 use common::keyspace::{KeyspacePolicy, Shape};
-use common::money::Money;
 use common::pattern::CodeFormat;
 use common::request::{self, lenient};
 use common::store::{CouponStore, DynamoStore, JobStore, LiveCodeStore};
@@ -20,6 +15,8 @@ use common::{ApiError, App};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
+
+use crate::terms::TermsFields;
 
 /// Most codes one request writes itself; more become a job for the worker.
 pub const MAX_SYNC_QUANTITY: u64 = 1_000;
@@ -43,30 +40,6 @@ struct CreateRequest {
     charset: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_number")]
     quantity: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::opt_number")]
-    availability_count: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    expiry_date: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    starts_at: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    product_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    promo_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    discount_fixed: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    discount_percent: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    discount_variable: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    currency: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    min_order_amount: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_number")]
-    max_uses_per_customer: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::opt_flag")]
-    active: Option<bool>,
     /// Spread the uses over counter shards, for a code a crowd redeems at once.
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     high_demand: Option<bool>,
@@ -90,10 +63,11 @@ pub async fn handle(
     tenant: &TenantId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let fields = request::body_fields(req).await?;
+    let mut fields = request::body_fields(req).await?;
     let as_list = fields.get("quantity").is_some_and(|q| !q.is_null());
+    let terms = TermsFields::take(&mut fields)?;
     let body: CreateRequest = request::decode(fields)?;
-    let (codes, template) = parse(body, &app.keyspace, app.clock.now())?;
+    let (codes, template) = parse(body, terms, &app.keyspace, app.clock.now())?;
     let coupons = match codes {
         Codes::Custom(code) => {
             let coupon = Coupon { code, ..template };
@@ -121,7 +95,7 @@ pub async fn handle(
                 .reserve_live_codes(tenant, &shape, quantity)
                 .await?
             {
-                return Err(app.keyspace.refusal(&shape, quantity, live));
+                return Err(app.keyspace.refusal(&shape, quantity, live).into());
             }
             let created = if quantity > MAX_SYNC_QUANTITY {
                 let job = Job::new(quantity, spec, template, shape.key.clone(), app.clock.now());
@@ -187,6 +161,7 @@ fn accepted(job: &Job) -> Response<Body> {
 
 fn parse(
     body: CreateRequest,
+    terms: TermsFields,
     keyspace: &KeyspacePolicy,
     now: DateTime<Utc>,
 ) -> Result<(Codes, Coupon), ApiError> {
@@ -238,20 +213,14 @@ fn parse(
             "high_demand is for one code that many customers redeem: drop quantity".into(),
         ));
     }
-    let uses = body.availability_count.unwrap_or(1);
+    let terms = terms.parse()?;
+    let uses = terms.uses_left.unwrap_or(1);
     if !(1..=MAX_AVAILABILITY).contains(&uses) {
         return Err(ApiError::Invalid(format!(
             "availability_count must be 1 to {MAX_AVAILABILITY}"
         )));
     }
-    let starts_at = body
-        .starts_at
-        .map(|t| parse_instant("starts_at", &t))
-        .transpose()?;
-    let expires_at = body
-        .expiry_date
-        .map(|t| parse_instant("expiry_date", &t))
-        .transpose()?;
+    let (starts_at, expires_at) = (terms.starts_at.flatten(), terms.expires_at.flatten());
     if let (Some(start), Some(end)) = (starts_at, expires_at)
         && start > end
     {
@@ -262,28 +231,12 @@ fn parse(
     let template = Coupon {
         // Each coupon made from this template gets its own code.
         code: CouponCode::generate(MIN_GENERATED_LENGTH),
-        product_id: body
-            .product_id
-            .map(|p| parse_label("product_id", &p, MAX_PRODUCT_ID_CHARS))
-            .transpose()?,
-        promo_type: body
-            .promo_type
-            .map(|p| parse_label("promo_type", &p, MAX_PROMO_TYPE_CHARS))
-            .transpose()?,
-        discount: Discount::from_fields(
-            body.discount_fixed.as_deref(),
-            body.discount_percent.as_deref(),
-            body.discount_variable.as_deref(),
-        )?,
-        currency: body.currency.map(|c| parse_currency(&c)).transpose()?,
-        min_order_amount: body
-            .min_order_amount
-            .map(|m| Money::parse("min_order_amount", &m))
-            .transpose()?,
-        max_uses_per_customer: body
-            .max_uses_per_customer
-            .map(|m| parse_uses_per_customer(Some(m)))
-            .transpose()?,
+        product_id: terms.product_id.flatten(),
+        promo_type: terms.promo_type.flatten(),
+        discount: terms.discount.flatten(),
+        currency: terms.currency.flatten(),
+        min_order_amount: terms.min_order_amount.flatten(),
+        max_uses_per_customer: terms.max_uses_per_customer.flatten(),
         uses_left: uses,
         redeemed_count: 0,
         reserved_count: 0,
@@ -291,7 +244,7 @@ fn parse(
         revision: 0,
         starts_at,
         expires_at,
-        active: body.active.unwrap_or(true),
+        active: terms.active.unwrap_or(true),
         created_at: now,
         updated_at: now,
     };

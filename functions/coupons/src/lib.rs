@@ -6,6 +6,7 @@ mod delete;
 mod details;
 mod jobs;
 mod list;
+mod terms;
 mod update;
 
 use common::http::serve;
