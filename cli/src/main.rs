@@ -160,7 +160,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .update_tenant_limits(&id, rate, burst)
                     .await
                     .map_err(|e| match e {
-                        StoreError::NotFound => format!("no tenant {id}"),
+                        StoreError::NotFound(_) => format!("no tenant {id}"),
                         e => e.to_string(),
                     })?;
             println!(

@@ -1,12 +1,9 @@
-//! The coupon and redemption domain: what a coupon is, when it may be used,
-//! and how it is shown to clients.
+//! The coupon and redemption domain: what a coupon is and when it may be
+//! used. Clients see it through `views`.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::code::CouponCode;
-use crate::dates;
 use crate::invalid::Invalid;
 use crate::money::{Money, Percent};
 use crate::refusal::Refusal;
@@ -43,13 +40,6 @@ impl Discount {
             (Some(f), None) => Ok(Some(Discount::Fixed(Money::parse("discount_fixed", f)?))),
             (None, Some((field, p))) => Ok(Some(Discount::Percent(Percent::parse(field, p)?))),
             (None, None) => Ok(None),
-        }
-    }
-
-    pub fn to_json(self) -> Value {
-        match self {
-            Discount::Fixed(money) => json!({"type": "fixed", "value": money.to_string()}),
-            Discount::Percent(percent) => json!({"type": "percent", "value": percent.to_string()}),
         }
     }
 
@@ -222,28 +212,6 @@ impl Coupon {
             currency: order.currency.clone().or_else(|| self.currency.clone()),
         })
     }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "object": "coupon",
-            "code": self.code.as_str(),
-            "product_id": self.product_id,
-            "promo_type": self.promo_type,
-            "discount": self.discount.map(Discount::to_json),
-            "currency": self.currency,
-            "min_order_amount": self.min_order_amount.map(|m| m.to_string()),
-            "max_uses_per_customer": self.max_uses_per_customer,
-            "availability_count": self.uses_left,
-            "redeemed_count": self.redeemed_count,
-            "reserved_count": self.reserved_count,
-            "high_demand": self.shards > 0,
-            "starts_at": self.starts_at.map(dates::format),
-            "expiry_date": self.expires_at.map(dates::format),
-            "active": self.active,
-            "created_at": dates::format(self.created_at),
-            "updated_at": dates::format(self.updated_at),
-        })
-    }
 }
 
 /// What a validate, reserve or consume asks for.
@@ -267,18 +235,6 @@ pub struct Pricing {
     pub order_amount: Money,
     pub discount_amount: Money,
     pub currency: Option<String>,
-}
-
-impl Pricing {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "order_amount": self.order_amount.to_string(),
-            "discount_amount": self.discount_amount.to_string(),
-            "discount_amount_minor": self.discount_amount.minor(),
-            "final_amount": Money::from_minor(self.order_amount.minor() - self.discount_amount.minor()).to_string(),
-            "currency": self.currency,
-        })
-    }
 }
 
 /// A row of the redemption log: a consumed use, or the reversal of one.
@@ -351,35 +307,6 @@ impl Redemption {
         let (secs, nanos) = uuid.get_timestamp()?.to_unix();
         DateTime::from_timestamp(secs as i64, nanos)
     }
-
-    /// The consume response: the redemption, and the uses the coupon has left.
-    pub fn to_json(&self, uses_left: Option<u64>) -> Value {
-        let mut body = json!({
-            "object": match self.kind {
-                RedemptionKind::Consume => "redemption",
-                RedemptionKind::Reversal => "reversal",
-            },
-            "redemption_id": self.redemption_id,
-            "code": self.code.as_str(),
-            "product_id": self.product_id,
-            "promo_type": self.promo_type,
-            "discount": self.discount.map(Discount::to_json),
-            "currency": self.currency,
-            "customer_id": self.customer_id,
-            "consumed_at": dates::format(self.consumed_at),
-            "availability_count": uses_left,
-        });
-        if let Some(reverses) = &self.reverses {
-            body["reverses"] = json!(reverses);
-        }
-        if let Some(reservation) = &self.reservation_id {
-            body["reservation_id"] = json!(reservation);
-        }
-        if let Some(pricing) = &self.pricing {
-            body["pricing"] = pricing.to_json();
-        }
-        body
-    }
 }
 
 /// A use held for one checkout until it is consumed, released or expires.
@@ -433,22 +360,6 @@ impl Reservation {
             ReservationState::Held => None,
         }
     }
-
-    pub fn to_json(&self, now: DateTime<Utc>) -> Value {
-        let state = match self.state {
-            ReservationState::Held if self.expires_at <= now => "expired",
-            state => state.as_str(),
-        };
-        json!({
-            "object": "reservation",
-            "reservation_id": self.reservation_id,
-            "code": self.code.as_str(),
-            "customer_id": self.customer_id,
-            "status": state,
-            "created_at": dates::format(self.created_at),
-            "expires_at": dates::format(self.expires_at),
-        })
-    }
 }
 
 /// Changes to a coupon. `None` leaves a field alone; `Some(None)` clears it.
@@ -470,16 +381,6 @@ impl CouponPatch {
     pub fn is_empty(&self) -> bool {
         *self == CouponPatch::default()
     }
-}
-
-#[derive(Serialize)]
-pub struct Validation {
-    pub valid: bool,
-    pub reason: Option<&'static str>,
-    pub coupon: Value,
-    /// The discount on the order, when the request names one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pricing: Option<Value>,
 }
 
 #[cfg(test)]
@@ -616,7 +517,8 @@ mod tests {
                 off,
                 "{discount:?} of {amount}"
             );
-            assert_eq!(pricing.to_json()["final_amount"], pay);
+            let view = serde_json::to_value(crate::views::PricingView::of(&pricing)).unwrap();
+            assert_eq!(view["final_amount"], pay);
             assert_eq!(pricing.currency.as_deref(), Some("EUR"));
         }
         assert_eq!(coupon().pricing(&Redeem::default()), None);

@@ -166,7 +166,9 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyExists => {
                 ApiError::AlreadyExists("that coupon code already exists".into())
             }
-            StoreError::NotFound => ApiError::NotFound("no such coupon".into()),
+            StoreError::NotFound(missing) => {
+                ApiError::NotFound(format!("no such {}", missing.noun()))
+            }
             StoreError::Refused(refusal) => ApiError::Refused(refusal),
             StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             StoreError::TooManyJobs(max) => ApiError::TooManyJobs { max },

@@ -15,12 +15,10 @@ use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::code::CouponCode;
 use crate::coupon::Coupon;
-use crate::dates;
 use crate::invalid::Invalid;
 use crate::pattern::{CodeFormat, FormatFields};
 
@@ -153,24 +151,6 @@ impl Job {
     /// Draws the codes of this job's slots, for a worker drawing many.
     pub fn slot_draws(&self) -> SlotDraws {
         SlotDraws::new(&self.seed)
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "object": "job",
-            "job_id": self.job_id,
-            "status": self.status.as_str(),
-            "quantity": self.quantity,
-            "created": self.created(),
-            "error": self.error,
-            "created_at": dates::format(self.created_at),
-            "updated_at": dates::format(self.updated_at),
-            "completed_at": self.completed_at.map(dates::format),
-            "links": {
-                "self": format!("/coupon/jobs/{}", self.job_id),
-                "codes": format!("/coupon/jobs/{}/codes", self.job_id),
-            },
-        })
     }
 }
 

@@ -26,6 +26,7 @@ pub mod routes;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod views;
 
 pub use app::App;
 pub use error::ApiError;

@@ -12,14 +12,14 @@ use super::item::*;
 use super::schema::*;
 use super::take::{Source, Take};
 use super::transact::{Attempts, Slot, Transaction};
-use super::{DynamoStore, StoreError, StoreResult};
+use super::{DynamoStore, Missing, StoreError, StoreResult};
 use crate::coupon::{Coupon, Redeem, Redemption, RedemptionKind, Reservation, ReservationState};
 use crate::idempotency::Idempotency;
 use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
 /// One consume: the coupon as last read and what the client asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ConsumeRequest<'a> {
     pub seen: &'a Coupon,
     pub redeem: &'a Redeem,
@@ -27,6 +27,10 @@ pub struct ConsumeRequest<'a> {
     pub reservation: Option<&'a Reservation>,
     pub idempotency: Option<&'a Idempotency>,
     pub now: DateTime<Utc>,
+    /// The response body of a consume that writes this row and leaves the
+    /// coupon this many uses: the handler layer renders it, the store keeps
+    /// it (for an idempotent retry to replay) and hands it back.
+    pub render: &'a (dyn Fn(&Redemption, u64) -> String + Sync),
 }
 
 #[derive(Debug)]
@@ -135,7 +139,7 @@ impl ConsumeStore for DynamoStore {
                 updated_at: now,
                 ..seen.clone()
             };
-            let body = redemption.to_json(Some(after.uses_left)).to_string();
+            let body = (request.render)(&redemption, after.uses_left);
 
             let row = tx.put(
                 redemption_item(tenant, &redemption),
@@ -196,7 +200,7 @@ impl ConsumeStore for DynamoStore {
                     Some(held) if held.code == source.seen.code => StoreError::Refused(
                         held.refusal(now).unwrap_or(Refusal::ReservationExpired),
                     ),
-                    _ => StoreError::NotFound,
+                    _ => StoreError::NotFound(Missing::Reservation),
                 });
             }
             if let Some(current) = cancelled.failed(slots.take) {

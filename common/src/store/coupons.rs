@@ -12,7 +12,7 @@ use super::item::*;
 use super::schema::*;
 use super::shards::shard_key;
 use super::transact::{ATTEMPTS, Attempts, is_condition_failure, write_failed};
-use super::{DynamoStore, Page, StoreError, StoreResult};
+use super::{DynamoStore, Missing, Page, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch};
 use crate::tenant::TenantId;
@@ -137,7 +137,7 @@ impl DynamoStore {
         // A sharded coupon: its uses live in the shards, and its terms
         // change together with every shard's revision.
         let Some(current) = current else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Coupon));
         };
         let (expression, values) = patch_expression(patch, now, false);
         if !self
@@ -237,7 +237,7 @@ impl CouponStore for DynamoStore {
                 None => continue,
             }
         }
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Missing::Coupon))
     }
 
     async fn delete_coupon(
@@ -249,7 +249,7 @@ impl CouponStore for DynamoStore {
         let mut attempts = Attempts::new(ATTEMPTS);
         while attempts.another() {
             let Some(item) = self.get(coupon_pk(tenant, code), COUPON_SK).await? else {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Missing::Coupon));
             };
             let coupon = coupon_from(&item)?;
             let shape = item.get("shape").and_then(|v| v.as_s().ok()).cloned();
@@ -282,7 +282,7 @@ impl CouponStore for DynamoStore {
                 // concurrent delete of the same coupon came first.
                 return match by {
                     Some(by) if *by == token => Ok(shape),
-                    _ => Err(StoreError::NotFound),
+                    _ => Err(StoreError::NotFound(Missing::Coupon)),
                 };
             }
             if cancelled.refused(coupon_slot) {

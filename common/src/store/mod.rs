@@ -55,8 +55,9 @@ pub enum StoreError {
     /// An item that should not exist does (a tenant id).
     #[error("it already exists")]
     AlreadyExists,
-    #[error("not found")]
-    NotFound,
+    /// The item an operation needs is not there (any more).
+    #[error("no such {}", .0.noun())]
+    NotFound(Missing),
     #[error("{}", .0.code())]
     Refused(Refusal),
     /// An idempotency key came back with different parameters.
@@ -68,6 +69,28 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a `NotFound` did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Coupon,
+    Reservation,
+    Redemption,
+    Tenant,
+    Token,
+}
+
+impl Missing {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Missing::Coupon => "coupon",
+            Missing::Reservation => "reservation",
+            Missing::Redemption => "redemption",
+            Missing::Tenant => "tenant",
+            Missing::Token => "token",
+        }
+    }
+}
 
 /// A page of results and where the next one starts.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use super::item::*;
 use super::schema::*;
 use super::shards::shard_key;
 use super::transact::{ATTEMPTS, Attempts, Cancelled, Slot, Transaction, unavailable};
-use super::{DynamoStore, StoreError, StoreResult};
+use super::{DynamoStore, Missing, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Redemption, Reservation, ReservationState};
 use crate::refusal::Refusal;
@@ -91,7 +91,7 @@ impl ReleaseStore for DynamoStore {
                     }
                     // Released already, consumed, or not expired yet.
                     Some(_) => Ok(false),
-                    None => Err(StoreError::NotFound),
+                    None => Err(StoreError::NotFound(Missing::Reservation)),
                 };
             }
             if cancelled.conflicted() {

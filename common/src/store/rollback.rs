@@ -9,7 +9,7 @@ use super::item::*;
 use super::release::GiveBack;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts};
-use super::{DynamoStore, StoreError, StoreResult};
+use super::{DynamoStore, Missing, StoreError, StoreResult};
 use crate::coupon::{Redemption, RedemptionKind};
 use crate::refusal::Refusal;
 use crate::tenant::TenantId;
@@ -95,7 +95,7 @@ impl RollbackStore for DynamoStore {
             if let Some(row) = cancelled.failed(mark) {
                 return Err(match row {
                     Some(_) => StoreError::Refused(Refusal::AlreadyRolledBack),
-                    None => StoreError::NotFound,
+                    None => StoreError::NotFound(Missing::Redemption),
                 });
             }
             if cancelled.conflicted() {

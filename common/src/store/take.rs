@@ -12,7 +12,7 @@ use super::release::ReleaseStore;
 use super::schema::*;
 use super::shards::{ShardState, random_shard, shard_key};
 use super::transact::{ATTEMPTS, Slot, Transaction};
-use super::{DynamoStore, StoreError, StoreResult};
+use super::{DynamoStore, Missing, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, Redeem, Reservation, expiry_second};
 use crate::refusal::Refusal;
@@ -105,7 +105,7 @@ impl DynamoStore {
     async fn read_again(&self, tenant: &TenantId, code: &CouponCode) -> StoreResult<Coupon> {
         self.get_coupon(tenant, code)
             .await?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound(Missing::Coupon))
     }
 }
 
@@ -317,7 +317,7 @@ impl<'a> Source<'a> {
 
     async fn after_coupon_failure(&mut self, current: Option<&Item>) -> StoreResult<()> {
         let Some(current) = current else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Coupon));
         };
         let current = coupon_from(current)?;
         let seen = std::mem::replace(&mut self.seen, current);

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::item::*;
 use super::schema::*;
 use super::transact::{is_condition_failure, unavailable};
-use super::{DynamoStore, StoreError, StoreResult};
+use super::{DynamoStore, Missing, StoreError, StoreResult};
 use crate::tenant::{Tenant, TenantId, TokenRecord};
 
 pub trait TenantStore: Send + Sync {
@@ -89,7 +89,7 @@ impl TenantStore for DynamoStore {
             .await;
         match result {
             Ok(output) => tenant_from(&output.attributes.unwrap_or_default()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound(Missing::Tenant)),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -139,7 +139,7 @@ impl TenantStore for DynamoStore {
             .query_gsi1(tokens_gsi1pk(tenant), Some(token_id))
             .await?;
         let Some(pk) = items.first().and_then(|item| item.get(PK)).cloned() else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Missing::Token));
         };
         self.client()
             .update_item()

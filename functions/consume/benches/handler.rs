@@ -411,6 +411,10 @@ fn routes<M: Measurement>(c: &mut Criterion<M>, name: &str) {
                 reservation: None,
                 idempotency: None,
                 now: common::dates::now(),
+                render: &|row, left| {
+                    serde_json::to_string(&common::views::RedemptionView::consumed(row, left))
+                        .unwrap_or_default()
+                },
             };
             app.store.consume(tenant, request).await.unwrap()
         })

@@ -5,12 +5,13 @@
 
 use chrono::{DateTime, Utc};
 use common::code::CouponCode;
-use common::coupon::{Coupon, Redeem, Reservation};
+use common::coupon::{Coupon, Redeem, Redemption, Reservation};
 use common::http::json_text;
 use common::idempotency::{self, Idempotency};
 use common::refusal::Refusal;
 use common::store::{ConsumeRequest, ConsumeStore, Consumed, ReservationStore};
 use common::tenant::TenantId;
+use common::views::RedemptionView;
 use common::{ApiError, App};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -78,6 +79,11 @@ fn answers_the_request(error: &ApiError) -> bool {
     )
 }
 
+/// The consume response, kept with the row for a retry to replay.
+fn render_consumed(row: &Redemption, uses_left: u64) -> String {
+    serde_json::to_string(&RedemptionView::consumed(row, uses_left)).unwrap_or_default()
+}
+
 fn replayed(body: String) -> Response<Body> {
     let mut response = json_text(StatusCode::OK, body);
     response
@@ -140,6 +146,7 @@ async fn take_a_use(
                 reservation: reservation.as_ref(),
                 idempotency: idempotency.as_ref(),
                 now,
+                render: &render_consumed,
             },
         )
         .await;

@@ -6,6 +6,7 @@ use chrono::Duration;
 use common::http::{json, no_content};
 use common::store::{ReleaseStore, ReservationStore};
 use common::tenant::TenantId;
+use common::views::ReservationView;
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -54,8 +55,7 @@ pub async fn create(
     let key = (tenant.clone(), code);
     match held {
         Ok((reservation, after)) => {
-            let mut body = reservation.to_json(now);
-            body["availability_count"] = after.uses_left.into();
+            let body = ReservationView::made(&reservation, now, after.uses_left);
             app.recent_coupons.insert(key, after);
             Ok(json(StatusCode::CREATED, &body))
         }
@@ -72,7 +72,10 @@ pub async fn show(app: &App, tenant: &TenantId, id: &str) -> Result<Response<Bod
         .get_reservation(tenant, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no reservation {id}")))?;
-    Ok(json(StatusCode::OK, &held.to_json(app.clock.now())))
+    Ok(json(
+        StatusCode::OK,
+        &ReservationView::of(&held, app.clock.now()),
+    ))
 }
 
 /// Cancels a hold: its use goes back now rather than at expiry. Cancelling

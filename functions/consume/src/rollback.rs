@@ -5,6 +5,7 @@
 use common::http::json;
 use common::store::RollbackStore;
 use common::tenant::TenantId;
+use common::views::RedemptionView;
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
@@ -25,8 +26,8 @@ pub async fn handle(
         .roll_back(tenant, &original, app.clock.now())
         .await?;
     app.recent_coupons.remove(&(tenant.clone(), original.code));
-    let mut body = reversal.to_json(None);
-    // False when the coupon was deleted since: the reversal is logged all the same.
-    body["use_returned"] = use_returned.into();
-    Ok(json(StatusCode::OK, &body))
+    Ok(json(
+        StatusCode::OK,
+        &RedemptionView::reversal(&reversal, use_returned),
+    ))
 }

@@ -2,11 +2,11 @@
 //! off the order? Changes nothing, except giving back the uses of
 //! reservations that expired.
 
-use common::coupon::Validation;
 use common::http::json;
 use common::refusal::Refusal;
 use common::store::{CustomerCountStore, ReleaseStore};
 use common::tenant::TenantId;
+use common::views::{CouponView, PricingView, ValidationView};
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -40,13 +40,14 @@ pub async fn handle(
     {
         refusal = Some(Refusal::CustomerLimitReached);
     }
+    let pricing = coupon.pricing(&redeem);
     Ok(json(
         StatusCode::OK,
-        &Validation {
+        &ValidationView {
             valid: refusal.is_none(),
             reason: refusal.map(|r| r.code()),
-            pricing: coupon.pricing(&redeem).map(|p| p.to_json()),
-            coupon: coupon.to_json(),
+            pricing: pricing.as_ref().map(PricingView::of),
+            coupon: CouponView::of(&coupon),
         },
     ))
 }

@@ -11,6 +11,7 @@ use common::pattern::CodeFormat;
 use common::request::{self, lenient};
 use common::store::{CouponStore, DynamoStore, JobStore, LiveCodeStore};
 use common::tenant::TenantId;
+use common::views::{CouponView, JobView, ListView};
 use common::{ApiError, App};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -134,13 +135,10 @@ pub async fn handle(
         }
     };
     let mut response = if as_list {
-        let data: Vec<_> = coupons.iter().map(Coupon::to_json).collect();
-        json(
-            StatusCode::CREATED,
-            &serde_json::json!({"object": "list", "data": data, "count": data.len()}),
-        )
+        let data = coupons.iter().map(CouponView::of).collect();
+        json(StatusCode::CREATED, &ListView::all(data))
     } else {
-        json(StatusCode::CREATED, &coupons[0].to_json())
+        json(StatusCode::CREATED, &CouponView::of(&coupons[0]))
     };
     if let [coupon] = coupons.as_slice()
         && let Ok(location) = HeaderValue::from_str(&format!("/coupon?code={}", coupon.code))
@@ -152,7 +150,7 @@ pub async fn handle(
 
 /// 202 for a job: the worker writes the codes; the job's page shows progress.
 fn accepted(job: &Job) -> Response<Body> {
-    let mut response = json(StatusCode::ACCEPTED, &job.to_json());
+    let mut response = json(StatusCode::ACCEPTED, &JobView::of(job));
     if let Ok(location) = HeaderValue::from_str(&format!("/coupon/jobs/{}", job.job_id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }

@@ -2,7 +2,7 @@
 
 use common::code::CouponCode;
 use common::http::no_content;
-use common::store::{CouponStore, LiveCodeStore, StoreError};
+use common::store::{CouponStore, LiveCodeStore, Missing, StoreError};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::{Body, Response};
@@ -24,7 +24,9 @@ pub async fn handle(app: &App, tenant: &TenantId, code: &str) -> Result<Response
             }
             Ok(no_content())
         }
-        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("no coupon {code}"))),
+        Err(StoreError::NotFound(Missing::Coupon)) => {
+            Err(ApiError::NotFound(format!("no coupon {code}")))
+        }
         Err(e) => Err(e.into()),
     }
 }

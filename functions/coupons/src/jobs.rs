@@ -5,10 +5,10 @@ use common::http::json;
 use common::job::{Job, JobStatus};
 use common::store::JobStore;
 use common::tenant::TenantId;
+use common::views::{JobView, ListView};
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use serde_json::json;
 
 async fn find(app: &App, tenant: &TenantId, job_id: &str) -> Result<Job, ApiError> {
     app.store
@@ -19,7 +19,7 @@ async fn find(app: &App, tenant: &TenantId, job_id: &str) -> Result<Job, ApiErro
 
 pub async fn show(app: &App, tenant: &TenantId, job_id: &str) -> Result<Response<Body>, ApiError> {
     let job = find(app, tenant, job_id).await?;
-    Ok(json(StatusCode::OK, &job.to_json()))
+    Ok(json(StatusCode::OK, &JobView::of(&job)))
 }
 
 /// `cursor` is the last batch the previous page showed.
@@ -53,8 +53,5 @@ pub async fn codes(
         None => (Vec::new(), None),
     };
     let data: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-    Ok(json(
-        StatusCode::OK,
-        &json!({"object": "list", "data": data, "count": data.len(), "next_cursor": next}),
-    ))
+    Ok(json(StatusCode::OK, &ListView::counted_page(data, next)))
 }

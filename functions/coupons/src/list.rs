@@ -4,10 +4,10 @@ use common::code::CouponCode;
 use common::http::json;
 use common::store::CouponStore;
 use common::tenant::TenantId;
+use common::views::{CouponView, ListView};
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use serde_json::json;
 
 const DEFAULT_LIMIT: u64 = 25;
 const MAX_LIMIT: u64 = 100;
@@ -31,14 +31,9 @@ pub async fn handle(
         .store
         .list_coupons(tenant, limit as u32, after.as_ref())
         .await?;
-    let data: Vec<_> = page.items.iter().map(|c| c.to_json()).collect();
+    let data = page.items.iter().map(CouponView::of).collect();
     Ok(json(
         StatusCode::OK,
-        &json!({
-            "object": "list",
-            "data": data,
-            "has_more": page.next.is_some(),
-            "next_cursor": page.next.as_ref().map(CouponCode::as_str),
-        }),
+        &ListView::page(data, page.next.map(|code| code.as_str().to_owned())),
     ))
 }

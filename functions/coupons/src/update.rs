@@ -5,8 +5,9 @@ use common::code::CouponCode;
 use common::coupon::MAX_AVAILABILITY;
 use common::http::json;
 use common::request;
-use common::store::{CouponStore, StoreError};
+use common::store::{CouponStore, Missing, StoreError};
 use common::tenant::TenantId;
+use common::views::CouponView;
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -37,8 +38,10 @@ pub async fn handle(
         .update_coupon(tenant, &code, &patch, app.clock.now())
         .await
     {
-        Ok(coupon) => Ok(json(StatusCode::OK, &coupon.to_json())),
-        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("no coupon {code}"))),
+        Ok(coupon) => Ok(json(StatusCode::OK, &CouponView::of(&coupon))),
+        Err(StoreError::NotFound(Missing::Coupon)) => {
+            Err(ApiError::NotFound(format!("no coupon {code}")))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -10,7 +10,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use crate::{ExportsApp, export_json, tenant_prefix};
+use crate::{ExportsApp, export_view, tenant_prefix};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +56,6 @@ pub async fn handle(
         .await?;
     Ok(json(
         StatusCode::CREATED,
-        &export_json(&state.exporter, tenant, &record).await?,
+        &export_view(&state.exporter, tenant, &record).await?,
     ))
 }

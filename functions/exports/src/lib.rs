@@ -13,6 +13,7 @@ pub use export::{Exporter, s3_client};
 use common::http::serve;
 use common::routes::{Matched, Route};
 use common::tenant::TenantId;
+use common::views::ExportView;
 use common::{ApiError, App};
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
@@ -55,20 +56,11 @@ async fn route(
 }
 
 /// An export as clients see it, with a link that is fresh on every answer.
-async fn export_json(
+async fn export_view<'a>(
     exporter: &Exporter,
     tenant: &TenantId,
-    record: &common::export::ExportRecord,
-) -> Result<serde_json::Value, ApiError> {
+    record: &'a common::export::ExportRecord,
+) -> Result<ExportView<'a>, ApiError> {
     let (url, expires_at) = exporter.link(tenant, &record.key).await?;
-    Ok(serde_json::json!({
-        "object": "export",
-        "key": record.key,
-        "rows": record.rows,
-        "from": common::dates::format(record.from),
-        "to": common::dates::format(record.to),
-        "created_at": common::dates::format(record.created_at),
-        "url": url,
-        "expires_at": common::dates::format(expires_at),
-    }))
+    Ok(ExportView::of(record, url, expires_at))
 }

@@ -6,11 +6,12 @@ use common::http::json;
 use common::request::{self, lenient};
 use common::store::ExportStore;
 use common::tenant::TenantId;
+use common::views::ListView;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use crate::{ExportsApp, export_json};
+use crate::{ExportsApp, export_view};
 
 const DEFAULT_LIMIT: u64 = 25;
 const MAX_LIMIT: u64 = 100;
@@ -45,15 +46,10 @@ pub async fn handle(
         .await?;
     let mut data = Vec::with_capacity(records.len());
     for record in &records {
-        data.push(export_json(&state.exporter, tenant, record).await?);
+        data.push(export_view(&state.exporter, tenant, record).await?);
     }
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({
-            "object": "list",
-            "data": data,
-            "has_more": next.is_some(),
-            "next_cursor": next.map(|cursor| cursor.to_string()),
-        }),
+        &ListView::page(data, next.map(|cursor| cursor.to_string())),
     ))
 }

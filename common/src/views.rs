@@ -1,0 +1,389 @@
+//! Every response body of the API, as `#[derive(Serialize)]` views of the
+//! domain types, in one place. Handlers build a view and answer it; nothing
+//! patches a body after the fact. Fields are declared in alphabetical order,
+//! the order the bodies had when they were `json!` maps.
+
+use serde::Serialize;
+
+use crate::coupon::{
+    Coupon, Discount, Pricing, Redemption, RedemptionKind, Reservation, ReservationState,
+};
+use crate::dates;
+use crate::export::ExportRecord;
+use crate::job::Job;
+use crate::money::Money;
+use chrono::{DateTime, Utc};
+
+/// A timestamp as the API writes it (RFC 3339, UTC, seconds).
+fn time(at: DateTime<Utc>) -> String {
+    dates::format(at)
+}
+
+#[derive(Serialize)]
+pub struct CouponView<'a> {
+    active: bool,
+    availability_count: u64,
+    code: &'a str,
+    created_at: String,
+    currency: Option<&'a str>,
+    discount: Option<DiscountView>,
+    expiry_date: Option<String>,
+    high_demand: bool,
+    max_uses_per_customer: Option<u64>,
+    min_order_amount: Option<String>,
+    object: &'static str,
+    product_id: Option<&'a str>,
+    promo_type: Option<&'a str>,
+    redeemed_count: u64,
+    reserved_count: u64,
+    starts_at: Option<String>,
+    updated_at: String,
+}
+
+impl<'a> CouponView<'a> {
+    pub fn of(coupon: &'a Coupon) -> CouponView<'a> {
+        CouponView {
+            active: coupon.active,
+            availability_count: coupon.uses_left,
+            code: coupon.code.as_str(),
+            created_at: time(coupon.created_at),
+            currency: coupon.currency.as_deref(),
+            discount: coupon.discount.map(DiscountView::of),
+            expiry_date: coupon.expires_at.map(time),
+            high_demand: coupon.shards > 0,
+            max_uses_per_customer: coupon.max_uses_per_customer,
+            min_order_amount: coupon.min_order_amount.map(|m| m.to_string()),
+            object: "coupon",
+            product_id: coupon.product_id.as_deref(),
+            promo_type: coupon.promo_type.as_deref(),
+            redeemed_count: coupon.redeemed_count,
+            reserved_count: coupon.reserved_count,
+            starts_at: coupon.starts_at.map(time),
+            updated_at: time(coupon.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct DiscountView {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: String,
+}
+
+impl DiscountView {
+    pub fn of(discount: Discount) -> DiscountView {
+        match discount {
+            Discount::Fixed(money) => DiscountView {
+                kind: "fixed",
+                value: money.to_string(),
+            },
+            Discount::Percent(percent) => DiscountView {
+                kind: "percent",
+                value: percent.to_string(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PricingView<'a> {
+    currency: Option<&'a str>,
+    discount_amount: String,
+    discount_amount_minor: u64,
+    final_amount: String,
+    order_amount: String,
+}
+
+impl<'a> PricingView<'a> {
+    pub fn of(pricing: &'a Pricing) -> PricingView<'a> {
+        let paid = pricing.order_amount.minor() - pricing.discount_amount.minor();
+        PricingView {
+            currency: pricing.currency.as_deref(),
+            discount_amount: pricing.discount_amount.to_string(),
+            discount_amount_minor: pricing.discount_amount.minor(),
+            final_amount: Money::from_minor(paid).to_string(),
+            order_amount: pricing.order_amount.to_string(),
+        }
+    }
+}
+
+/// `GET /coupon/consume`: whether the code can be used for this request.
+#[derive(Serialize)]
+pub struct ValidationView<'a> {
+    pub coupon: CouponView<'a>,
+    /// The discount on the order, when the request names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<PricingView<'a>>,
+    pub reason: Option<&'static str>,
+    pub valid: bool,
+}
+
+/// A consume (`object: redemption`) or a rollback (`object: reversal`).
+#[derive(Serialize)]
+pub struct RedemptionView<'a> {
+    /// Uses the coupon has left after a consume (`null` on a reversal).
+    availability_count: Option<u64>,
+    code: &'a str,
+    consumed_at: String,
+    currency: Option<&'a str>,
+    customer_id: Option<&'a str>,
+    discount: Option<DiscountView>,
+    object: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pricing: Option<PricingView<'a>>,
+    product_id: Option<&'a str>,
+    promo_type: Option<&'a str>,
+    redemption_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reservation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reverses: Option<&'a str>,
+    /// A rollback's: whether the use went back (not when the coupon was
+    /// deleted since; the reversal is logged all the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    use_returned: Option<bool>,
+}
+
+impl<'a> RedemptionView<'a> {
+    /// The consume response: the redemption, and the uses the coupon has left.
+    pub fn consumed(row: &'a Redemption, uses_left: u64) -> RedemptionView<'a> {
+        RedemptionView {
+            availability_count: Some(uses_left),
+            ..RedemptionView::of(row)
+        }
+    }
+
+    /// The rollback response.
+    pub fn reversal(row: &'a Redemption, use_returned: bool) -> RedemptionView<'a> {
+        RedemptionView {
+            use_returned: Some(use_returned),
+            ..RedemptionView::of(row)
+        }
+    }
+
+    fn of(row: &'a Redemption) -> RedemptionView<'a> {
+        RedemptionView {
+            availability_count: None,
+            code: row.code.as_str(),
+            consumed_at: time(row.consumed_at),
+            currency: row.currency.as_deref(),
+            customer_id: row.customer_id.as_deref(),
+            discount: row.discount.map(DiscountView::of),
+            object: match row.kind {
+                RedemptionKind::Consume => "redemption",
+                RedemptionKind::Reversal => "reversal",
+            },
+            pricing: row.pricing.as_ref().map(PricingView::of),
+            product_id: row.product_id.as_deref(),
+            promo_type: row.promo_type.as_deref(),
+            redemption_id: &row.redemption_id,
+            reservation_id: row.reservation_id.as_deref(),
+            reverses: row.reverses.as_deref(),
+            use_returned: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ReservationView<'a> {
+    /// Uses the coupon has left, on the answer to the reserve itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    availability_count: Option<u64>,
+    code: &'a str,
+    created_at: String,
+    customer_id: Option<&'a str>,
+    expires_at: String,
+    object: &'static str,
+    reservation_id: &'a str,
+    status: &'static str,
+}
+
+impl<'a> ReservationView<'a> {
+    /// A reservation as it stands at `now` (a held one past its time shows
+    /// `expired`).
+    pub fn of(held: &'a Reservation, now: DateTime<Utc>) -> ReservationView<'a> {
+        let status = match held.state {
+            ReservationState::Held if held.expires_at <= now => "expired",
+            state => state.as_str(),
+        };
+        ReservationView {
+            availability_count: None,
+            code: held.code.as_str(),
+            created_at: time(held.created_at),
+            customer_id: held.customer_id.as_deref(),
+            expires_at: time(held.expires_at),
+            object: "reservation",
+            reservation_id: &held.reservation_id,
+            status,
+        }
+    }
+
+    /// The answer to a reserve: the reservation and the uses left beside it.
+    pub fn made(held: &'a Reservation, now: DateTime<Utc>, uses_left: u64) -> ReservationView<'a> {
+        ReservationView {
+            availability_count: Some(uses_left),
+            ..ReservationView::of(held, now)
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct JobView<'a> {
+    completed_at: Option<String>,
+    created: u64,
+    created_at: String,
+    error: Option<&'a str>,
+    job_id: &'a str,
+    links: JobLinks,
+    object: &'static str,
+    quantity: u64,
+    status: &'static str,
+    updated_at: String,
+}
+
+#[derive(Serialize)]
+struct JobLinks {
+    codes: String,
+    #[serde(rename = "self")]
+    this: String,
+}
+
+impl<'a> JobView<'a> {
+    pub fn of(job: &'a Job) -> JobView<'a> {
+        JobView {
+            completed_at: job.completed_at.map(time),
+            created: job.created(),
+            created_at: time(job.created_at),
+            error: job.error.as_deref(),
+            job_id: &job.job_id,
+            links: JobLinks {
+                codes: format!("/coupon/jobs/{}/codes", job.job_id),
+                this: format!("/coupon/jobs/{}", job.job_id),
+            },
+            object: "job",
+            quantity: job.quantity,
+            status: job.status.as_str(),
+            updated_at: time(job.updated_at),
+        }
+    }
+}
+
+/// An export as clients see it, with a download link fresh on every answer.
+#[derive(Serialize)]
+pub struct ExportView<'a> {
+    created_at: String,
+    expires_at: String,
+    from: String,
+    key: &'a str,
+    object: &'static str,
+    rows: u64,
+    to: String,
+    url: String,
+}
+
+impl<'a> ExportView<'a> {
+    pub fn of(record: &'a ExportRecord, url: String, expires_at: DateTime<Utc>) -> ExportView<'a> {
+        ExportView {
+            created_at: time(record.created_at),
+            expires_at: time(expires_at),
+            from: time(record.from),
+            key: &record.key,
+            object: "export",
+            rows: record.rows,
+            to: time(record.to),
+            url,
+        }
+    }
+}
+
+/// A list: a page of a paginated one (`has_more`, `next_cursor`), a job's
+/// codes (`count`, `next_cursor`), or a create's coupons (`count`).
+#[derive(Serialize)]
+pub struct ListView<T: Serialize> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+    data: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_more: Option<bool>,
+    /// Present (`null` on the last page) on every list that pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<Option<String>>,
+    object: &'static str,
+}
+
+impl<T: Serialize> ListView<T> {
+    /// A page of a paginated list.
+    pub fn page(data: Vec<T>, next_cursor: Option<String>) -> ListView<T> {
+        ListView {
+            count: None,
+            has_more: Some(next_cursor.is_some()),
+            next_cursor: Some(next_cursor),
+            data,
+            object: "list",
+        }
+    }
+
+    /// A page of a job's codes: counted, and a cursor to poll with.
+    pub fn counted_page(data: Vec<T>, next_cursor: Option<String>) -> ListView<T> {
+        ListView {
+            count: Some(data.len()),
+            has_more: None,
+            next_cursor: Some(next_cursor),
+            data,
+            object: "list",
+        }
+    }
+
+    /// Everything at once (the coupons one create made).
+    pub fn all(data: Vec<T>) -> ListView<T> {
+        ListView {
+            count: Some(data.len()),
+            has_more: None,
+            next_cursor: None,
+            data,
+            object: "list",
+        }
+    }
+}
+
+/// `GET /ping`.
+#[derive(Serialize)]
+pub struct PingView {
+    pub status: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_coupon_view_has_every_field_in_order() {
+        let now = dates::now();
+        let coupon = Coupon {
+            discount: Some(Discount::Fixed(Money::from_minor(250))),
+            ..Coupon::bare("ABCD", now)
+        };
+        let body = serde_json::to_value(CouponView::of(&coupon)).unwrap();
+        assert_eq!(body["discount"], json!({"type": "fixed", "value": "2.50"}));
+        assert_eq!(body["object"], "coupon");
+        assert_eq!(body["expiry_date"], serde_json::Value::Null);
+        // Byte for byte what a `json!` map of the same fields writes.
+        let text = serde_json::to_string(&CouponView::of(&coupon)).unwrap();
+        assert_eq!(text, serde_json::to_string(&body).unwrap());
+    }
+
+    #[test]
+    fn a_page_says_whether_more_follow() {
+        let page = serde_json::to_value(ListView::page(vec![1, 2], Some("c".into()))).unwrap();
+        assert_eq!(
+            page,
+            json!({"object": "list", "data": [1, 2], "has_more": true, "next_cursor": "c"})
+        );
+        let last = serde_json::to_value(ListView::<u8>::page(vec![], None)).unwrap();
+        assert_eq!(last["next_cursor"], serde_json::Value::Null);
+        assert_eq!(last["has_more"], false);
+    }
+}
