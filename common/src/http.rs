@@ -210,7 +210,7 @@ mod metrics {
         static NAMESPACE: OnceLock<String> = OnceLock::new();
         NAMESPACE.get_or_init(|| {
             let mut ns = String::new();
-            let configured = std::env::var("METRICS_NAMESPACE").ok();
+            let configured = crate::config::env_value("METRICS_NAMESPACE");
             let name = configured.as_deref().filter(|n| !n.trim().is_empty());
             escape(&mut ns, name.unwrap_or("CouponService").trim());
             ns

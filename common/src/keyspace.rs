@@ -8,6 +8,7 @@
 //! exceed the threshold (`CODE_GUESS_THRESHOLD`, default 1e-6). Custom
 //! codes are chosen by people, not drawn at random, and are not counted.
 
+use crate::config::env_value;
 use crate::invalid::Invalid;
 
 pub const DEFAULT_GUESS_THRESHOLD: f64 = 1e-6;
@@ -41,8 +42,7 @@ pub struct Shape {
 impl KeyspacePolicy {
     /// `CODE_GUESS_THRESHOLD`, a probability in (0, 1].
     pub fn from_env() -> KeyspacePolicy {
-        let threshold = std::env::var("CODE_GUESS_THRESHOLD")
-            .ok()
+        let threshold = env_value("CODE_GUESS_THRESHOLD")
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|t| *t > 0.0 && *t <= 1.0)
             .unwrap_or(DEFAULT_GUESS_THRESHOLD);

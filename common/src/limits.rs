@@ -11,6 +11,7 @@ use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 
 use crate::auth::Caller;
+use crate::config::env_value;
 use crate::coupon::{MAX_CUSTOMER_ID_CHARS, parse_label};
 use crate::error::ApiError;
 use crate::limiter::{self, BucketStore, Decision, Hints, Rule, whole_seconds};
@@ -59,7 +60,7 @@ impl GuessingPolicy {
     /// `GUESS_IDENTITY_BURST`, `GUESS_IDENTITY_REFILL_SECS`,
     /// `GUESS_PRESSURE_BURST`, `GUESS_PRESSURE_REFILL_SECS`, `GUESS_COOLDOWN_SECS`.
     pub fn from_env() -> GuessingPolicy {
-        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+        let var = |name: &str| env_value(name).and_then(|v| v.parse::<u32>().ok());
         let d = GuessingPolicy::default();
         let rule = |name: &str, default: Rule| {
             let interval = var(&format!("GUESS_{name}_REFILL_SECS"))

@@ -11,6 +11,8 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
+use crate::config::env_value;
+
 /// Writes one whole line (with its newline) of metrics.
 type LineSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
@@ -52,8 +54,7 @@ where
 /// span and field matching would bring the regex engine into every binary
 /// (about half a megabyte).
 fn levels_from_env() -> Targets {
-    std::env::var("RUST_LOG")
-        .ok()
+    env_value("RUST_LOG")
         .and_then(|levels| levels.parse().ok())
         .unwrap_or_else(|| Targets::new().with_default(Level::INFO))
 }

@@ -36,9 +36,9 @@ fn setting(
     default: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<u64, SettingError> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(text) => text
+    match env_value(name) {
+        None => Ok(default),
+        Some(text) => text
             .trim()
             .parse()
             .ok()

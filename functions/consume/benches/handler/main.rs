@@ -25,19 +25,8 @@
 //!
 //! `cargo bench --profile measure -p consume --bench handler`
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_runtime_api::http::StatusCode;
-use aws_smithy_runtime_api::shared::IntoShared;
-use aws_smithy_types::body::SdkBody;
 use common::App;
 use common::code::CouponCode;
 use common::coupon::Redeem;
@@ -45,11 +34,17 @@ use common::keyspace::KeyspacePolicy;
 use common::limits::GuessingPolicy;
 use common::store::{ConsumeRequest, ConsumeStore, CouponStore, DynamoStore};
 use common::tenant::{IssuedToken, Tenant, TenantId};
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
+
+mod fake_dynamo;
+mod thread_cpu;
+
+use fake_dynamo::FakeDynamo;
+use thread_cpu::ThreadCpu;
 
 const TABLE: &str = "coupons";
 const TOKEN: &str = "cms_bench_token_0123456789abcdef0123456789abcdef";
@@ -58,99 +53,6 @@ const PRODUCT: &str = "apple123";
 /// The default tenant rule (50/s, burst 100): one bucket item.
 const RATE: u32 = 50;
 const BURST: u32 = 100;
-
-/// DynamoDB answered in-process: `PutItem`s are kept by key, `GetItem`s
-/// answer them, the limiter's `UpdateItem` takes a token, transactions
-/// commit. Anything else is a 400, so a changed request path shows.
-#[derive(Clone, Debug, Default)]
-struct FakeDynamo {
-    /// `PK` and `SK` -> the `GetItem` response body.
-    items: Arc<Mutex<HashMap<(String, String), String>>>,
-}
-
-impl FakeDynamo {
-    fn answer(&self, request: &HttpRequest) -> (u16, String) {
-        let target = request.headers().get("x-amz-target").unwrap_or_default();
-        let body = std::str::from_utf8(request.body().bytes().unwrap_or_default()).unwrap_or("");
-        match target.strip_prefix("DynamoDB_20120810.").unwrap_or(target) {
-            "GetItem" => {
-                let key = (
-                    string_after(body, r#""PK":{"S":""#),
-                    string_after(body, r#""SK":{"S":""#),
-                );
-                let items = self.items.lock().unwrap();
-                let found = items.get(&(key.0.to_owned(), key.1.to_owned()));
-                (200, found.cloned().unwrap_or_else(|| "{}".to_owned()))
-            }
-            "PutItem" => {
-                let request: Value = serde_json::from_str(body).expect("PutItem JSON");
-                let item = &request["Item"];
-                let key = |name: &str| item[name]["S"].as_str().unwrap_or_default().to_owned();
-                let response = json!({ "Item": item }).to_string();
-                self.items
-                    .lock()
-                    .unwrap()
-                    .insert((key("PK"), key("SK")), response);
-                (200, "{}".to_owned())
-            }
-            // The GCRA step: the bucket's new theoretical arrival time, as
-            // `ReturnValues: UPDATED_NEW` gives it.
-            "UpdateItem" if body.contains("SET tat = ") => {
-                let tat = chrono::Utc::now().timestamp_micros() + 1_000_000 / i64::from(RATE);
-                let ttl = tat / 1_000_000 + 86_400;
-                (
-                    200,
-                    format!(
-                        r#"{{"Attributes":{{"expires_ttl":{{"N":"{ttl}"}},"tat":{{"N":"{tat}"}}}}}}"#
-                    ),
-                )
-            }
-            "TransactWriteItems" => (200, "{}".to_owned()),
-            other => (
-                400,
-                format!(
-                    r#"{{"__type":"com.amazon.coral.validate#ValidationException","message":"the benchmark's fake does not answer {other}"}}"#
-                ),
-            ),
-        }
-    }
-}
-
-/// The JSON string value following `marker` (keys and values here have no
-/// escapes).
-fn string_after<'a>(body: &'a str, marker: &str) -> &'a str {
-    body.find(marker)
-        .map(|at| &body[at + marker.len()..])
-        .and_then(|rest| rest.split_once('"'))
-        .map_or("", |(value, _)| value)
-}
-
-impl HttpConnector for FakeDynamo {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (status, body) = self.answer(&request);
-        let mut response = HttpResponse::new(
-            StatusCode::try_from(status).expect("a status code"),
-            SdkBody::from(body),
-        );
-        let headers = response.headers_mut();
-        headers.insert("content-type", "application/x-amz-json-1.0");
-        headers.insert(
-            "x-amzn-requestid",
-            "BENCH0000000000000000000000000000000000000000000000000",
-        );
-        HttpConnectorFuture::ready(Ok(response))
-    }
-}
-
-impl HttpClient for FakeDynamo {
-    fn http_connector(
-        &self,
-        _: &HttpConnectorSettings,
-        _: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.clone().into_shared()
-    }
-}
 
 /// An API Gateway HTTP API (payload 2.0) event, as the runtime receives it.
 fn event(method: &str, path: &str, query: &str, body: Option<Value>) -> String {
@@ -454,46 +356,6 @@ fn wall(c: &mut Criterion) {
 
 fn cpu(c: &mut Criterion<ThreadCpu>) {
     routes(c, "cpu");
-}
-
-/// CPU time of the benchmarking thread (`CLOCK_THREAD_CPUTIME_ID`): the
-/// handler's own cost, whatever else the machine runs meanwhile.
-struct ThreadCpu;
-
-fn thread_cpu_ns() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec to write to; the clock id is a constant.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
-}
-
-impl Measurement for ThreadCpu {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, started: u64) -> u64 {
-        thread_cpu_ns() - started
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, ns: &u64) -> f64 {
-        *ns as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Nanoseconds, shown as durations like wall time.
-        WallTime.formatter()
-    }
 }
 
 criterion_group!(walls, wall);
