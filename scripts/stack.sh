@@ -1,12 +1,29 @@
-# A local stack's settings and readiness, shared by dev.sh, fuzz.sh and
-# bench-load.sh (each starts moto and `cargo lambda watch` its own way), and
-# template.yaml's function settings for the benchmarks.
+# A local stack's settings and readiness, shared by dev.sh, fuzz.sh,
+# with-moto.sh and bench-load.sh (each starts moto, and `cargo lambda watch`
+# if it needs one, its own way), and template.yaml's function settings for
+# the benchmarks.
 # Source it: it only defines functions.
 
 # template_setting NAME: the value of a `NAME: value` line in template.yaml
 # (the functions' Globals), so local runs get what Lambda gets.
 template_setting() {
   sed -n "s/^ *$1: *//p" "${BASH_SOURCE[0]%/*}/../template.yaml"
+}
+
+# stack_aws_env MOTO_PORT: the AWS SDK's settings for a moto server on
+# 127.0.0.1:MOTO_PORT, one NAME=value a line: region, fixed test
+# credentials, and no profile files or instance metadata to probe.
+stack_aws_env() {
+  cat <<ENV
+AWS_ENDPOINT_URL=http://127.0.0.1:$1
+AWS_REGION=us-east-1
+AWS_DEFAULT_REGION=us-east-1
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+AWS_EC2_METADATA_DISABLED=true
+AWS_CONFIG_FILE=/dev/null
+AWS_SHARED_CREDENTIALS_FILE=/dev/null
+ENV
 }
 
 # stack_env FILE MOTO_PORT NAME RUST_LOG [LINE...]
@@ -19,15 +36,8 @@ stack_env() {
   local file=$1 port=$2 name=$3 level=$4
   shift 4
   {
+    stack_aws_env "$port"
     cat <<ENV
-AWS_ENDPOINT_URL=http://127.0.0.1:$port
-AWS_REGION=us-east-1
-AWS_DEFAULT_REGION=us-east-1
-AWS_ACCESS_KEY_ID=test
-AWS_SECRET_ACCESS_KEY=test
-AWS_EC2_METADATA_DISABLED=true
-AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null
 TABLE_NAME=coupons-$name
 EXPORT_BUCKET=coupon-exports-$name
 RUST_LOG=$level

@@ -52,7 +52,13 @@ pub async fn download(url: &str) -> Vec<u8> {
 }
 
 /// Every sheet's rows, as strings (datetimes as "datetime").
-pub fn read_workbook(bytes: Vec<u8>) -> Vec<(String, Vec<Vec<String>>)> {
+/// One worksheet: its name and its rows of cells as text.
+pub struct Sheet {
+    pub name: String,
+    pub rows: Vec<Vec<String>>,
+}
+
+pub fn read_workbook(bytes: Vec<u8>) -> Vec<Sheet> {
     let mut workbook: Xlsx<_> =
         open_workbook_from_rs(Cursor::new(bytes)).expect("an xlsx workbook");
     let names = workbook.sheet_names().to_vec();
@@ -73,7 +79,7 @@ pub fn read_workbook(bytes: Vec<u8>) -> Vec<(String, Vec<Vec<String>>)> {
                         .collect()
                 })
                 .collect();
-            (name, rows)
+            Sheet { name, rows }
         })
         .collect()
 }
@@ -135,7 +141,7 @@ async fn an_export_holds_every_row_of_the_tenant_and_none_of_another() {
 
     let sheets = read_workbook(download(url).await);
     assert_eq!(sheets.len(), 1);
-    let (name, rows) = &sheets[0];
+    let Sheet { name, rows } = &sheets[0];
     assert_eq!(name, "Redemptions");
     assert_eq!(rows[0], HEADER);
     assert_eq!(rows.len(), 4, "header and three rows");
@@ -172,13 +178,13 @@ async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
     let created = export_today(&t).await;
     assert_eq!(created.json()["rows"], 7);
     let sheets = read_workbook(download(created.json()["url"].as_str().unwrap()).await);
-    let names: Vec<&str> = sheets.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<&str> = sheets.iter().map(|sheet| sheet.name.as_str()).collect();
     assert_eq!(names, ["Redemptions", "Redemptions 2", "Redemptions 3"]);
-    let sizes: Vec<usize> = sheets.iter().map(|(_, rows)| rows.len() - 1).collect();
+    let sizes: Vec<usize> = sheets.iter().map(|sheet| sheet.rows.len() - 1).collect();
     assert_eq!(sizes, [3, 3, 1]);
     let ids: BTreeSet<String> = sheets
         .iter()
-        .flat_map(|(_, rows)| {
+        .flat_map(|Sheet { rows, .. }| {
             assert_eq!(rows[0], HEADER, "every sheet has the header");
             rows[1..].iter().map(|row| row[0].clone())
         })
@@ -187,7 +193,7 @@ async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
     // Ids are UUIDv7s: sorted by id is sorted by time, across log shards.
     let in_file: Vec<String> = sheets
         .iter()
-        .flat_map(|(_, rows)| rows[1..].iter().map(|row| row[0].clone()))
+        .flat_map(|sheet| sheet.rows[1..].iter().map(|row| row[0].clone()))
         .collect();
     assert!(in_file.is_sorted(), "rows in time order: {in_file:?}");
 
@@ -249,7 +255,7 @@ async fn exports_are_listed_newest_first_with_fresh_links_per_tenant() {
     assert_eq!(rest["data"][0]["key"], keys[0].as_str());
     assert_eq!(rest["has_more"], false);
     let link = rest["data"][0]["url"].as_str().unwrap();
-    assert_eq!(read_workbook(download(link).await)[0].1.len(), 2);
+    assert_eq!(read_workbook(download(link).await)[0].rows.len(), 2);
 
     let theirs = t.send(get("/exports").token(&t.token_b)).await.json();
     assert_eq!(theirs["data"], json!([]));
@@ -310,7 +316,7 @@ async fn the_daily_export_writes_each_tenants_day_and_reruns_identically() {
         "header only: {first}"
     );
 
-    let rows = |bytes: Vec<u8>| read_workbook(bytes).remove(0).1;
+    let rows = |bytes: Vec<u8>| read_workbook(bytes).remove(0).rows;
     let before = rows(fetch(&t, &key_a).await);
     assert_eq!(before.len(), 3);
     assert!(mine.iter().all(|r| {
@@ -405,7 +411,7 @@ async fn a_rolled_back_consume_shows_as_a_negative_reversal_row() {
     let created = export_today(&t).await;
     assert_eq!(created.json()["rows"], 2);
     let sheets = read_workbook(download(created.json()["url"].as_str().unwrap()).await);
-    let rows = &sheets[0].1;
+    let rows = &sheets[0].rows;
     assert_eq!(rows[0], HEADER);
     let common = [code.as_str(), "", "", "percent", "10.00", "EUR", "c-42"];
     assert_eq!(rows[1][..2], [id.as_str(), "consume"]);
@@ -483,7 +489,7 @@ async fn links_are_signed_only_for_the_tenants_own_keys_and_expire() {
         lifetime >= chrono::Duration::seconds(119) && lifetime <= chrono::Duration::seconds(121),
         "X-Amz-Date + X-Amz-Expires is expires_at: {lifetime}"
     );
-    assert_eq!(read_workbook(download(&url).await)[0].1.len(), 2);
+    assert_eq!(read_workbook(download(&url).await)[0].rows.len(), 2);
 
     // The listing signs the same way, per tenant.
     let listed = t.send(get("/exports").token(&t.token_a)).await.json();

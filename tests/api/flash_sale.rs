@@ -107,7 +107,10 @@ async fn a_high_demand_coupon_never_oversells() {
     // The export merges the day's log shards back into time order.
     let export = export_today(&t).await.json();
     let sheets = read_workbook(download(export["url"].as_str().unwrap()).await);
-    let exported: Vec<String> = sheets[0].1[1..].iter().map(|row| row[0].clone()).collect();
+    let exported: Vec<String> = sheets[0].rows[1..]
+        .iter()
+        .map(|row| row[0].clone())
+        .collect();
     assert_eq!(exported.len(), 53, "every row exported once");
     assert!(exported.is_sorted(), "in time order: {exported:?}");
     assert_eq!(exported.into_iter().collect::<BTreeSet<_>>(), ids);

@@ -306,18 +306,23 @@ async fn add_tenant(store: &DynamoStore, id: &str, (rate, burst): (u32, u32)) ->
 /// per operation, however many attempts the SDK's retries make; the
 /// operation's name is in the config bag from serialization on).
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<(String, String)>>>);
+pub struct RequestCounter {
+    /// Operation names, in order.
+    operations: Arc<Mutex<Vec<String>>>,
+    /// The IAM `(action, resource)` pairs they needed.
+    actions: Arc<Mutex<Vec<(String, String)>>>,
+}
 
 impl RequestCounter {
     /// The operations since the last call, and forgets them.
     pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().unwrap())
+        std::mem::take(&mut *self.operations.lock().unwrap())
     }
 
     /// The IAM `(action, resource)` pairs the operations since the last call
     /// needed (resource `table` or `index/<name>`), and forgets them.
     pub fn take_actions(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut *self.1.lock().unwrap())
+        std::mem::take(&mut *self.actions.lock().unwrap())
     }
 }
 
@@ -372,8 +377,11 @@ impl Intercept for RequestCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
-            self.0.lock().unwrap().push(metadata.name().to_owned());
-            self.1
+            self.operations
+                .lock()
+                .unwrap()
+                .push(metadata.name().to_owned());
+            self.actions
                 .lock()
                 .unwrap()
                 .extend(iam_actions(metadata.name(), context.input()));
