@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
 use super::item::*;
 use super::schema::*;
-use super::transact::{Cancelled, Transaction, unavailable};
+use super::transact::{ATTEMPTS, Attempts, Cancelled, Transaction, unavailable};
 use super::{StoreError, StoreResult};
 
 /// Log rows one Query of one log shard reads: eight shards of a day side
@@ -132,7 +132,8 @@ impl DynamoStore {
         Ok((items, more))
     }
 
-    /// Deletes items by key, 25 to a batch, retrying what DynamoDB leaves unprocessed.
+    /// Deletes items by key, 25 to a batch, retrying what DynamoDB leaves
+    /// unprocessed; fails (with some deleted) if it stays unprocessed.
     pub(super) async fn delete_keys(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
         for chunk in keys.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
@@ -146,7 +147,13 @@ impl DynamoStore {
                     Ok(WriteRequest::builder().delete_request(delete).build())
                 })
                 .collect::<StoreResult<_>>()?;
-            for _ in 0..5 {
+            let mut attempts = Attempts::new(ATTEMPTS);
+            while !requests.is_empty() {
+                if !attempts.another() {
+                    return Err(StoreError::Unavailable(
+                        "DynamoDB kept deletes unprocessed".into(),
+                    ));
+                }
                 let output = self
                     .client
                     .batch_write_item()
@@ -158,8 +165,8 @@ impl DynamoStore {
                     .unprocessed_items
                     .and_then(|mut m| m.remove(&self.table))
                     .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
+                if !requests.is_empty() {
+                    attempts.back_off().await;
                 }
             }
         }
