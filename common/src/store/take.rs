@@ -301,15 +301,12 @@ impl<'a> Source<'a> {
                 };
                 if !with_uses.is_empty() {
                     self.shards_with_uses = Some(with_uses);
-                } else if any_reserved && !self.reclaimed {
-                    self.reclaimed = true;
-                    self.store
-                        .reclaim_expired(self.tenant, &self.seen.code, self.now)
-                        .await?;
+                    Ok(())
+                } else if any_reserved && self.reclaim_once().await? {
+                    Ok(())
                 } else {
-                    return Err(StoreError::Refused(Refusal::Exhausted));
+                    Err(StoreError::Refused(Refusal::Exhausted))
                 }
-                Ok(())
             }
             _ => self.read_again().await,
         }
@@ -339,16 +336,27 @@ impl<'a> Source<'a> {
                     Ok(())
                 }
             }
-            refusal if self.seen.exhausted_but_held(refusal) && !self.reclaimed => {
-                self.reclaimed = true;
-                self.store
-                    .reclaim_expired(self.tenant, &self.seen.code, self.now)
-                    .await?;
-                Ok(())
-            }
+            // Once the expired reservations were given back, "exhausted" is final.
+            refusal if self.seen.exhausted_but_held(refusal) => match self.reclaim_once().await? {
+                true => Ok(()),
+                false => Err(StoreError::Refused(Refusal::Exhausted)),
+            },
             Some(refusal) => Err(StoreError::Refused(refusal)),
             None => Ok(()),
         }
+    }
+
+    /// Gives the coupon's expired reservations back, once per call: `false`
+    /// when this call did so already (then "exhausted" is final).
+    async fn reclaim_once(&mut self) -> StoreResult<bool> {
+        if self.reclaimed {
+            return Ok(false);
+        }
+        self.reclaimed = true;
+        self.store
+            .reclaim_expired(self.tenant, &self.seen.code, self.now)
+            .await?;
+        Ok(true)
     }
 }
 
