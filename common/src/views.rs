@@ -14,11 +14,6 @@ use crate::job::Job;
 use crate::money::Money;
 use chrono::{DateTime, Utc};
 
-/// A timestamp as the API writes it (RFC 3339, UTC, seconds).
-fn time(at: DateTime<Utc>) -> String {
-    dates::format(at)
-}
-
 #[derive(Serialize)]
 pub struct CouponView<'a> {
     active: bool,
@@ -46,10 +41,10 @@ impl<'a> CouponView<'a> {
             active: coupon.active,
             availability_count: coupon.uses_left,
             code: coupon.code.as_str(),
-            created_at: time(coupon.created_at),
+            created_at: dates::format(coupon.created_at),
             currency: coupon.currency.as_deref(),
             discount: coupon.discount.map(DiscountView::of),
-            expiry_date: coupon.expires_at.map(time),
+            expiry_date: coupon.expires_at.map(dates::format),
             high_demand: coupon.shards > 0,
             max_uses_per_customer: coupon.max_uses_per_customer,
             min_order_amount: coupon.min_order_amount.map(|m| m.to_string()),
@@ -58,8 +53,8 @@ impl<'a> CouponView<'a> {
             promo_type: coupon.promo_type.as_deref(),
             redeemed_count: coupon.redeemed_count,
             reserved_count: coupon.reserved_count,
-            starts_at: coupon.starts_at.map(time),
-            updated_at: time(coupon.updated_at),
+            starts_at: coupon.starts_at.map(dates::format),
+            updated_at: dates::format(coupon.updated_at),
         }
     }
 }
@@ -166,7 +161,7 @@ impl<'a> RedemptionView<'a> {
         RedemptionView {
             availability_count: None,
             code: row.code.as_str(),
-            consumed_at: time(row.consumed_at),
+            consumed_at: dates::format(row.consumed_at),
             currency: row.currency.as_deref(),
             customer_id: row.customer_id.as_deref(),
             discount: row.discount.map(DiscountView::of),
@@ -210,9 +205,9 @@ impl<'a> ReservationView<'a> {
         ReservationView {
             availability_count: None,
             code: held.code.as_str(),
-            created_at: time(held.created_at),
+            created_at: dates::format(held.created_at),
             customer_id: held.customer_id.as_deref(),
-            expires_at: time(held.expires_at),
+            expires_at: dates::format(held.expires_at),
             object: "reservation",
             reservation_id: &held.reservation_id,
             status,
@@ -252,9 +247,9 @@ struct JobLinks {
 impl<'a> JobView<'a> {
     pub fn of(job: &'a Job) -> JobView<'a> {
         JobView {
-            completed_at: job.completed_at.map(time),
+            completed_at: job.completed_at.map(dates::format),
             created: job.created(),
-            created_at: time(job.created_at),
+            created_at: dates::format(job.created_at),
             error: job.error.as_deref(),
             job_id: &job.job_id,
             links: JobLinks {
@@ -264,7 +259,7 @@ impl<'a> JobView<'a> {
             object: "job",
             quantity: job.quantity,
             status: job.status.as_str(),
-            updated_at: time(job.updated_at),
+            updated_at: dates::format(job.updated_at),
         }
     }
 }
@@ -285,13 +280,13 @@ pub struct ExportView<'a> {
 impl<'a> ExportView<'a> {
     pub fn of(record: &'a ExportRecord, url: String, expires_at: DateTime<Utc>) -> ExportView<'a> {
         ExportView {
-            created_at: time(record.created_at),
-            expires_at: time(expires_at),
-            from: time(record.from),
+            created_at: dates::format(record.created_at),
+            expires_at: dates::format(expires_at),
+            from: dates::format(record.from),
             key: &record.key,
             object: "export",
             rows: record.rows,
-            to: time(record.to),
+            to: dates::format(record.to),
             url,
         }
     }
