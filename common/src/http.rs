@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::limits::{self, Quota};
 use crate::request::raw_path;
-use crate::routes::{self, Matched};
+use crate::routes::{self, Function, Matched};
 use crate::tenant::TenantId;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -72,10 +72,13 @@ struct Served<'a> {
     guessing_pressure: bool,
 }
 
-/// The same frame for routes that need no token (`/ping`), with the
-/// route table's 405.
+/// The same frame for a function that needs no token: `answer` serves the
+/// routes of `function`; any other request (API Gateway's `$default` route
+/// sends the ping function what no other route takes) gets the route
+/// table's 404 or 405.
 pub fn serve_public(
     req: &Request,
+    function: Function,
     answer: impl FnOnce() -> Result<Response<Body>, ApiError>,
 ) -> Response<Body> {
     let matched = routes::recognise(req);
@@ -83,7 +86,8 @@ pub fn serve_public(
         Some(m) if !m.spec.allows(req.method()) => Err(ApiError::MethodNotAllowed {
             allow: m.spec.methods,
         }),
-        _ => answer(),
+        Some(m) if m.spec.function == function => answer(),
+        _ => Err(ApiError::NotFound("no such route".into())),
     };
     finish(req, Instant::now(), matched, Served::default(), outcome)
 }

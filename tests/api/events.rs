@@ -16,7 +16,9 @@ const EVENTS_TOKEN: &str = "cms_local_demo_token_for_events_only";
 enum Outcome {
     /// An API Gateway event, and the status its function answers.
     Status(u16),
-    /// The EventBridge schedule, for which the export function succeeds.
+    /// The EventBridge schedule, which enqueues every tenant's day.
+    Enqueued,
+    /// A message of the daily export queue, which the worker exports.
     Exported,
     /// The worker's schedule, which finishes the bulk job created before.
     JobsFinished,
@@ -33,7 +35,7 @@ const EXPECTED: &[(&str, Outcome)] = &[
     ("05-consume-coupon.json", Status(200)),
     ("06-update-coupon.json", Status(200)),
     ("07-delete-coupon.json", Status(204)),
-    ("08-scheduled-export.json", Exported),
+    ("08-scheduled-export.json", Enqueued),
     ("09-create-bulk-job.json", Status(202)),
     ("10-resume-jobs.json", JobsFinished),
     // Bodies that are not UTF-8, which API Gateway passes on base64-encoded
@@ -41,6 +43,7 @@ const EXPECTED: &[(&str, Outcome)] = &[
     // deployed function answers).
     ("11-consume-body-not-utf8.json", Status(400)),
     ("12-export-body-not-utf8.json", Status(400)),
+    ("13-daily-export-message.json", Exported),
 ];
 
 #[tokio::test]
@@ -64,6 +67,7 @@ async fn every_sample_event_replays_with_its_status() {
     .await
     .unwrap();
 
+    let queues = crate::daily_export::Queues::new().await;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -86,24 +90,33 @@ async fn every_sample_event_replays_with_its_status() {
                 let response = t.call(request).await;
                 assert_eq!(response.status, *status, "{file}: {}", response.text());
             }
+            Enqueued => {
+                let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                let event =
+                    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+                let summary = export_schedule::handle(&queues.schedule(&t), event)
+                    .await
+                    .expect("the schedule runs");
+                assert_eq!(
+                    summary,
+                    serde_json::json!({"day": "2026-11-23", "enqueued": 3}),
+                    "the UTC day before the schedule fired, for tenant-a, tenant-b and demo"
+                );
+                let delivered = queues.deliver(&t.state).await;
+                assert_eq!((delivered.invocations, delivered.failures), (3, 0));
+                crate::exports::fetch(&t, "exports/demo/2026-11-23.xlsx").await;
+            }
             Exported => {
                 let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
                 let event =
                     lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-                let summary = export_schedule::handle(&t.state, event)
+                let response = export_worker::handle(&t.state, event)
                     .await
-                    .expect("the export runs");
-                assert_eq!(
-                    summary["day"], "2026-11-23",
-                    "the UTC day before the schedule fired"
+                    .expect("the worker runs");
+                assert!(
+                    response.batch_item_failures.is_empty(),
+                    "{file}: the day is exported"
                 );
-                let keys: Vec<&str> = summary["exports"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| e["key"].as_str().unwrap())
-                    .collect();
-                assert!(keys.contains(&"exports/demo/2026-11-23.xlsx"), "{keys:?}");
             }
             JobsFinished => {
                 let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));

@@ -85,7 +85,7 @@ pub fn read_workbook(bytes: Vec<u8>) -> Vec<Sheet> {
 }
 
 /// An object as the bucket holds it.
-async fn fetch(t: &TestApp, key: &str) -> Vec<u8> {
+pub async fn fetch(t: &TestApp, key: &str) -> Vec<u8> {
     let object =
         t.s3.get_object()
             .bucket(&t.bucket)
@@ -289,32 +289,16 @@ async fn the_daily_export_writes_each_tenants_day_and_reruns_identically() {
     let mine = redeem(&t, &t.token_a, 2, json!({"availability_count": 5})).await;
     // Fired just after midnight: exports the day the redemptions happened.
     let fired = chrono::Utc::now() + chrono::Duration::days(1);
-    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_value(
-        json!({"source": "aws.events", "detail-type": "Scheduled Event",
-                                      "time": fired.to_rfc3339(), "detail": {}}),
-    )
-    .unwrap();
-    let run = || {
-        let event =
-            lambda_runtime::LambdaEvent::new(event.clone(), lambda_runtime::Context::default());
-        export_schedule::handle(&t.state, event)
+    let queues = crate::daily_export::Queues::new().await;
+    let run = || async {
+        let enqueued = queues.run_schedule(&t, fired).await;
+        assert_eq!(enqueued["enqueued"], 2, "{enqueued}");
+        queues.deliver(&t.state).await
     };
-    let first = run().await.unwrap();
+    let first = run().await;
+    assert_eq!((first.invocations, first.failures), (2, 0));
     let key_a = format!("exports/tenant-a/{}.xlsx", today());
     let key_b = format!("exports/tenant-b/{}.xlsx", today());
-    let exports = first["exports"].as_array().unwrap();
-    assert!(
-        exports
-            .iter()
-            .any(|e| e["key"] == key_a.as_str() && e["rows"] == 2),
-        "{first}"
-    );
-    assert!(
-        exports
-            .iter()
-            .any(|e| e["key"] == key_b.as_str() && e["rows"] == 0),
-        "header only: {first}"
-    );
 
     let rows = |bytes: Vec<u8>| read_workbook(bytes).remove(0).rows;
     let before = rows(fetch(&t, &key_a).await);
@@ -326,7 +310,7 @@ async fn the_daily_export_writes_each_tenants_day_and_reruns_identically() {
     }));
     assert_eq!(rows(fetch(&t, &key_b).await), [HEADER]);
 
-    run().await.unwrap();
+    run().await;
     assert_eq!(
         rows(fetch(&t, &key_a).await),
         before,
@@ -356,13 +340,13 @@ async fn when_s3_fails_nothing_is_exported_or_recorded() {
         "no record of an export that was not written"
     );
 
-    // The scheduled run fails as a whole, so Lambda retries it.
-    let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_value(
-        json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
-    )
-    .unwrap();
-    let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-    assert!(export_schedule::handle(&t.state, event).await.is_err());
+    // Each tenant's daily export fails alone and is retried by SQS until
+    // it waits in the dead-letter queue.
+    let queues = crate::daily_export::Queues::new().await;
+    queues.run_schedule(&t, chrono::Utc::now()).await;
+    let delivered = queues.deliver(&t.state).await;
+    assert_eq!(delivered.failures, delivered.invocations);
+    assert_eq!(queues.dead_letter_bodies().await.len(), 2);
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use common::app::TlsRoots;
 use common::auth::Authenticator;
 use common::keyspace::KeyspacePolicy;
 use common::limits::{GuessingPolicy, Limits};
-use common::routes::{self, Function};
+use common::routes::Function;
 use common::store::{DynamoStore, schema};
 use common::tenant::{IssuedToken, Tenant, TenantId};
 use exports::{Exporter, ExportsApp};
@@ -161,12 +161,13 @@ impl TestApp {
         &self.state.app
     }
 
-    /// Routes a request to the function API Gateway would invoke for it.
+    /// Routes a request to the function API Gateway would invoke for it,
+    /// selecting among template.yaml's routes as API Gateway does.
     pub async fn call(&self, req: Request) -> TestResponse {
-        let function = routes::recognise(&req)
-            .unwrap_or_else(|| panic!("no function serves {}", req.uri().path()))
-            .spec
-            .function;
+        let function = crate::api_gateway::function_for(
+            req.method().as_str(),
+            common::request::raw_path(&req),
+        );
         let response = match function {
             Function::Ping => ping::handle(req).await,
             Function::Consume => consume::handle(self.app(), req).await,
@@ -309,8 +310,18 @@ async fn add_tenant(store: &DynamoStore, id: &str, (rate, burst): (u32, u32)) ->
 pub struct RequestCounter {
     /// Operation names, in order.
     operations: Arc<Mutex<Vec<String>>>,
-    /// The IAM `(action, resource)` pairs they needed.
-    actions: Arc<Mutex<Vec<(String, String)>>>,
+    /// What IAM checks for each of them.
+    actions: Arc<Mutex<Vec<IamUse>>>,
+}
+
+/// One action IAM authorises: `dynamodb:PutItem`, on resource `table` or
+/// `index/<name>`, for an item whose partition key is `leading_key` (what
+/// a `dynamodb:LeadingKeys` condition sees; none for an index).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IamUse {
+    pub action: String,
+    pub resource: String,
+    pub leading_key: Option<String>,
 }
 
 impl RequestCounter {
@@ -319,49 +330,129 @@ impl RequestCounter {
         std::mem::take(&mut *self.operations.lock().unwrap())
     }
 
-    /// The IAM `(action, resource)` pairs the operations since the last call
-    /// needed (resource `table` or `index/<name>`), and forgets them.
-    pub fn take_actions(&self) -> Vec<(String, String)> {
+    /// What IAM checked for the operations since the last call, and forgets it.
+    pub fn take_actions(&self) -> Vec<IamUse> {
         std::mem::take(&mut *self.actions.lock().unwrap())
     }
 }
 
-/// What IAM checks for one DynamoDB operation: a transaction's items each by
-/// their own action, a query on its index.
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+fn partition_key(item: Option<&Item>) -> Option<String> {
+    item.and_then(|i| i.get("PK"))
+        .and_then(|pk| pk.as_s().ok())
+        .cloned()
+}
+
+/// What IAM checks for one DynamoDB operation: each item of a batch or
+/// transaction by its own action and key, a query on its index.
 fn iam_actions(
     name: &str,
     input: &aws_smithy_runtime_api::client::interceptors::context::Input,
-) -> Vec<(String, String)> {
-    use aws_sdk_dynamodb::operation::query::QueryInput;
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
-    let table = || "table".to_owned();
+) -> Vec<IamUse> {
+    use aws_sdk_dynamodb::operation::{
+        batch_get_item::BatchGetItemInput, batch_write_item::BatchWriteItemInput,
+        delete_item::DeleteItemInput, get_item::GetItemInput, put_item::PutItemInput,
+        query::QueryInput, transact_write_items::TransactWriteItemsInput,
+        update_item::UpdateItemInput,
+    };
+    let on_table = |action: &str, key: Option<String>| IamUse {
+        action: format!("dynamodb:{action}"),
+        resource: "table".to_owned(),
+        leading_key: key,
+    };
     match name {
         "TransactWriteItems" => input
             .downcast_ref::<TransactWriteItemsInput>()
-            .map(|i| {
-                i.transact_items()
-                    .iter()
-                    .flat_map(|item| {
-                        [
-                            item.put.as_ref().map(|_| "PutItem"),
-                            item.update.as_ref().map(|_| "UpdateItem"),
-                            item.delete.as_ref().map(|_| "DeleteItem"),
-                            item.condition_check.as_ref().map(|_| "ConditionCheckItem"),
-                        ]
-                    })
-                    .flatten()
-                    .map(|action| (format!("dynamodb:{action}"), table()))
-                    .collect()
+            .into_iter()
+            .flat_map(|i| i.transact_items())
+            .flat_map(|item| {
+                [
+                    item.put
+                        .as_ref()
+                        .map(|w| ("PutItem", partition_key(Some(&w.item)))),
+                    item.update
+                        .as_ref()
+                        .map(|w| ("UpdateItem", partition_key(Some(&w.key)))),
+                    item.delete
+                        .as_ref()
+                        .map(|w| ("DeleteItem", partition_key(Some(&w.key)))),
+                    item.condition_check
+                        .as_ref()
+                        .map(|w| ("ConditionCheckItem", partition_key(Some(&w.key)))),
+                ]
             })
-            .unwrap_or_default(),
+            .flatten()
+            .map(|(action, key)| on_table(action, key))
+            .collect(),
+        "BatchWriteItem" => input
+            .downcast_ref::<BatchWriteItemInput>()
+            .into_iter()
+            .flat_map(|i| {
+                i.request_items()
+                    .into_iter()
+                    .flat_map(|m| m.values().flatten())
+            })
+            .map(
+                |request| match (&request.put_request, &request.delete_request) {
+                    (Some(put), _) => partition_key(Some(&put.item)),
+                    (_, Some(delete)) => partition_key(Some(&delete.key)),
+                    _ => None,
+                },
+            )
+            .map(|key| on_table("BatchWriteItem", key))
+            .collect(),
+        "BatchGetItem" => input
+            .downcast_ref::<BatchGetItemInput>()
+            .into_iter()
+            .flat_map(|i| i.request_items().into_iter().flat_map(|m| m.values()))
+            .flat_map(|k| k.keys())
+            .map(|key| on_table("BatchGetItem", partition_key(Some(key))))
+            .collect(),
         "Query" => {
-            let index = input
-                .downcast_ref::<QueryInput>()
-                .and_then(|q| q.index_name())
-                .map_or_else(table, |index| format!("index/{index}"));
-            vec![("dynamodb:Query".to_owned(), index)]
+            let query = input.downcast_ref::<QueryInput>();
+            match query.and_then(|q| q.index_name()) {
+                Some(index) => vec![IamUse {
+                    action: "dynamodb:Query".to_owned(),
+                    resource: format!("index/{index}"),
+                    leading_key: None,
+                }],
+                // Every query of the table names its partition as `:pk`.
+                None => vec![on_table(
+                    "Query",
+                    query
+                        .and_then(|q| q.expression_attribute_values())
+                        .and_then(|values| values.get(":pk"))
+                        .and_then(|pk| pk.as_s().ok())
+                        .cloned(),
+                )],
+            }
         }
-        other => vec![(format!("dynamodb:{other}"), table())],
+        "GetItem" => vec![on_table(
+            name,
+            partition_key(input.downcast_ref::<GetItemInput>().and_then(|i| i.key())),
+        )],
+        "PutItem" => vec![on_table(
+            name,
+            partition_key(input.downcast_ref::<PutItemInput>().and_then(|i| i.item())),
+        )],
+        "UpdateItem" => vec![on_table(
+            name,
+            partition_key(
+                input
+                    .downcast_ref::<UpdateItemInput>()
+                    .and_then(|i| i.key()),
+            ),
+        )],
+        "DeleteItem" => vec![on_table(
+            name,
+            partition_key(
+                input
+                    .downcast_ref::<DeleteItemInput>()
+                    .and_then(|i| i.key()),
+            ),
+        )],
+        other => vec![on_table(other, None)],
     }
 }
 

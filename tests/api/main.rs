@@ -1,6 +1,7 @@
 //! Integration tests: the real handlers, called in-process, against a local
 //! moto server. Each test gets its own table.
 
+mod api_gateway;
 mod auth;
 mod campaigns;
 // The cost model lives with the other benchmarks; it runs in this binary
@@ -9,11 +10,13 @@ mod campaigns;
 mod capacity;
 mod concurrency;
 mod coupons;
+mod daily_export;
 mod events;
 mod exports;
 mod faults;
 mod flash_sale;
 mod helpers;
+mod iam;
 mod jobs;
 mod keyspace;
 mod limiter_cost;

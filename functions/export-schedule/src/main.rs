@@ -4,6 +4,6 @@ use lambda_runtime::{Error, run, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     common::telemetry::init();
-    let state = exports::ExportsApp::from_env()?;
+    let state = export_schedule::ScheduleApp::from_env()?;
     run(service_fn(|event| export_schedule::handle(&state, event))).await
 }

@@ -1,8 +1,10 @@
 //! `/exports`: `POST` writes the redemption log for a time range to S3 as
 //! `.xlsx` now; `GET` lists the tenant's exports with fresh presigned links.
-//! The scheduled daily export (`export-schedule`) uses the same writer.
+//! The daily export (`export-schedule`, `export-worker`) uses the same
+//! writer (`daily`).
 
 mod create;
+pub mod daily;
 mod export;
 mod list;
 pub mod workbook;
