@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help bootstrap dev test bench soak fmt lint unit-and-integration template-lint openapi-lint fuzz clean
+.PHONY: help bootstrap dev test bench soak fmt lint unit-and-integration template-lint openapi-lint fuzz dev-stays-up sam-local clean
 
 help:
 	@echo "make dev    - local AWS emulator + the whole API on http://127.0.0.1:9000"
@@ -18,7 +18,7 @@ bootstrap:
 dev:
 	@scripts/dev.sh
 
-test: bootstrap fmt lint unit-and-integration template-lint openapi-lint fuzz
+test: bootstrap fmt lint unit-and-integration template-lint openapi-lint fuzz dev-stays-up
 
 fmt:
 	cargo fmt --all -- --check
@@ -58,6 +58,11 @@ openapi-lint:
 # schemathesis against a private local stack: no 5xx, every answer as openapi.yaml says.
 fuzz: bootstrap
 	scripts/fuzz.sh
+
+# make dev's stack under a minute of git commands, then a source change:
+# it must keep answering (scripts/dev-stays-up.sh).
+dev-stays-up: bootstrap
+	scripts/dev-stays-up.sh 60
 
 clean:
 	rm -rf .dev .env.local

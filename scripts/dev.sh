@@ -8,10 +8,13 @@ scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 moto_port=${MOTO_PORT:-5055}
-api_port=9000
-mkdir -p .dev
+api_port=${API_PORT:-9000}
+# Logs and the environment file; scripts/dev-stays-up.sh runs a second
+# stack beside a developer's with its own.
+dev_dir=${DEV_DIR:-.dev}
+env_file=${DEV_ENV_FILE:-.env.local}
+mkdir -p "$dev_dir"
 . scripts/stack.sh
-stack_env .env.local "$moto_port" local info "CMS_API_URL=http://127.0.0.1:$api_port"
 
 pids=()
 cleanup() {
@@ -24,13 +27,17 @@ trap 'exit 130' INT TERM
 if (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null; then
   echo "dev: reusing the moto server already on 127.0.0.1:$moto_port"
 else
-  pids+=("$(scripts/moto.sh start "$moto_port" .dev/moto.log)")
-  echo "dev: moto server on 127.0.0.1:$moto_port (log .dev/moto.log)"
+  pids+=("$(scripts/moto.sh start "$moto_port" "$dev_dir/moto.log")")
+  echo "dev: moto server on 127.0.0.1:$moto_port (log $dev_dir/moto.log)"
 fi
+# The daily export queue (deployed: template.yaml's DailyExportQueue).
+queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" daily-export-local)
+stack_env "$env_file" "$moto_port" local info "CMS_API_URL=http://127.0.0.1:$api_port" \
+  "DAILY_EXPORT_QUEUE_URL=$queue"
 
 # Build first: `cargo lambda watch` would otherwise compile on the first request.
 cargo build --bin ping --bin coupons --bin consume --bin exports --bin export-schedule \
-  --bin coupon-jobs --bin cms-admin
+  --bin export-worker --bin coupon-jobs --bin cms-admin
 admin=target/debug/cms-admin
 "$admin" setup --bucket "$EXPORT_BUCKET"
 token_args=()
@@ -45,12 +52,12 @@ cat <<MSG
   curl http://127.0.0.1:$api_port/ping
   curl -X POST http://127.0.0.1:$api_port/coupon/ -H "Authorization: $token" --form code_length=6 --form availability_count=10
 
-  Environment for cms-admin and scripts:  set -a; . ./.env.local; set +a
+  Environment for cms-admin and scripts:  set -a; . ./$env_file; set +a
   Ctrl-C stops the API and the moto server.
 
 MSG
 # The bulk generation worker runs up to 15 minutes deployed; give it as long here.
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$api_port" --env-file .env.local \
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$api_port" --env-file "$env_file" \
   --timeout 900 &
 pids+=("$!")
 watch_pid=$!
@@ -59,8 +66,14 @@ watch_pid=$!
 (
   while sleep "${JOBS_INTERVAL:-5}"; do
     cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port "$api_port" \
-      --data-file events/10-resume-jobs.json >>.dev/jobs.log 2>&1 || true
+      --data-file events/10-resume-jobs.json >>"$dev_dir/jobs.log" 2>&1 || true
   done
 ) &
+pids+=("$!")
+# Deployed, an SQS event source mapping hands the export worker each
+# tenant's day that the daily export enqueued; locally, local_queue.py does.
+.venv/bin/python scripts/local_queue.py poll "http://127.0.0.1:$moto_port" "$queue" \
+  "http://127.0.0.1:$api_port/2015-03-31/functions/export-worker/invocations" \
+  >>"$dev_dir/exports.log" 2>&1 &
 pids+=("$!")
 wait "$watch_pid"

@@ -133,12 +133,16 @@ impl Queues {
                 .receive_message()
                 .queue_url(&self.url)
                 .max_number_of_messages(10)
-                .wait_time_seconds(1)
                 .send()
                 .await
                 .expect("receive")
                 .messages
                 .unwrap_or_default();
+            if received.is_empty() {
+                // In flight or hidden after a failure; no long poll: the
+                // emulator handles one request at a time (moto_server.py).
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
             for chunk in received.chunks(5) {
                 let outcomes = join_all(chunk.iter().map(|message| async move {
                     let mut record = SqsMessage::default();
