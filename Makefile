@@ -11,6 +11,7 @@ help:
 	@echo "make fuzz   - schemathesis against a local stack (part of make test)"
 	@echo "make bench  - the measurements in BENCHMARKS.md (not part of make test)"
 	@echo "make soak   - the model-based test with many more sequences: make soak SEED=7 CASES=500"
+	@echo "make sam-local - sam build, every event through sam local invoke, the seed's examples through sam local start-api (not part of make test)"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -63,6 +64,12 @@ fuzz: bootstrap
 # it must keep answering (scripts/dev-stays-up.sh).
 dev-stays-up: bootstrap
 	scripts/dev-stays-up.sh 60
+
+# The template as SAM runs it, in containers (scripts/sam-local.sh): minutes,
+# and it needs a Docker engine (installed from Debian if missing), so it is
+# not part of make test.
+sam-local: bootstrap
+	scripts/sam-local.sh
 
 clean:
 	rm -rf .dev .env.local

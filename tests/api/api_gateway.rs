@@ -123,6 +123,16 @@ pub fn select<'r>(routes: &'r [GatewayRoute], method: &str, path: &str) -> &'r G
     full.or_else(greedy).unwrap_or_else(default)
 }
 
+/// The binary of a function of template.yaml, by its logical id.
+pub fn binary_of(logical_id: &str) -> String {
+    let template: Value =
+        serde_yaml_ng::from_str(&crate::template::repo_file("template.yaml")).unwrap();
+    template["Resources"][logical_id]["Metadata"]["BuildProperties"]["Binary"]
+        .as_str()
+        .unwrap_or_else(|| panic!("template.yaml has no function {logical_id}"))
+        .to_owned()
+}
+
 /// The function API Gateway invokes for a request.
 pub fn function_for(method: &str, path: &str) -> Function {
     let binary = &select(deployed(), method, path).binary;

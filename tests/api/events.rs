@@ -25,26 +25,26 @@ enum Outcome {
 }
 use Outcome::*;
 
-/// File, in replay order, and what it gets.
-const EXPECTED: &[(&str, Outcome)] = &[
-    ("00-ping.json", Status(200)),
-    ("01-create-coupon.json", Status(201)),
-    ("02-get-coupon.json", Status(200)),
-    ("03-list-coupons.json", Status(200)),
-    ("04-validate-coupon.json", Status(200)),
-    ("05-consume-coupon.json", Status(200)),
-    ("06-update-coupon.json", Status(200)),
-    ("07-delete-coupon.json", Status(204)),
-    ("08-scheduled-export.json", Enqueued),
-    ("09-create-bulk-job.json", Status(202)),
-    ("10-resume-jobs.json", JobsFinished),
-    // Bodies that are not UTF-8, which API Gateway passes on base64-encoded
-    // (`cargo lambda watch` answers them itself, so only these show what a
-    // deployed function answers).
-    ("11-consume-body-not-utf8.json", Status(400)),
-    ("12-export-body-not-utf8.json", Status(400)),
-    ("13-daily-export-message.json", Exported),
-];
+/// `events/expected.txt`, which `make sam-local` reads too: each file in
+/// replay order, the function (template.yaml's logical id) that takes it,
+/// and what it gets.
+fn expected() -> Vec<(String, String, Outcome)> {
+    crate::template::repo_file("events/expected.txt")
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let outcome = match fields[2..] {
+                ["status", status] => Status(status.parse().unwrap()),
+                ["enqueued"] => Enqueued,
+                ["exported"] => Exported,
+                ["jobs-finished"] => JobsFinished,
+                _ => panic!("events/expected.txt: {line}"),
+            };
+            (fields[0].to_owned(), fields[1].to_owned(), outcome)
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn every_sample_event_replays_with_its_status() {
@@ -75,18 +75,25 @@ async fn every_sample_event_replays_with_its_status() {
         .filter(|name| name.ends_with(".json"))
         .collect();
     files.sort();
-    let expected: Vec<&str> = EXPECTED.iter().map(|(file, _)| *file).collect();
-    assert_eq!(
-        files, expected,
-        "every event file has an expected status here"
-    );
+    let expected = expected();
+    let listed: Vec<&str> = expected.iter().map(|(file, ..)| file.as_str()).collect();
+    assert_eq!(files, listed, "every event file is in events/expected.txt");
 
-    for (file, outcome) in EXPECTED {
+    for (file, function, outcome) in &expected {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         match outcome {
             Status(status) => {
                 let request =
                     lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                let selected = crate::api_gateway::function_for(
+                    request.method().as_str(),
+                    common::request::raw_path(&request),
+                );
+                assert_eq!(
+                    crate::api_gateway::binary_of(function),
+                    selected.binary(),
+                    "{file}: API Gateway sends it to another function than {function}"
+                );
                 let response = t.call(request).await;
                 assert_eq!(response.status, *status, "{file}: {}", response.text());
             }
