@@ -99,8 +99,9 @@ pub fn select<'r>(routes: &'r [GatewayRoute], method: &str, path: &str) -> &'r G
         .iter()
         .filter(|r| r.greedy_prefix().is_none() && r.path != "$default")
         .filter(|r| r.takes(method) && full_match(&r.path, path))
-        // A route naming the method beats ANY; then the more literal path.
-        .max_by_key(|r| (r.method != "ANY", r.literals()));
+        // The more literal path wins; on the same path, a route naming the
+        // method beats ANY.
+        .max_by_key(|r| (r.literals(), r.method != "ANY"));
     let greedy = || {
         routes
             .iter()
