@@ -40,8 +40,12 @@ fail() { failed=$((failed + 1)); echo "  FAIL  $*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 pids=()
+engine_started=
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$engine_started" ] && [ -f "$dir/dockerd.pid" ]; then
+    as_root kill "$(cat "$dir/dockerd.pid")" 2>/dev/null || true
+  fi
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -56,8 +60,8 @@ else
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >"$dir/apt.log"
   fi
   echo "sam-local: starting dockerd (log $dir/dockerd.log)"
-  as_root dockerd >"$dir/dockerd.log" 2>&1 &
-  pids+=("$!")
+  as_root dockerd --pidfile "$PWD/$dir/dockerd.pid" >"$dir/dockerd.log" 2>&1 &
+  engine_started=1
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { echo "sam-local: dockerd did not start; see $dir/dockerd.log" >&2; exit 1; }
 fi
