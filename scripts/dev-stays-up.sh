@@ -7,7 +7,8 @@
 # while requests to every function flow. Git rewrites .git/index on every
 # `git status`; none of that may restart a function (.cargolambdaignore),
 # so every request must be answered. Then it changes a Rust source, which
-# must restart the functions, and checks that every route answers again.
+# must restart the functions, and checks that every route answers again and
+# that the seed's five curl examples work against it.
 # Bounded: each request waits at most 20 s, the whole run a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,4 +90,6 @@ else
   echo "dev-stays-up: after a source change the routes answer $statuses, not $expected; see $dir/dev.log" >&2
   failed=1
 fi
+# And the seed's five curl examples, as the README prints them, over HTTP.
+scripts/seed-examples.sh "$url" "$token" || failed=1
 exit "$failed"
