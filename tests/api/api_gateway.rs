@@ -13,20 +13,26 @@
 use std::sync::OnceLock;
 
 use common::routes::{self, Function, ROUTES};
-use serde_yaml_ng::Value;
 
 use crate::helpers::*;
 
-/// One route of the HTTP API: `ANY`, `GET`, ...; a path or `$default`; the
-/// binary of its function.
+/// One route of the HTTP API: `ANY`, `GET`, ...; a path or `$default`; its
+/// function's logical id and binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayRoute {
     pub method: String,
     pub path: String,
+    pub function: String,
     pub binary: String,
 }
 
 impl GatewayRoute {
+    /// A route of the route table, not one of the greedy or `$default`
+    /// routes that catch trailing slashes and unknown paths.
+    pub fn in_route_table(&self) -> bool {
+        self.greedy_prefix().is_none() && self.path != "$default"
+    }
+
     fn takes(&self, method: &str) -> bool {
         self.method == "ANY" || self.method == method
     }
@@ -50,10 +56,11 @@ impl GatewayRoute {
 pub fn deployed() -> &'static [GatewayRoute] {
     static ROUTES: OnceLock<Vec<GatewayRoute>> = OnceLock::new();
     ROUTES.get_or_init(|| {
-        let template: Value =
-            serde_yaml_ng::from_str(&crate::template::repo_file("template.yaml")).unwrap();
         let mut routes = Vec::new();
-        for resource in template["Resources"].as_mapping().unwrap().values() {
+        for (function, resource) in crate::template::template()["Resources"]
+            .as_mapping()
+            .unwrap()
+        {
             let Some(events) = resource["Properties"]["Events"].as_mapping() else {
                 continue;
             };
@@ -72,6 +79,7 @@ pub fn deployed() -> &'static [GatewayRoute] {
                 routes.push(GatewayRoute {
                     method: properties["Method"].as_str().unwrap().to_uppercase(),
                     path: path.to_owned(),
+                    function: function.as_str().unwrap().to_owned(),
                     binary: binary.unwrap().to_owned(),
                 });
             }
@@ -97,8 +105,7 @@ fn full_match(route: &str, path: &str) -> bool {
 pub fn select<'r>(routes: &'r [GatewayRoute], method: &str, path: &str) -> &'r GatewayRoute {
     let full = routes
         .iter()
-        .filter(|r| r.greedy_prefix().is_none() && r.path != "$default")
-        .filter(|r| r.takes(method) && full_match(&r.path, path))
+        .filter(|r| r.in_route_table() && r.takes(method) && full_match(&r.path, path))
         // The more literal path wins; on the same path, a route naming the
         // method beats ANY.
         .max_by_key(|r| (r.literals(), r.method != "ANY"));
@@ -124,28 +131,24 @@ pub fn select<'r>(routes: &'r [GatewayRoute], method: &str, path: &str) -> &'r G
     full.or_else(greedy).unwrap_or_else(default)
 }
 
-/// The binary of a function of template.yaml, by its logical id.
-pub fn binary_of(logical_id: &str) -> String {
-    let template: Value =
-        serde_yaml_ng::from_str(&crate::template::repo_file("template.yaml")).unwrap();
-    template["Resources"][logical_id]["Metadata"]["BuildProperties"]["Binary"]
-        .as_str()
-        .unwrap_or_else(|| panic!("template.yaml has no function {logical_id}"))
-        .to_owned()
+/// The binary of a function of template.yaml that serves HTTP routes, by
+/// its logical id.
+pub fn binary_of(logical_id: &str) -> &'static str {
+    &deployed()
+        .iter()
+        .find(|r| r.function == logical_id)
+        .unwrap_or_else(|| panic!("template.yaml has no HTTP function {logical_id}"))
+        .binary
 }
 
 /// The function API Gateway invokes for a request.
 pub fn function_for(method: &str, path: &str) -> Function {
     let binary = &select(deployed(), method, path).binary;
-    [
-        Function::Ping,
-        Function::Coupons,
-        Function::Consume,
-        Function::Exports,
-    ]
-    .into_iter()
-    .find(|f| f.binary() == binary)
-    .unwrap_or_else(|| panic!("{method} {path} reaches {binary}, which serves no HTTP route"))
+    ROUTES
+        .iter()
+        .map(|spec| spec.function)
+        .find(|f| f.binary() == binary)
+        .unwrap_or_else(|| panic!("{method} {path} reaches {binary}, which serves no HTTP route"))
 }
 
 /// `(method, path)` of every curl line in README.md (the seed's five

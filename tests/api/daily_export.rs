@@ -32,9 +32,7 @@ use crate::helpers::*;
 /// The receives after which template.yaml's queue gives a message to its
 /// dead-letter queue.
 fn max_receive_count() -> u32 {
-    let template: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&crate::template::repo_file("template.yaml")).unwrap();
-    template["Resources"]["DailyExportQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    crate::template::template()["Resources"]["DailyExportQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
         .as_u64()
         .expect("DailyExportQueue has a redrive policy") as u32
 }

@@ -9,13 +9,14 @@ use aws_sdk_dynamodb::types::KeySchemaElement;
 use common::routes;
 use serde_yaml_ng::Value;
 
+use crate::api_gateway::GatewayRoute;
 use crate::helpers::TestApp;
 
 pub fn repo_file(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)).unwrap()
 }
 
-fn template() -> Value {
+pub fn template() -> Value {
     serde_yaml_ng::from_str(&repo_file("template.yaml")).expect("template.yaml parses")
 }
 
@@ -99,31 +100,17 @@ fn make_dev_routes_every_deployed_route_to_the_same_function() {
         .unwrap();
 
     let mut deployed = BTreeSet::new();
-    for resource in template()["Resources"].as_mapping().unwrap().values() {
-        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
-            continue;
+    for route in deployed_routes() {
+        // The local router spells path parameters as the template does.
+        for local in [route.path.clone(), format!("{}/", route.path)] {
+            assert_eq!(
+                router.get(&local).and_then(|f| f.as_str()),
+                Some(route.binary.as_str()),
+                "make dev must send {local} to {}",
+                route.binary
+            );
         }
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap();
-        for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
-            if event["Type"].as_str() != Some("HttpApi") {
-                continue;
-            }
-            let path = event["Properties"]["Path"].as_str().unwrap();
-            if !is_route_table_path(path) {
-                continue;
-            }
-            deployed.insert(path.to_owned());
-            // The local router spells path parameters as the template does.
-            for local in [path.to_owned(), format!("{path}/")] {
-                assert_eq!(
-                    router.get(&local).and_then(|f| f.as_str()),
-                    Some(binary),
-                    "make dev must send {local} to {binary}"
-                );
-            }
-        }
+        deployed.insert(route.path);
     }
     let local: BTreeSet<String> = router
         .keys()
@@ -135,38 +122,14 @@ fn make_dev_routes_every_deployed_route_to_the_same_function() {
     );
 }
 
-/// A route of the route table, not one of the greedy or `$default` routes
-/// that catch trailing slashes and unknown paths (tests/api/api_gateway.rs).
-fn is_route_table_path(path: &str) -> bool {
-    !path.contains('+') && path != "$default"
-}
-
-/// The routes template.yaml deploys: (method, path, binary).
-fn deployed_routes() -> BTreeSet<(String, String, String)> {
-    let mut deployed = BTreeSet::new();
-    for resource in template()["Resources"].as_mapping().unwrap().values() {
-        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
-            continue;
-        };
-        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap_or_default();
-        for event in events
-            .values()
-            .filter(|e| e["Type"].as_str() == Some("HttpApi"))
-        {
-            let properties = &event["Properties"];
-            if !is_route_table_path(properties["Path"].as_str().unwrap()) {
-                continue;
-            }
-            deployed.insert((
-                properties["Method"].as_str().unwrap().to_uppercase(),
-                properties["Path"].as_str().unwrap().to_owned(),
-                binary.to_owned(),
-            ));
-        }
-    }
-    deployed
+/// The routes of the route table that template.yaml deploys (not the
+/// greedy and `$default` routes, tests/api/api_gateway.rs).
+fn deployed_routes() -> Vec<GatewayRoute> {
+    crate::api_gateway::deployed()
+        .iter()
+        .filter(|r| r.in_route_table())
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -184,7 +147,11 @@ fn the_route_table_is_what_template_yaml_deploys() {
             })
         })
         .collect();
-    assert_eq!(declared, deployed_routes());
+    let deployed = deployed_routes()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.binary))
+        .collect();
+    assert_eq!(declared, deployed);
 }
 
 #[test]
@@ -203,7 +170,7 @@ fn openapi_describes_exactly_the_deployed_routes() {
     }
     let deployed: BTreeSet<(String, String)> = deployed_routes()
         .into_iter()
-        .map(|(method, path, _)| (method, path))
+        .map(|r| (r.method, r.path))
         .collect();
     assert_eq!(documented, deployed);
 }
