@@ -11,7 +11,7 @@ import time
 
 HEADER = ["redemption_id", "kind", "reverses", "code", "product_id", "promo_type",
           "discount_type", "discount_value", "currency", "customer_id", "order_amount",
-          "discount_amount", "consumed_at (UTC)"]
+          "discount_amount", "consumed_at (UTC)", "campaign_id"]
 START = datetime.datetime.fromtimestamp(1_795_000_000, datetime.timezone.utc).replace(tzinfo=None)
 
 
@@ -39,7 +39,7 @@ def with_openpyxl(n, out):
     ws.append(header)
     for row in rows(n):
         ws.append(row)
-    ws.auto_filter.ref = f"A1:M{n + 1}"
+    ws.auto_filter.ref = f"A1:N{n + 1}"
     wb.save(out)
 
 
@@ -58,7 +58,7 @@ def with_xlsxwriter(n, out):
         for c in (7, 10, 11):
             ws.write_number(r, c, row[c], amount)
         ws.write_datetime(r, 12, row[12], when)
-    ws.autofilter(0, 0, n, 12)
+    ws.autofilter(0, 0, n, 13)
     wb.close()
 
 

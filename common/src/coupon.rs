@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+use crate::campaign::{BudgetTaken, CampaignId, CampaignLink};
 use crate::code::CouponCode;
 use crate::invalid::Invalid;
 use crate::money::{Money, Percent};
@@ -141,6 +142,11 @@ pub struct Coupon {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A campaign code's campaign. Its item stores no terms of its own.
+    pub campaign_id: Option<CampaignId>,
+    /// Once read with its campaign (`in_campaign`): the terms above are the
+    /// campaign's and `active` is both of theirs.
+    pub campaign: Option<Box<CampaignLink>>,
 }
 
 impl Coupon {
@@ -157,6 +163,13 @@ impl Coupon {
         } else if self.expires_at.is_some_and(|end| end < expiry_second(now)) {
             Some(Refusal::Expired)
         } else if matches!((&self.product_id, &redeem.product_id), (Some(own), Some(asked)) if own != asked)
+            || self.campaign.as_ref().is_some_and(|c| {
+                !c.product_ids.is_empty()
+                    && redeem
+                        .product_id
+                        .as_ref()
+                        .is_some_and(|asked| !c.product_ids.contains(asked))
+            })
         {
             Some(Refusal::ProductMismatch)
         } else if let Some(order) = &redeem.order
@@ -169,9 +182,22 @@ impl Coupon {
             Some(Refusal::BelowMinimumOrder)
         } else if self.uses_left == 0 {
             Some(Refusal::Exhausted)
+        } else if self.over_budget(redeem) {
+            Some(Refusal::BudgetExhausted)
         } else {
             None
         }
+    }
+
+    /// Whether the campaign's budget, as last read, cannot pay for this use.
+    fn over_budget(&self, redeem: &Redeem) -> bool {
+        let Some(campaign) = &self.campaign else {
+            return false;
+        };
+        let discount = self
+            .pricing(redeem)
+            .map_or(Money::from_minor(0), |p| p.discount_amount);
+        campaign.uses_left == Some(0) || campaign.amount_left.is_some_and(|left| left < discount)
     }
 
     /// "Exhausted" is not final while some of the coupon's uses sit in
@@ -197,15 +223,29 @@ impl Coupon {
                 self.code
             )));
         }
+        if self
+            .campaign
+            .as_ref()
+            .is_some_and(|c| c.budget.amount.is_some())
+            && redeem.order.is_none()
+        {
+            return Err(Invalid(format!(
+                "coupon {} belongs to a campaign with a money budget: give order_amount",
+                self.code
+            )));
+        }
         Ok(())
     }
 
     /// The discount this coupon gives `redeem`'s order, when it names one.
     pub fn pricing(&self, redeem: &Redeem) -> Option<Pricing> {
         let order = redeem.order.as_ref()?;
-        let discount = self
+        let mut discount = self
             .discount
             .map_or(Money::from_minor(0), |d| d.amount_off(order.amount));
+        if let Some(cap) = self.campaign.as_ref().and_then(|c| c.max_discount_amount) {
+            discount = discount.min(cap);
+        }
         Some(Pricing {
             order_amount: order.amount,
             discount_amount: discount,
@@ -284,6 +324,8 @@ pub struct Redemption {
     pub reservation_id: Option<String>,
     /// The counter shard of a `high_demand` coupon the use came from.
     pub shard: Option<u32>,
+    /// A campaign code's: what the use took from the campaign's budget.
+    pub campaign: Option<BudgetTaken>,
     pub consumed_at: DateTime<Utc>,
 }
 
@@ -319,6 +361,8 @@ pub struct Reservation {
     pub counted_for_customer: bool,
     /// The counter shard of a `high_demand` coupon holding the use.
     pub shard: Option<u32>,
+    /// A campaign code's: what the reservation holds of the campaign's budget.
+    pub campaign: Option<BudgetTaken>,
     pub state: ReservationState,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -381,6 +425,17 @@ impl CouponPatch {
     pub fn is_empty(&self) -> bool {
         *self == CouponPatch::default()
     }
+
+    /// Whether it changes an offer term (anything but uses and `active`),
+    /// which a campaign code takes from its campaign.
+    pub fn changes_terms(&self) -> bool {
+        let own = CouponPatch {
+            uses_left: self.uses_left,
+            active: self.active,
+            ..CouponPatch::default()
+        };
+        *self != own
+    }
 }
 
 #[cfg(test)]
@@ -406,6 +461,8 @@ impl Coupon {
             active: true,
             created_at: now,
             updated_at: now,
+            campaign_id: None,
+            campaign: None,
         }
     }
 }

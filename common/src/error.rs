@@ -36,6 +36,9 @@ pub enum ApiError {
     /// Over the tenant's rate, or paused for guessing codes.
     #[error("{detail}")]
     RateLimited { retry_after: u64, detail: String },
+    /// A campaign with codes; they go first.
+    #[error("the campaign still has {count} codes; delete them first")]
+    CampaignNotEmpty { count: u64 },
     /// The tenant has `max` bulk generation jobs not finished yet.
     #[error("this tenant has {max} bulk generation jobs not finished yet; wait for one to finish")]
     TooManyJobs { max: u32 },
@@ -62,9 +65,10 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::AlreadyExists(_) | ApiError::Refused(_) | ApiError::TooManyJobs { .. } => {
-                StatusCode::CONFLICT
-            }
+            ApiError::AlreadyExists(_)
+            | ApiError::Refused(_)
+            | ApiError::TooManyJobs { .. }
+            | ApiError::CampaignNotEmpty { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::AlreadyExists(_) => "already_exists",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::TooManyJobs { .. } => "too_many_jobs",
+            ApiError::CampaignNotEmpty { .. } => "campaign_not_empty",
             ApiError::Refused(refusal) => refusal.code(),
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
@@ -172,6 +177,9 @@ impl From<StoreError> for ApiError {
             StoreError::Refused(refusal) => ApiError::Refused(refusal),
             StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             StoreError::TooManyJobs(max) => ApiError::TooManyJobs { max },
+            StoreError::Invalid(invalid) => invalid.into(),
+            StoreError::CampaignNotEmpty(count) => ApiError::CampaignNotEmpty { count },
+            StoreError::BudgetBelowSpent { .. } => ApiError::Invalid(e.to_string()),
         }
     }
 }

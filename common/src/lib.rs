@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cache;
+pub mod campaign;
 pub mod code;
 pub mod config;
 pub mod coupon;
@@ -26,6 +27,7 @@ pub mod routes;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod terms;
 pub mod views;
 
 pub use app::App;

@@ -21,6 +21,8 @@ pub enum Refusal {
     /// The reservation was consumed already.
     ReservationUsed,
     AlreadyRolledBack,
+    /// The campaign's budget cannot pay for this use.
+    BudgetExhausted,
 }
 
 impl Refusal {
@@ -37,6 +39,7 @@ impl Refusal {
             Refusal::ReservationExpired => "reservation_expired",
             Refusal::ReservationUsed => "reservation_used",
             Refusal::AlreadyRolledBack => "already_rolled_back",
+            Refusal::BudgetExhausted => "budget_exhausted",
         }
     }
 
@@ -57,6 +60,9 @@ impl Refusal {
             }
             Refusal::ReservationUsed => "The reservation was consumed already.",
             Refusal::AlreadyRolledBack => "The redemption was rolled back already.",
+            Refusal::BudgetExhausted => {
+                "The coupon's campaign has spent its budget (uses or discount amount)."
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::invalid::Invalid;
 
 /// Bodies above this size are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -147,6 +148,19 @@ pub fn merge(mut query: Fields, body: Fields) -> Result<Fields, ApiError> {
     Ok(query)
 }
 
+/// Items a list page holds unless `limit` says otherwise, and at most.
+pub const DEFAULT_PAGE_LIMIT: u64 = 25;
+pub const MAX_PAGE_LIMIT: u64 = 100;
+
+/// A list's `limit`: 1 to 100, 25 when not given.
+pub fn page_limit(limit: Option<u64>) -> Result<u32, Invalid> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+        return Err(Invalid(format!("limit must be 1 to {MAX_PAGE_LIMIT}")));
+    }
+    Ok(limit as u32)
+}
+
 /// Turns fields into a route's request type; errors name the field.
 pub fn decode<T: DeserializeOwned>(fields: Fields) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
@@ -222,6 +236,21 @@ pub mod lenient {
     /// A whole number, or `null` to clear it (see `patch_text`).
     pub fn patch_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
         nullable(d, number).map(Some)
+    }
+
+    /// A list of texts, from a JSON array or (as forms send it) one text
+    /// of comma-separated items; `null` clears it (see `patch_text`).
+    pub fn patch_list<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<Vec<String>>>, D::Error> {
+        nullable(d, |value| match value {
+            Value::Array(items) => items.into_iter().map(text).collect(),
+            Value::String(s) => Ok(s.split(',').map(str::to_owned).collect()),
+            other => Err(serde_json::Error::custom(format!(
+                "expected a list of strings, got {other}"
+            ))),
+        })
+        .map(Some)
     }
 
     fn nullable<'de, D, T>(

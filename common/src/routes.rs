@@ -24,6 +24,10 @@ pub enum Route {
     Reservations,
     Reservation,
     Exports,
+    /// Create and list campaigns.
+    Campaigns,
+    /// Read, change or delete one campaign.
+    Campaign,
 }
 
 /// The Lambda function that serves a route, by its binary's name.
@@ -33,6 +37,7 @@ pub enum Function {
     Coupons,
     Consume,
     Exports,
+    Campaigns,
 }
 
 impl Function {
@@ -42,6 +47,7 @@ impl Function {
             Function::Coupons => "coupons",
             Function::Consume => "consume",
             Function::Exports => "exports",
+            Function::Campaigns => "campaigns",
         }
     }
 }
@@ -129,6 +135,18 @@ pub const ROUTES: &[RouteSpec] = &[
         methods: "GET, POST",
         function: Function::Exports,
     },
+    RouteSpec {
+        route: Route::Campaigns,
+        path: "/campaigns",
+        methods: "GET, POST",
+        function: Function::Campaigns,
+    },
+    RouteSpec {
+        route: Route::Campaign,
+        path: "/campaigns/{campaign_id}",
+        methods: "GET, PUT, DELETE",
+        function: Function::Campaigns,
+    },
 ];
 
 /// The route a path matched, and the value of its one `{parameter}`.
@@ -202,6 +220,8 @@ mod tests {
             ("/coupon/jobs/j-1", Route::Job, "j-1"),
             ("/coupon/jobs/j-1/codes", Route::JobCodes, "j-1"),
             ("/exports", Route::Exports, ""),
+            ("/campaigns/", Route::Campaigns, ""),
+            ("/campaigns/cmp_1", Route::Campaign, "cmp_1"),
             // A code may be spelled like a route's literal segment only
             // where no literal route is: `/coupon/jobs` is a code.
             ("/coupon/jobs", Route::Coupon, "jobs"),

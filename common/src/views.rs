@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::campaign::{Campaign, CampaignId};
 use crate::coupon::{
     Coupon, Discount, Pricing, Redemption, RedemptionKind, Reservation, ReservationState,
 };
@@ -18,16 +19,24 @@ use chrono::{DateTime, Utc};
 pub struct CouponView<'a> {
     active: bool,
     availability_count: u64,
+    /// The campaign whose terms a campaign code shows.
+    campaign_id: Option<&'a str>,
     code: &'a str,
     created_at: String,
     currency: Option<&'a str>,
     discount: Option<DiscountView>,
     expiry_date: Option<String>,
     high_demand: bool,
+    /// A campaign's term.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_discount_amount: Option<String>,
     max_uses_per_customer: Option<u64>,
     min_order_amount: Option<String>,
     object: &'static str,
     product_id: Option<&'a str>,
+    /// A campaign's term: the products its codes apply to.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    product_ids: &'a [String],
     promo_type: Option<&'a str>,
     redeemed_count: u64,
     reserved_count: u64,
@@ -37,24 +46,100 @@ pub struct CouponView<'a> {
 
 impl<'a> CouponView<'a> {
     pub fn of(coupon: &'a Coupon) -> CouponView<'a> {
+        let campaign = coupon.campaign.as_deref();
         CouponView {
             active: coupon.active,
             availability_count: coupon.uses_left,
+            campaign_id: coupon.campaign_id.as_ref().map(CampaignId::as_str),
             code: coupon.code.as_str(),
             created_at: dates::format(coupon.created_at),
             currency: coupon.currency.as_deref(),
             discount: coupon.discount.map(DiscountView::of),
             expiry_date: coupon.expires_at.map(dates::format),
             high_demand: coupon.shards > 0,
+            max_discount_amount: campaign
+                .and_then(|c| c.max_discount_amount)
+                .map(|m| m.to_string()),
             max_uses_per_customer: coupon.max_uses_per_customer,
             min_order_amount: coupon.min_order_amount.map(|m| m.to_string()),
             object: "coupon",
             product_id: coupon.product_id.as_deref(),
+            product_ids: campaign.map_or(&[], |c| &c.product_ids),
             promo_type: coupon.promo_type.as_deref(),
             redeemed_count: coupon.redeemed_count,
             reserved_count: coupon.reserved_count,
             starts_at: coupon.starts_at.map(dates::format),
             updated_at: dates::format(coupon.updated_at),
+        }
+    }
+}
+
+/// A campaign: its offer, budgets, and what its codes have spent.
+#[derive(Serialize)]
+pub struct CampaignView<'a> {
+    active: bool,
+    budget_amount: Option<String>,
+    /// What is left of `budget_amount` (`null` without one).
+    budget_amount_left: Option<String>,
+    budget_uses: Option<u64>,
+    /// What is left of `budget_uses` (`null` without one).
+    budget_uses_left: Option<u64>,
+    campaign_id: &'a str,
+    /// Codes that belong to it.
+    coupon_count: u64,
+    created_at: String,
+    currency: Option<&'a str>,
+    discount: Option<DiscountView>,
+    /// Discount given over all its codes (rolled-back uses not counted).
+    discount_total: String,
+    expiry_date: Option<String>,
+    max_discount_amount: Option<String>,
+    max_uses_per_customer: Option<u64>,
+    min_order_amount: Option<String>,
+    name: &'a str,
+    object: &'static str,
+    product_id: Option<&'a str>,
+    product_ids: &'a [String],
+    promo_type: Option<&'a str>,
+    redeemed_count: u64,
+    /// Uses (and their discount) held by reservations of its codes.
+    reserved_amount: String,
+    reserved_count: u64,
+    starts_at: Option<String>,
+    updated_at: String,
+}
+
+impl<'a> CampaignView<'a> {
+    pub fn of(campaign: &'a Campaign) -> CampaignView<'a> {
+        let offer = &campaign.offer;
+        let spent = campaign.spent.unwrap_or_default();
+        let money = |m: Money| m.to_string();
+        CampaignView {
+            active: campaign.active,
+            budget_amount: campaign.budget.amount.map(money),
+            budget_amount_left: campaign.amount_left().map(money),
+            budget_uses: campaign.budget.uses,
+            budget_uses_left: campaign.uses_left(),
+            campaign_id: campaign.id.as_str(),
+            coupon_count: campaign.coupon_count,
+            created_at: dates::format(campaign.created_at),
+            currency: offer.currency.as_deref(),
+            discount: offer.discount.map(DiscountView::of),
+            discount_total: money(Money::from_minor(spent.discount_total)),
+            expiry_date: offer.expires_at.map(dates::format),
+            max_discount_amount: offer.max_discount_amount.map(money),
+            max_uses_per_customer: offer.max_uses_per_customer,
+            min_order_amount: offer.min_order_amount.map(money),
+            name: &campaign.name,
+            object: "campaign",
+            product_id: offer.product_id.as_deref(),
+            product_ids: &offer.product_ids,
+            promo_type: offer.promo_type.as_deref(),
+            redeemed_count: spent.redeemed_count,
+            reserved_amount: money(Money::from_minor(spent.held_amount)),
+            reserved_count: spent.held_uses,
+            starts_at: offer.starts_at.map(dates::format),
+            updated_at: dates::format(campaign.updated_at),
         }
     }
 }
@@ -119,6 +204,8 @@ pub struct ValidationView<'a> {
 pub struct RedemptionView<'a> {
     /// Uses the coupon has left after a consume (`null` on a reversal).
     availability_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign_id: Option<&'a str>,
     code: &'a str,
     consumed_at: String,
     currency: Option<&'a str>,
@@ -160,6 +247,7 @@ impl<'a> RedemptionView<'a> {
     fn of(row: &'a Redemption) -> RedemptionView<'a> {
         RedemptionView {
             availability_count: None,
+            campaign_id: row.campaign.as_ref().map(|c| c.campaign_id.as_str()),
             code: row.code.as_str(),
             consumed_at: dates::format(row.consumed_at),
             currency: row.currency.as_deref(),

@@ -1,403 +1,670 @@
-//! Campaign features: idempotent consume, rollback, reservations,
-//! per-customer limits and order pricing, each under concurrency where it
-//! matters.
+//! Campaigns: one offer and one budget for many codes. The routes, codes
+//! that take the campaign's terms, one write that switches every code off
+//! or changes its terms, and budgets that hold exactly under concurrency,
+//! through rollbacks and reservations.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::collections::BTreeSet;
 
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate};
 use futures_util::future::join_all;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn details(t: &TestApp, code: &str) -> serde_json::Value {
+/// A campaign of tenant A; its view.
+async fn create_campaign(t: &TestApp, fields: Value) -> Value {
+    let created = t
+        .send(post("/campaigns").token(&t.token_a).json(fields))
+        .await;
+    created.expect(201);
+    created.json()
+}
+
+async fn campaign(t: &TestApp, id: &str) -> Value {
     let response = t
-        .send(get(&format!("/coupon?code={code}")).token(&t.token_a))
+        .send(get(&format!("/campaigns/{id}")).token(&t.token_a))
         .await;
     response.expect(200);
     response.json()
 }
 
-fn consume(t: &TestApp, body: serde_json::Value) -> RequestBuilder {
-    post("/coupon/consume").token(&t.token_a).json(body)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_retries_with_ten_idempotency_keys_consume_ten_uses() {
-    let t = TestApp::new().await;
-    let code = t.create_coupon(json!({"availability_count": 100})).await;
-
-    let requests = (0..200).map(|i| {
-        let key = format!("order-{}", i % 10);
-        let t = &t;
-        let code = code.clone();
-        async move {
-            let response = t
-                .send(consume(t, json!({"code": code})).header("Idempotency-Key", &key))
-                .await;
-            (key, response)
-        }
-    });
-    let responses = join_all(requests).await;
-
-    let mut by_key: BTreeMap<String, BTreeSet<(u16, String)>> = BTreeMap::new();
-    for (key, response) in &responses {
-        by_key
-            .entry(key.clone())
-            .or_default()
-            .insert((response.status, response.text()));
-    }
-    assert_eq!(by_key.len(), 10);
-    for (key, answers) in &by_key {
-        assert_eq!(answers.len(), 1, "{key} got different answers: {answers:?}");
-        assert_eq!(answers.iter().next().unwrap().0, 200);
-    }
-    let replays = responses
-        .iter()
-        .filter(|(_, r)| r.header("idempotent-replayed") == Some("true"))
-        .count();
-    assert_eq!(
-        replays, 190,
-        "all but the first request per key are replays"
-    );
-
-    let coupon = details(&t, &code).await;
-    assert_eq!(coupon["availability_count"], 90);
-    assert_eq!(coupon["redeemed_count"], 10);
-    assert_eq!(t.redemption_rows(Utc::now()).await.len(), 10);
-
-    // The same key with other parameters is a client bug, not a replay.
-    let reused = t
-        .send(
-            consume(&t, json!({"code": code, "product_id": "other"}))
-                .header("Idempotency-Key", "order-3"),
-        )
-        .await;
-    reused.assert_problem(422, "idempotency_key_reused");
-    // A key that succeeded is replayed even once the coupon has no uses left.
-    let last = t.create_coupon(json!({"availability_count": 1})).await;
-    let first = t
-        .send(consume(&t, json!({"code": last})).header("Idempotency-Key", "k-last"))
-        .await;
-    let again = t
-        .send(consume(&t, json!({"code": last})).header("Idempotency-Key", "k-last"))
-        .await;
-    assert_eq!((first.status, again.status), (200, 200));
-    assert_eq!(first.body, again.body);
-    t.send(consume(&t, json!({"code": last})))
-        .await
-        .assert_problem(409, "exhausted");
-}
-
-#[tokio::test]
-async fn a_rollback_returns_the_use_once_and_logs_a_reversal() {
-    let t = TestApp::new().await;
-    let code = t
-        .create_coupon(json!({"availability_count": 3, "discount_percent": "10"}))
-        .await;
-    let consumed = t
-        .send(consume(&t, json!({"code": code, "order_amount": "80.00"})))
-        .await;
-    let id = consumed.expect(200).string("redemption_id");
-    assert_eq!(details(&t, &code).await["availability_count"], 2);
-
-    let path = format!("/coupon/consume/{id}/rollback");
-    let (first, second) = tokio::join!(
-        t.send(post(&path).token(&t.token_a)),
-        t.send(post(&path).token(&t.token_a)),
-    );
-    let (ok, refused) = if first.status == 200 {
-        (first, second)
-    } else {
-        (second, first)
-    };
-    ok.expect(200);
-    refused.assert_problem(409, "already_rolled_back");
-    let reversal = ok.json();
-    assert_eq!(reversal["object"], "reversal");
-    assert_eq!(reversal["reverses"], id.as_str());
-    assert_eq!(reversal["use_returned"], true);
-    assert_eq!(reversal["pricing"]["discount_amount"], "8.00");
-
-    let coupon = details(&t, &code).await;
-    assert_eq!(coupon["availability_count"], 3);
-    assert_eq!(coupon["redeemed_count"], 0);
-    let rows = t.redemption_rows(Utc::now()).await;
-    let kinds: BTreeSet<_> = rows
-        .iter()
-        .map(|r| r["kind"].as_s().unwrap().clone())
-        .collect();
-    assert_eq!(rows.len(), 2);
-    assert_eq!(
-        kinds,
-        BTreeSet::from(["consume".to_owned(), "reversal".to_owned()])
-    );
-
-    // Unknown ids and other tenants' ids are not found.
-    t.send(post(&path).token(&t.token_b))
-        .await
-        .assert_problem(404, "not_found");
-    t.send(post("/coupon/consume/not-an-id/rollback").token(&t.token_a))
-        .await
-        .assert_problem(404, "not_found");
-}
-
-#[tokio::test]
-async fn a_deleted_coupon_keeps_its_log_and_a_rollback_still_logs_the_reversal() {
-    let t = TestApp::new().await;
-    let code = t.create_coupon(json!({"availability_count": 2})).await;
-    let consumed = t.send(consume(&t, json!({"code": code}))).await;
-    let id = consumed.string("redemption_id");
-    let deleted = t
-        .send(delete(&format!("/coupon/{code}")).token(&t.token_a))
-        .await;
-    assert_eq!(deleted.status, 204);
-    assert_eq!(t.redemption_rows(Utc::now()).await.len(), 1);
-
-    let reversal = t
-        .send(post(&format!("/coupon/consume/{id}/rollback")).token(&t.token_a))
-        .await;
-    reversal.expect(200);
-    assert_eq!(reversal.json()["use_returned"], false);
-    assert_eq!(t.redemption_rows(Utc::now()).await.len(), 2);
-    // A new coupon under the same code does not get the old coupon's use.
-    let again = t
-        .create_coupon(json!({"code": code, "availability_count": 1}))
-        .await;
-    assert_eq!(details(&t, &again).await["availability_count"], 1);
-}
-
-#[tokio::test]
-async fn a_reservation_holds_the_last_use_until_it_expires() {
-    let t = TestApp::new().await;
-    let code = t.create_coupon(json!({"availability_count": 1})).await;
-
-    let held = t
-        .send(
-            post("/coupon/reserve")
-                .token(&t.token_a)
-                .json(json!({"code": code, "customer_id": "alice", "ttl_seconds": 1})),
-        )
-        .await;
-    let reservation = held.expect(201).string("reservation_id");
-    assert_eq!(held.json()["status"], "held");
-    assert_eq!(held.json()["availability_count"], 0);
-
-    // B cannot take the held use.
-    t.send(consume(&t, json!({"code": code, "customer_id": "bob"})))
-        .await
-        .assert_problem(409, "exhausted");
-
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
-    // After the hold expires its use comes back, and B gets it.
-    let bob = t
-        .send(consume(&t, json!({"code": code, "customer_id": "bob"})))
-        .await;
-    bob.expect(200);
-    // A's late checkout with the expired reservation is refused.
-    t.send(consume(
-        &t,
-        json!({"code": code, "reservation_id": reservation}),
-    ))
+async fn change(t: &TestApp, id: &str, fields: Value) -> crate::helpers::TestResponse {
+    t.send(
+        put(&format!("/campaigns/{id}"))
+            .token(&t.token_a)
+            .json(fields),
+    )
     .await
-    .assert_problem(409, "reservation_expired");
+}
 
-    let coupon = details(&t, &code).await;
-    assert_eq!(coupon["availability_count"], 0);
-    assert_eq!(coupon["redeemed_count"], 1);
-    let shown = t
-        .send(get(&format!("/coupon/reserve/{reservation}")).token(&t.token_a))
+/// `n` codes of the campaign with `uses` uses each; their codes.
+async fn codes(t: &TestApp, id: &str, n: u64, uses: u64) -> Vec<String> {
+    let created = t
+        .send(post("/coupon").token(&t.token_a).json(json!({
+            "campaign_id": id, "quantity": n, "availability_count": uses,
+        })))
         .await;
-    assert_eq!(shown.json()["status"], "released");
+    created.expect(201);
+    created.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn consume(t: &TestApp, code: &str, extra: &str) -> RequestBuilder {
+    post(&format!("/coupon/consume?code={code}{extra}")).token(&t.token_a)
+}
+
+/// The log rows of tenant A on the days the successes name.
+async fn logged(t: &TestApp, successes: &[&crate::helpers::TestResponse]) -> BTreeSet<String> {
+    let days: BTreeSet<NaiveDate> = successes
+        .iter()
+        .map(|r| {
+            DateTime::parse_from_rfc3339(r.json()["consumed_at"].as_str().unwrap())
+                .unwrap()
+                .to_utc()
+                .date_naive()
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for day in days {
+        for row in t
+            .redemption_rows(day.and_hms_opt(12, 0, 0).unwrap().and_utc())
+            .await
+        {
+            ids.insert(row["redemption_id"].as_s().unwrap().clone());
+        }
+    }
+    ids
 }
 
 #[tokio::test]
-async fn converting_a_reservation_consumes_its_held_use_exactly_once() {
+async fn a_campaign_is_created_read_listed_changed_and_deleted() {
     let t = TestApp::new().await;
-    let code = t.create_coupon(json!({"availability_count": 2})).await;
-    let held = t
-        .send(
-            post("/coupon/reserve")
-                .token(&t.token_a)
-                .json(json!({"code": code, "customer_id": "alice"})),
-        )
-        .await;
-    let reservation = held.expect(201).string("reservation_id");
-
-    let attempts = (0..10).map(|_| {
-        t.send(consume(
-            &t,
-            json!({"code": code, "reservation_id": reservation}),
-        ))
-    });
-    let responses = join_all(attempts).await;
-    let ok: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
-    assert_eq!(ok.len(), 1);
-    assert_eq!(ok[0].json()["customer_id"], "alice");
-    for r in responses.iter().filter(|r| r.status != 200) {
-        r.assert_problem(409, "reservation_used");
-    }
-    let coupon = details(&t, &code).await;
-    assert_eq!(
-        (
-            coupon["availability_count"].clone(),
-            coupon["redeemed_count"].clone()
-        ),
-        (json!(1), json!(1))
-    );
-
-    // A cancelled reservation gives its use back at once, and only once.
-    let second = t
-        .send(
-            post("/coupon/reserve")
-                .token(&t.token_a)
-                .json(json!({"code": code})),
-        )
-        .await;
-    let second = second.string("reservation_id");
-    assert_eq!(details(&t, &code).await["availability_count"], 0);
-    for _ in 0..2 {
-        let cancelled = t
-            .send(delete(&format!("/coupon/reserve/{second}")).token(&t.token_a))
-            .await;
-        cancelled.expect(204);
-    }
-    assert_eq!(details(&t, &code).await["availability_count"], 1);
-    t.send(delete(&format!("/coupon/reserve/{reservation}")).token(&t.token_a))
-        .await
-        .assert_problem(409, "reservation_used");
-    t.send(get(&format!("/coupon/reserve/{second}")).token(&t.token_b))
-        .await
-        .assert_problem(404, "not_found");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn expired_holds_come_back_once_however_many_requests_notice() {
-    let t = TestApp::new().await;
-    let code = t.create_coupon(json!({"availability_count": 3})).await;
-    for _ in 0..3 {
-        let held = t
-            .send(
-                post("/coupon/reserve")
-                    .token(&t.token_a)
-                    .json(json!({"code": code, "ttl_seconds": 1})),
-            )
-            .await;
-        held.expect(201);
-    }
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
-    let responses = join_all((0..30).map(|_| t.send(consume(&t, json!({"code": code}))))).await;
-    let ok = responses.iter().filter(|r| r.status == 200).count();
-    assert_eq!(ok, 3, "three uses came back, each exactly once");
-    for r in responses.iter().filter(|r| r.status != 200) {
-        r.assert_problem(409, "exhausted");
-    }
-    let coupon = details(&t, &code).await;
-    assert_eq!(coupon["availability_count"], 0);
-    assert_eq!(coupon["redeemed_count"], 3);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_customer_gets_at_most_their_share_even_when_racing() {
-    let t = TestApp::new().await;
-    let code = t
-        .create_coupon(json!({"availability_count": 100, "max_uses_per_customer": 2}))
-        .await;
-    t.send(consume(&t, json!({"code": code})))
-        .await
-        .assert_problem(422, "invalid_request");
-
-    let responses = join_all(
-        (0..20).map(|_| t.send(consume(&t, json!({"code": code, "customer_id": "carol"})))),
+    let made = create_campaign(
+        &t,
+        json!({"name": "Black Friday", "discount_percent": "20", "currency": "eur",
+               "max_discount_amount": "15", "product_ids": ["shoe", "hat"],
+               "budget_uses": 1000, "budget_amount": "5000.00",
+               "expiry_date": "2031-01-15"}),
     )
     .await;
-    assert_eq!(responses.iter().filter(|r| r.status == 200).count(), 2);
-    for r in responses.iter().filter(|r| r.status != 200) {
-        r.assert_problem(409, "customer_limit_reached");
-    }
-    let validation = t
-        .send(get(&format!("/coupon/consume?code={code}&customer_id=carol")).token(&t.token_a))
-        .await
-        .json();
-    assert_eq!(validation["reason"], "customer_limit_reached");
-    let dave = t
-        .send(consume(&t, json!({"code": code, "customer_id": "dave"})))
-        .await;
-    dave.expect(200);
+    let id = made["campaign_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("cmp_"), "{made}");
+    assert_eq!(made["object"], "campaign");
+    assert_eq!(
+        made["discount"],
+        json!({"type": "percent", "value": "20.00"})
+    );
+    assert_eq!(made["currency"], "EUR");
+    assert_eq!(made["product_ids"], json!(["shoe", "hat"]));
+    assert_eq!(made["budget_uses_left"], 1000);
+    assert_eq!(made["budget_amount_left"], "5000.00");
+    assert_eq!(made["redeemed_count"], 0);
+    assert_eq!(made["discount_total"], "0.00");
+    assert_eq!(made["active"], true);
+    assert_eq!(campaign(&t, &id).await, made);
 
-    // A rollback gives carol one use back.
-    let carol_id = responses.iter().find(|r| r.status == 200).unwrap().json()["redemption_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let rolled = t
-        .send(post(&format!("/coupon/consume/{carol_id}/rollback")).token(&t.token_a))
+    // The same fields as a form, and as multipart.
+    let form = t
+        .send(post("/campaigns").token(&t.token_a).form(&[
+            ("name", "Form"),
+            ("product_ids", "a,b"),
+            ("budget_uses", "5"),
+        ]))
         .await;
-    rolled.expect(200);
-    let again = t
-        .send(consume(&t, json!({"code": code, "customer_id": "carol"})))
+    assert_eq!(form.expect(201).json()["product_ids"], json!(["a", "b"]));
+    let multipart = t
+        .send(
+            post("/campaigns")
+                .token(&t.token_a)
+                .multipart(&[("name", "Multipart"), ("discount_fixed", "5")]),
+        )
         .await;
-    again.expect(200);
-    assert_eq!(details(&t, &code).await["availability_count"], 97);
+    multipart.expect(201);
+
+    // A page of two, newest first, then the rest.
+    let first = t.send(get("/campaigns?limit=2").token(&t.token_a)).await;
+    let first = first.expect(200).json();
+    assert_eq!(first["object"], "list");
+    assert_eq!(first["has_more"], true);
+    assert_eq!(first["data"][0]["name"], "Multipart");
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest = t
+        .send(get(&format!("/campaigns?limit=2&cursor={cursor}")).token(&t.token_a))
+        .await;
+    let rest = rest.expect(200).json();
+    assert_eq!(rest["has_more"], false);
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["data"][0]["campaign_id"], id.as_str());
+
+    let changed = change(
+        &t,
+        &id,
+        json!({"name": "Cyber Monday", "product_ids": null, "active": false}),
+    )
+    .await;
+    let changed = changed.expect(200).json();
+    assert_eq!(changed["name"], "Cyber Monday");
+    assert_eq!(changed["product_ids"], json!([]));
+    assert_eq!(changed["active"], false);
+    assert_eq!(
+        changed["discount"], made["discount"],
+        "untouched terms stay"
+    );
+
+    // Another tenant's campaign is not there for tenant B.
+    for request in [
+        get(&format!("/campaigns/{id}")),
+        put(&format!("/campaigns/{id}")).json(json!({"name": "x"})),
+        delete(&format!("/campaigns/{id}")),
+    ] {
+        t.send(request.token(&t.token_b))
+            .await
+            .assert_problem(404, "not_found");
+    }
+    let b_list = t.send(get("/campaigns").token(&t.token_b)).await;
+    assert_eq!(b_list.expect(200).json()["data"], json!([]));
+
+    let deleted = t
+        .send(delete(&format!("/campaigns/{id}")).token(&t.token_a))
+        .await;
+    deleted.expect(204);
+    t.send(get(&format!("/campaigns/{id}")).token(&t.token_a))
+        .await
+        .assert_problem(404, "not_found");
 }
 
 #[tokio::test]
-async fn validate_and_consume_price_the_order() {
+async fn bad_campaign_fields_are_refused_with_the_field_named() {
     let t = TestApp::new().await;
-    let code = t
-        .create_coupon(json!({
-            "availability_count": 5,
-            "discount_percent": "33.33",
-            "min_order_amount": "0.01",
-            "currency": "EUR",
-        }))
-        .await;
+    let too_many: Vec<String> = (0..101).map(|i| format!("p{i}")).collect();
     let cases = [
-        ("0.01", "0.00", "0.01"),
-        ("100", "33.33", "66.67"),
-        ("0.03", "0.01", "0.02"),
+        (json!({}), "name"),
+        (json!({"name": ""}), "name"),
+        (json!({"name": "x".repeat(101)}), "name"),
+        (json!({"name": "n", "budget_amount": "10"}), "currency"),
+        (json!({"name": "n", "budget_uses": 0}), "budget_uses"),
+        (
+            json!({"name": "n", "budget_amount": "-1", "currency": "EUR"}),
+            "budget_amount",
+        ),
+        (json!({"name": "n", "product_ids": too_many}), "product_ids"),
+        (
+            json!({"name": "n", "product_ids": ["a", "a"]}),
+            "product_ids",
+        ),
+        (
+            json!({"name": "n", "product_id": "a", "product_ids": ["b"]}),
+            "product_id",
+        ),
+        (
+            json!({"name": "n", "availability_count": 5}),
+            "availability_count",
+        ),
+        (
+            json!({"name": "n", "max_discount_amount": "0"}),
+            "max_discount_amount",
+        ),
+        (json!({"name": "n", "colour": "red"}), "colour"),
     ];
-    for (order, off, pay) in cases {
-        let validation = t
-            .send(
-                get(&format!(
-                    "/coupon/consume?code={code}&order_amount={order}&currency=eur"
-                ))
-                .token(&t.token_a),
-            )
-            .await
-            .json();
-        assert_eq!(validation["valid"], true, "{validation}");
-        assert_eq!(validation["pricing"]["discount_amount"], off, "{order}");
-        assert_eq!(validation["pricing"]["final_amount"], pay, "{order}");
+    for (fields, named) in cases {
+        let response = t
+            .send(post("/campaigns").token(&t.token_a).json(fields.clone()))
+            .await;
+        response.assert_problem(422, "invalid_request");
+        assert!(
+            response.json()["detail"].as_str().unwrap().contains(named),
+            "{fields}: {}",
+            response.text()
+        );
     }
-    t.send(consume(
-        &t,
-        json!({"code": code, "order_amount": "10", "currency": "USD"}),
-    ))
-    .await
-    .assert_problem(409, "currency_mismatch");
-    t.send(consume(&t, json!({"code": code})))
+    for path in [
+        "/campaigns/nope",
+        "/campaigns/cmp_00000000000000000000000000000000",
+    ] {
+        t.send(get(path).token(&t.token_a))
+            .await
+            .assert_problem(404, "not_found");
+    }
+    t.send(get("/campaigns?cursor=nope").token(&t.token_a))
         .await
         .assert_problem(422, "invalid_request");
-    t.send(consume(&t, json!({"code": code, "order_amount": "-1"})))
-        .await
-        .assert_problem(422, "invalid_request");
-    t.send(consume(&t, json!({"code": code, "order_amount": "0.1e3"})))
-        .await
-        .assert_problem(422, "invalid_request");
+}
 
-    let fixed = t
-        .create_coupon(json!({"discount_fixed": "10", "min_order_amount": "25"}))
+#[tokio::test]
+async fn campaign_codes_take_the_campaign_terms() {
+    let t = TestApp::new().await;
+    let made = create_campaign(
+        &t,
+        json!({"name": "Shoes", "discount_percent": 10, "currency": "EUR",
+               "max_discount_amount": "5.00", "product_ids": ["shoe", "boot"]}),
+    )
+    .await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let codes = codes(&t, id, 3, 2).await;
+    let custom = t
+        .send(
+            post("/coupon")
+                .token(&t.token_a)
+                .json(json!({"campaign_id": id, "code": "SHOES-VIP"})),
+        )
         .await;
-    t.send(consume(&t, json!({"code": fixed, "order_amount": "24.99"})))
+    let custom = custom.expect(201).json();
+    assert_eq!(custom["campaign_id"], id);
+    assert_eq!(
+        custom["discount"],
+        json!({"type": "percent", "value": "10.00"})
+    );
+    assert_eq!(custom["max_discount_amount"], "5.00");
+    assert_eq!(campaign(&t, id).await["coupon_count"], 4);
+
+    // Terms beside campaign_id, and a campaign that does not exist.
+    let beside = t
+        .send(
+            post("/coupon")
+                .token(&t.token_a)
+                .json(json!({"campaign_id": id, "discount_fixed": "3"})),
+        )
+        .await;
+    beside.assert_problem(422, "invalid_request");
+    let unknown = t
+        .send(
+            post("/coupon")
+                .token(&t.token_b)
+                .json(json!({"campaign_id": id})),
+        )
+        .await;
+    unknown.assert_problem(404, "not_found");
+    let listed = t
+        .send(get(&format!("/coupon?campaign_id={id}&limit=2")).token(&t.token_a))
+        .await;
+    let listed = listed.expect(200).json();
+    assert_eq!(listed["has_more"], true);
+    let cursor = listed["next_cursor"].as_str().unwrap();
+    let rest = t
+        .send(get(&format!("/coupon?campaign_id={id}&limit=2&cursor={cursor}")).token(&t.token_a))
+        .await;
+    let mut all: Vec<String> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest.json()["data"].as_array().unwrap())
+        .map(|c| c["code"].as_str().unwrap().to_owned())
+        .collect();
+    all.sort();
+    let mut expected: Vec<String> = codes
+        .iter()
+        .cloned()
+        .chain(["SHOES-VIP".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(all, expected);
+    t.send(get(&format!("/coupon?campaign_id={id}")).token(&t.token_b))
         .await
-        .assert_problem(409, "below_minimum_order");
-    let paid = t
-        .send(consume(&t, json!({"code": fixed, "order_amount": "25"})))
+        .assert_problem(404, "not_found");
+
+    // The campaign's product list, its cap on a percentage, its currency.
+    let code = &codes[0];
+    let refused = t
+        .send(get(&format!("/coupon/consume?code={code}&product_id=sock")).token(&t.token_a))
         .await;
-    paid.expect(200);
-    assert_eq!(paid.json()["pricing"]["discount_amount_minor"], 1000);
-    assert_eq!(paid.json()["pricing"]["final_amount"], "15.00");
+    assert_eq!(refused.expect(200).json()["reason"], "product_mismatch");
+    let consumed = t
+        .send(consume(
+            &t,
+            code,
+            "&product_id=boot&order_amount=80&currency=EUR",
+        ))
+        .await;
+    let consumed = consumed.expect(200).json();
+    assert_eq!(
+        consumed["pricing"]["discount_amount"], "5.00",
+        "10% of 80 capped at 5"
+    );
+    assert_eq!(consumed["campaign_id"], id);
+    assert_eq!(consumed["availability_count"], 1);
+    let small = t
+        .send(consume(
+            &t,
+            code,
+            "&product_id=shoe&order_amount=20&currency=EUR",
+        ))
+        .await;
+    assert_eq!(
+        small.expect(200).json()["pricing"]["discount_amount"],
+        "2.00"
+    );
+    t.send(consume(&t, code, ""))
+        .await
+        .assert_problem(409, "exhausted");
+    let spent = campaign(&t, id).await;
+    assert_eq!(spent["redeemed_count"], 2);
+    assert_eq!(spent["discount_total"], "7.00");
+
+    // A code's own uses and switch can change; its terms cannot.
+    let own = t
+        .send(
+            put(&format!("/coupon/{}", codes[1]))
+                .token(&t.token_a)
+                .json(json!({"availability_count": 7, "active": false})),
+        )
+        .await;
+    let own = own.expect(200).json();
+    assert_eq!(
+        (own["availability_count"].clone(), own["active"].clone()),
+        (json!(7), json!(false))
+    );
+    assert_eq!(
+        own["discount"],
+        json!({"type": "percent", "value": "10.00"})
+    );
+    let terms = t
+        .send(
+            put(&format!("/coupon/{}", codes[1]))
+                .token(&t.token_a)
+                .json(json!({"discount_fixed": "1"})),
+        )
+        .await;
+    terms.assert_problem(422, "invalid_request");
+    t.send(consume(&t, &codes[1], ""))
+        .await
+        .assert_problem(409, "inactive");
+}
+
+#[tokio::test]
+async fn one_write_switches_every_code_off_and_changes_every_code_terms() {
+    let t = TestApp::new().await;
+    let made = create_campaign(
+        &t,
+        json!({"name": "Spring", "discount_fixed": "3", "currency": "EUR"}),
+    )
+    .await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let codes = codes(&t, id, 20, 5).await;
+    // Every code read once, so consume has it cached as it was.
+    for code in &codes {
+        t.send(consume(&t, code, "&order_amount=10"))
+            .await
+            .expect(200);
+    }
+    change(&t, id, json!({"active": false})).await.expect(200);
+    for code in &codes {
+        t.send(consume(&t, code, "&order_amount=10"))
+            .await
+            .assert_problem(409, "inactive");
+        let checked = t
+            .send(get(&format!("/coupon/consume?code={code}")).token(&t.token_a))
+            .await;
+        assert_eq!(checked.expect(200).json()["reason"], "inactive");
+    }
+    change(&t, id, json!({"active": true, "discount_fixed": "4"}))
+        .await
+        .expect(200);
+    for code in &codes {
+        let consumed = t.send(consume(&t, code, "&order_amount=10")).await;
+        assert_eq!(
+            consumed.expect(200).json()["pricing"]["discount_amount"],
+            "4.00"
+        );
+    }
+    let spent = campaign(&t, id).await;
+    assert_eq!(spent["redeemed_count"], 40);
+    assert_eq!(spent["discount_total"], "140.00");
+}
+
+#[tokio::test]
+async fn a_campaign_with_codes_is_not_deleted() {
+    let t = TestApp::new().await;
+    let made = create_campaign(&t, json!({"name": "Soon gone"})).await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let codes = codes(&t, id, 2, 1).await;
+    let refused = t
+        .send(delete(&format!("/campaigns/{id}")).token(&t.token_a))
+        .await;
+    refused.assert_problem(409, "campaign_not_empty");
+    for code in &codes {
+        t.send(delete(&format!("/coupon/{code}")).token(&t.token_a))
+            .await
+            .expect(204);
+    }
+    assert_eq!(campaign(&t, id).await["coupon_count"], 0);
+    t.send(delete(&format!("/campaigns/{id}")).token(&t.token_a))
+        .await
+        .expect(204);
+    // Its codes' redemptions stay in the log; a code made for it now has
+    // no campaign to join.
+    let orphan = t
+        .send(
+            post("/coupon")
+                .token(&t.token_a)
+                .json(json!({"campaign_id": id})),
+        )
+        .await;
+    orphan.assert_problem(404, "not_found");
+}
+
+/// 10 codes of 100 uses in a campaign that may pay for 50 uses (by count
+/// or by money), 300 consumes at once spread over the codes: exactly 50
+/// succeed, the rest are refused `budget_exhausted`, 50 log rows.
+async fn a_budget_holds_under_300_concurrent_consumes(budget: Value, extra: &str) {
+    let t = TestApp::new().await;
+    let mut fields = json!({"name": "Flash", "discount_fixed": "1", "currency": "EUR"});
+    fields
+        .as_object_mut()
+        .unwrap()
+        .extend(budget.as_object().unwrap().clone());
+    let made = create_campaign(&t, fields).await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let codes = codes(&t, id, 10, 100).await;
+
+    let requests = (0..300).map(|i| t.send(consume(&t, &codes[i % 10], extra)));
+    let responses = join_all(requests).await;
+    let successes: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
+    let refused: Vec<_> = responses.iter().filter(|r| r.status != 200).collect();
+    assert_eq!(successes.len(), 50, "exactly the budget's uses succeed");
+    assert_eq!(refused.len(), 250);
+    for response in &refused {
+        response.assert_problem(409, "budget_exhausted");
+    }
+    let ids: BTreeSet<String> = successes
+        .iter()
+        .map(|r| r.string("redemption_id"))
+        .collect();
+    assert_eq!(ids.len(), 50);
+    assert_eq!(
+        logged(&t, &successes).await,
+        ids,
+        "one log row per use, no other"
+    );
+
+    let spent = campaign(&t, id).await;
+    assert_eq!(spent["redeemed_count"], 50);
+    assert_eq!(spent["discount_total"], "50.00");
+    let left: u64 = {
+        let mut left = 0;
+        for code in &codes {
+            let coupon = t
+                .send(get(&format!("/coupon?code={code}")).token(&t.token_a))
+                .await;
+            left += coupon.json()["availability_count"].as_u64().unwrap();
+        }
+        left
+    };
+    assert_eq!(
+        left,
+        1_000 - 50,
+        "every code gave exactly the uses that succeeded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_use_budget_holds_under_concurrent_consumes() {
+    a_budget_holds_under_300_concurrent_consumes(json!({"budget_uses": 50}), "&order_amount=10")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_money_budget_holds_under_concurrent_consumes() {
+    // 50.00 over eight shards is 6.25 each: the last uses need the
+    // quarters of several shards moved into one.
+    a_budget_holds_under_300_concurrent_consumes(
+        json!({"budget_amount": "50.00"}),
+        "&order_amount=10",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_money_budget_refuses_the_discount_it_cannot_pay_and_needs_an_order() {
+    let t = TestApp::new().await;
+    let made = create_campaign(
+        &t,
+        json!({"name": "Capped", "discount_percent": 50, "currency": "EUR", "budget_amount": "30"}),
+    )
+    .await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let code = &codes(&t, id, 1, 10).await[0];
+    t.send(consume(&t, code, ""))
+        .await
+        .assert_problem(422, "invalid_request");
+    t.send(consume(&t, code, "&order_amount=40"))
+        .await
+        .expect(200);
+    // 10.00 left: a 12.50 discount does not fit, a 10.00 one does.
+    let checked = t
+        .send(get(&format!("/coupon/consume?code={code}&order_amount=25")).token(&t.token_a))
+        .await;
+    assert_eq!(checked.expect(200).json()["reason"], "budget_exhausted");
+    t.send(consume(&t, code, "&order_amount=25"))
+        .await
+        .assert_problem(409, "budget_exhausted");
+    t.send(consume(&t, code, "&order_amount=20"))
+        .await
+        .expect(200);
+    let spent = campaign(&t, id).await;
+    assert_eq!(spent["budget_amount_left"], "0.00");
+    assert_eq!(spent["discount_total"], "30.00");
+}
+
+#[tokio::test]
+async fn a_rollback_gives_its_budget_back() {
+    let t = TestApp::new().await;
+    let made = create_campaign(&t, json!({"name": "One", "budget_uses": 1})).await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let codes = codes(&t, id, 2, 5).await;
+    let first = t.send(consume(&t, &codes[0], "")).await;
+    let redemption = first.expect(200).string("redemption_id");
+    t.send(consume(&t, &codes[1], ""))
+        .await
+        .assert_problem(409, "budget_exhausted");
+    let reversed = t
+        .send(post(&format!("/coupon/consume/{redemption}/rollback")).token(&t.token_a))
+        .await;
+    assert_eq!(reversed.expect(200).json()["campaign_id"], id);
+    assert_eq!(campaign(&t, id).await["budget_uses_left"], 1);
+    t.send(consume(&t, &codes[1], "")).await.expect(200);
+    t.send(consume(&t, &codes[0], ""))
+        .await
+        .assert_problem(409, "budget_exhausted");
+}
+
+#[tokio::test]
+async fn a_budget_moves_but_never_below_what_is_spent() {
+    let t = TestApp::new().await;
+    let made = create_campaign(&t, json!({"name": "Moving", "budget_uses": 5})).await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let code = &codes(&t, id, 1, 100).await[0];
+    for _ in 0..3 {
+        t.send(consume(&t, code, "")).await.expect(200);
+    }
+    let below = change(&t, id, json!({"budget_uses": 2})).await;
+    below.assert_problem(422, "invalid_request");
+    assert!(
+        below.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("budget_uses")
+    );
+    let lowered = change(&t, id, json!({"budget_uses": 4})).await;
+    assert_eq!(lowered.expect(200).json()["budget_uses_left"], 1);
+    t.send(consume(&t, code, "")).await.expect(200);
+    t.send(consume(&t, code, ""))
+        .await
+        .assert_problem(409, "budget_exhausted");
+    // Unlimited, then limited again: what was spent in between counts.
+    change(&t, id, json!({"budget_uses": null}))
+        .await
+        .expect(200);
+    for _ in 0..3 {
+        t.send(consume(&t, code, "")).await.expect(200);
+    }
+    let limited = change(&t, id, json!({"budget_uses": 8})).await;
+    assert_eq!(limited.expect(200).json()["budget_uses_left"], 1);
+    t.send(consume(&t, code, "")).await.expect(200);
+    t.send(consume(&t, code, ""))
+        .await
+        .assert_problem(409, "budget_exhausted");
+}
+
+#[tokio::test]
+async fn a_reservation_holds_budget_until_released_or_consumed() {
+    let t = TestApp::new().await;
+    let made = create_campaign(&t, json!({"name": "Held", "discount_fixed": "5", "currency": "EUR", "budget_uses": 1, "budget_amount": "5"})).await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let codes = codes(&t, id, 2, 5).await;
+    let held = t
+        .send(
+            post(&format!(
+                "/coupon/reserve?code={}&order_amount=20",
+                codes[0]
+            ))
+            .token(&t.token_a),
+        )
+        .await;
+    let reservation = held.expect(201).string("reservation_id");
+    let spent = campaign(&t, id).await;
+    assert_eq!(
+        (
+            spent["reserved_count"].clone(),
+            spent["budget_uses_left"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+    t.send(consume(&t, &codes[1], "&order_amount=20"))
+        .await
+        .assert_problem(409, "budget_exhausted");
+    t.send(delete(&format!("/coupon/reserve/{reservation}")).token(&t.token_a))
+        .await
+        .expect(204);
+    assert_eq!(campaign(&t, id).await["budget_uses_left"], 1);
+
+    let held = t
+        .send(
+            post(&format!(
+                "/coupon/reserve?code={}&order_amount=20",
+                codes[1]
+            ))
+            .token(&t.token_a),
+        )
+        .await;
+    let reservation = held.expect(201).string("reservation_id");
+    let converted = t
+        .send(consume(
+            &t,
+            &codes[1],
+            &format!("&reservation_id={reservation}&order_amount=20"),
+        ))
+        .await;
+    assert_eq!(
+        converted.expect(200).json()["pricing"]["discount_amount"],
+        "5.00"
+    );
+    let spent = campaign(&t, id).await;
+    assert_eq!(spent["reserved_count"], 0);
+    assert_eq!(spent["redeemed_count"], 1);
+    assert_eq!(spent["discount_total"], "5.00");
+    assert_eq!(spent["budget_amount_left"], "0.00");
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 14] = [
     "redemption_id",
     "kind",
     "reverses",
@@ -23,6 +23,7 @@ const HEADER: [&str; 13] = [
     "order_amount",
     "discount_amount",
     "consumed_at (UTC)",
+    "campaign_id",
 ];
 
 /// Consumes `n` uses of a fresh coupon of the token's tenant; the redemptions.

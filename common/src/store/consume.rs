@@ -67,6 +67,7 @@ pub trait ConsumeStore: Send + Sync {
 /// Where each write of a consume transaction sits.
 struct ConsumeSlots {
     take: Slot,
+    budget: Option<Slot>,
     row: Slot,
     customer: Option<Slot>,
     reservation: Option<Slot>,
@@ -104,7 +105,8 @@ impl ConsumeStore for DynamoStore {
                 _ => None,
             };
             let mut tx = self.transaction();
-            let (take_slot, shard) = source.write(&mut tx)?;
+            let taken = source.write(&mut tx)?;
+            let shard = taken.shard;
             let redemption = Redemption {
                 redemption_id: Redemption::new_id(now),
                 kind: RedemptionKind::Consume,
@@ -124,6 +126,7 @@ impl ConsumeStore for DynamoStore {
                 pricing: seen.pricing(redeem),
                 reservation_id: reservation.map(|r| r.reservation_id.clone()),
                 shard,
+                campaign: taken.budget.as_ref().map(|(_, spent)| spent.clone()),
                 consumed_at: now,
             };
             let after = Coupon {
@@ -147,7 +150,8 @@ impl ConsumeStore for DynamoStore {
                 Item::new(),
             )?;
             let mut slots = ConsumeSlots {
-                take: take_slot,
+                take: taken.slot,
+                budget: taken.budget.map(|(slot, _)| slot),
                 row,
                 customer: None,
                 reservation: None,
@@ -205,6 +209,10 @@ impl ConsumeStore for DynamoStore {
             }
             if let Some(current) = cancelled.failed(slots.take) {
                 source.after_failure(current, shard).await?;
+                continue;
+            }
+            if let Some(current) = cancelled.failed(slots.budget) {
+                source.after_budget_failure(current).await?;
                 continue;
             }
             if cancelled.refused(slots.customer) {

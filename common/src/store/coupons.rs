@@ -15,6 +15,7 @@ use super::transact::{ATTEMPTS, Attempts, is_condition_failure, write_failed};
 use super::{DynamoStore, Missing, Page, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch};
+use crate::invalid::Invalid;
 use crate::tenant::TenantId;
 
 /// Conditional puts in flight at once when inserting many coupons.
@@ -112,6 +113,11 @@ impl DynamoStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Coupon>> {
         let (expression, values) = patch_expression(patch, now, true);
+        let mut condition = "attribute_exists(PK) AND attribute_not_exists(shards)".to_owned();
+        if patch.changes_terms() {
+            // A campaign code's terms are its campaign's.
+            condition.push_str(" AND attribute_not_exists(campaign_id)");
+        }
         let result = self
             .client()
             .update_item()
@@ -119,14 +125,19 @@ impl DynamoStore {
             .key(PK, s(coupon_pk(tenant, code)))
             .key(SK, s(COUPON_SK))
             .update_expression(&expression)
-            .condition_expression("attribute_exists(PK) AND attribute_not_exists(shards)")
+            .condition_expression(condition)
             .set_expression_attribute_values(Some(values.clone()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         let current = match result {
-            Ok(output) => return coupon_from(&output.attributes.unwrap_or_default()).map(Some),
+            Ok(output) => {
+                let mut updated = [coupon_from(&output.attributes.unwrap_or_default())?];
+                self.join_campaigns(tenant, &mut updated).await?;
+                let [updated] = updated;
+                return Ok(Some(updated));
+            }
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
                     c.item().map(coupon_from).transpose()?
@@ -139,6 +150,16 @@ impl DynamoStore {
         let Some(current) = current else {
             return Err(StoreError::NotFound(Missing::Coupon));
         };
+        if let Some(campaign) = current
+            .campaign_id
+            .as_ref()
+            .filter(|_| patch.changes_terms())
+        {
+            return Err(StoreError::Invalid(Invalid(format!(
+                "coupon {code} takes its terms from campaign {campaign}: change the campaign, \
+                 or only availability_count and active here"
+            ))));
+        }
         let (expression, values) = patch_expression(patch, now, false);
         if !self
             .update_sharded(tenant, &current, &expression, values, patch.uses_left)
@@ -193,6 +214,7 @@ impl CouponStore for DynamoStore {
         };
         let mut coupon = [coupon_from(&item)?];
         self.add_shard_counts(tenant, &mut coupon).await?;
+        self.join_campaigns(tenant, &mut coupon).await?;
         let [coupon] = coupon;
         Ok(Some(coupon))
     }
@@ -219,6 +241,7 @@ impl CouponStore for DynamoStore {
             .map(coupon_from)
             .collect::<StoreResult<Vec<_>>>()?;
         self.add_shard_counts(tenant, &mut items).await?;
+        self.join_campaigns(tenant, &mut items).await?;
         let next = more.then(|| items.last().map(|c| c.code.clone())).flatten();
         Ok(Page { items, next })
     }
@@ -264,6 +287,17 @@ impl CouponStore for DynamoStore {
             )?;
             for shard in 0..coupon.shards {
                 tx.delete(shard_key(tenant, code, shard), None, Item::new())?;
+            }
+            // Counted out of its campaign in the same write: a campaign
+            // without codes may be deleted.
+            if let Some(campaign) = &coupon.campaign_id {
+                tx.update(
+                    (campaign_pk(tenant, campaign), CAMPAIGN_SK.to_owned()),
+                    "ADD coupon_count :minus_one",
+                    "coupon_count >= :one",
+                    &[],
+                    Item::from([(":minus_one".into(), n(-1)), (":one".into(), n(1))]),
+                )?;
             }
             let leftovers = DeletedCoupon {
                 tenant: tenant.clone(),

@@ -2,17 +2,21 @@
 //! table, and the reads every operation shares. Each operation family
 //! implements its trait in a file of its own.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 
 use super::item::*;
 use super::schema::*;
-use super::transact::{ATTEMPTS, Attempts, Cancelled, Transaction, unavailable};
+use super::transact::{ATTEMPTS, Attempts, Cancelled, Key, Transaction, unavailable};
 use super::{StoreError, StoreResult};
 
 /// Log rows one Query of one log shard reads: eight shards of a day side
 /// by side stay a few megabytes in memory.
 const LOG_PAGE_ROWS: i32 = 1_000;
+/// Keys one `BatchGetItem` may ask for.
+const BATCH_GET_KEYS: usize = 100;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -113,12 +117,26 @@ impl DynamoStore {
         start: Option<Item>,
         newest_first: bool,
     ) -> StoreResult<(Vec<Item>, bool)> {
+        self.index_page((GSI1, GSI1PK), pk, limit, start, newest_first)
+            .await
+    }
+
+    /// `gsi1_page` of any index, named with its partition key attribute.
+    pub(super) async fn index_page(
+        &self,
+        (index, pk_attribute): (&str, &str),
+        pk: String,
+        limit: u32,
+        start: Option<Item>,
+        newest_first: bool,
+    ) -> StoreResult<(Vec<Item>, bool)> {
         let output = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("GSI1PK = :pk")
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_attribute)
             .expression_attribute_values(":pk", s(pk))
             .scan_index_forward(!newest_first)
             .limit(limit as i32 + 1)
@@ -130,6 +148,60 @@ impl DynamoStore {
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
         Ok((items, more))
+    }
+
+    /// The items at `keys` that exist, by partition key (every key must
+    /// have its own), read strongly consistent, 100 to a `BatchGetItem`.
+    pub(super) async fn get_many(&self, keys: Vec<Key>) -> StoreResult<HashMap<String, Item>> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(BATCH_GET_KEYS) {
+            let mut pending: Option<Vec<Item>> = Some(
+                chunk
+                    .iter()
+                    .map(|(pk, sk)| Item::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]))
+                    .collect(),
+            );
+            let mut attempts = Attempts::new(ATTEMPTS);
+            while attempts.another() {
+                let Some(keys) = pending.take().filter(|k| !k.is_empty()) else {
+                    break;
+                };
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                let items = output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default();
+                for item in items {
+                    if let Some(pk) = item.get(PK).and_then(|v| v.as_s().ok()) {
+                        found.insert(pk.clone(), item);
+                    }
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys);
+                if pending.as_ref().is_some_and(|k| !k.is_empty()) {
+                    attempts.back_off().await;
+                }
+            }
+            if pending.is_some_and(|k| !k.is_empty()) {
+                return Err(StoreError::Unavailable(
+                    "DynamoDB kept reads unprocessed".into(),
+                ));
+            }
+        }
+        Ok(found)
     }
 
     /// Deletes items by key, 25 to a batch, retrying what DynamoDB leaves

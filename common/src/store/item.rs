@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use super::schema::*;
+use crate::campaign::{Budget, BudgetTaken, Campaign, CampaignId, Offer, shares};
 use crate::code::CouponCode;
 use crate::coupon::{
     Coupon, Discount, Pricing, Redemption, RedemptionKind, Reservation, ReservationState,
@@ -111,6 +112,13 @@ pub fn coupon_item(tenant: &TenantId, coupon: &Coupon) -> Item {
         item.insert("redeemed_count".into(), n(coupon.redeemed_count));
         item.insert("reserved_count".into(), n(coupon.reserved_count));
     }
+    if let Some(campaign) = &coupon.campaign_id {
+        // A campaign code takes its terms from the campaign, read with it.
+        item.insert("campaign_id".into(), s(campaign.as_str()));
+        item.insert(GSI2PK.into(), s(campaign_codes_gsi2pk(tenant, campaign)));
+        item.insert(GSI2SK.into(), s(coupon.code.as_str()));
+        return item;
+    }
     insert_optional(&mut item, "starts_at", coupon.starts_at.map(time));
     insert_optional(&mut item, "expires_at", coupon.expires_at.map(time));
     insert_optional(
@@ -131,6 +139,198 @@ pub fn coupon_item(tenant: &TenantId, coupon: &Coupon) -> Item {
         coupon.discount,
     );
     item
+}
+
+/// The campaign a coupon item belongs to, if any.
+pub fn campaign_id_of(item: &Item) -> Result<Option<CampaignId>, StoreError> {
+    get_s(item, "campaign_id")
+        .map(|id| CampaignId::parse(id).map_err(|_| corrupt(item, "campaign_id")))
+        .transpose()
+}
+
+/// A campaign item: its offer (the same attributes a coupon's terms use),
+/// budget and counts of codes. What it has spent lives in its shards.
+pub fn campaign_item(tenant: &TenantId, campaign: &Campaign) -> Item {
+    let offer = &campaign.offer;
+    let mut item = Item::from([
+        (PK.into(), s(campaign_pk(tenant, &campaign.id))),
+        (SK.into(), s(CAMPAIGN_SK)),
+        (GSI1PK.into(), s(campaigns_gsi1pk(tenant))),
+        (GSI1SK.into(), s(campaign.id.as_str())),
+        ("type".into(), s("campaign")),
+        ("campaign_id".into(), s(campaign.id.as_str())),
+        ("name".into(), s(&campaign.name)),
+        ("active".into(), AttributeValue::Bool(campaign.active)),
+        ("revision".into(), n(campaign.revision)),
+        ("shards".into(), n(campaign.shards)),
+        ("coupon_count".into(), n(campaign.coupon_count)),
+        ("created_at".into(), time(campaign.created_at)),
+        ("updated_at".into(), time(campaign.updated_at)),
+    ]);
+    for (name, value) in offer_attrs(offer, &campaign.budget) {
+        insert_optional(&mut item, name, value);
+    }
+    item
+}
+
+/// The attributes of an offer and budget, `None` where a term is not set.
+pub fn offer_attrs(offer: &Offer, budget: &Budget) -> [(&'static str, Option<AttributeValue>); 13] {
+    let discount = offer.discount.map(discount_attrs);
+    [
+        ("product_id", offer.product_id.clone().map(s)),
+        (
+            "product_ids",
+            (!offer.product_ids.is_empty())
+                .then(|| AttributeValue::L(offer.product_ids.iter().map(s).collect())),
+        ),
+        ("promo_type", offer.promo_type.clone().map(s)),
+        ("currency", offer.currency.clone().map(s)),
+        ("discount_type", discount.clone().map(|(kind, _)| kind)),
+        ("discount_value", discount.map(|(_, value)| value)),
+        (
+            "min_order_amount",
+            offer.min_order_amount.map(|m| n(m.minor())),
+        ),
+        (
+            "max_discount_amount",
+            offer.max_discount_amount.map(|m| n(m.minor())),
+        ),
+        ("max_uses_per_customer", offer.max_uses_per_customer.map(n)),
+        ("starts_at", offer.starts_at.map(time)),
+        ("expires_at", offer.expires_at.map(time)),
+        ("budget_uses", budget.uses.map(n)),
+        ("budget_amount", budget.amount.map(|m| n(m.minor()))),
+    ]
+}
+
+pub fn campaign_from(item: &Item) -> Result<Campaign, StoreError> {
+    let product_ids = match item.get("product_ids") {
+        None => Vec::new(),
+        Some(list) => list
+            .as_l()
+            .map_err(|_| corrupt(item, "product_ids"))?
+            .iter()
+            .map(|v| v.as_s().cloned().map_err(|_| corrupt(item, "product_ids")))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(Campaign {
+        id: CampaignId::parse(req(item, get_s(item, "campaign_id"), "campaign_id")?)
+            .map_err(|_| corrupt(item, "campaign_id"))?,
+        name: req(item, get_s(item, "name"), "name")?.to_owned(),
+        offer: Offer {
+            product_id: get_s(item, "product_id").map(str::to_owned),
+            product_ids,
+            promo_type: get_s(item, "promo_type").map(str::to_owned),
+            discount: discount_of(item)?,
+            currency: get_s(item, "currency").map(str::to_owned),
+            min_order_amount: get_n(item, "min_order_amount").map(Money::from_minor),
+            max_discount_amount: get_n(item, "max_discount_amount").map(Money::from_minor),
+            max_uses_per_customer: get_n(item, "max_uses_per_customer"),
+            starts_at: get_time(item, "starts_at"),
+            expires_at: get_time(item, "expires_at"),
+        },
+        active: req(
+            item,
+            item.get("active").and_then(|v| v.as_bool().ok()).copied(),
+            "active",
+        )?,
+        budget: Budget {
+            uses: get_n(item, "budget_uses"),
+            amount: get_n(item, "budget_amount").map(Money::from_minor),
+        },
+        revision: req(item, get_n(item, "revision"), "revision")?,
+        shards: req(item, get_n(item, "shards"), "shards")?,
+        coupon_count: req(item, get_n(item, "coupon_count"), "coupon_count")?,
+        spent: None,
+        created_at: req_time(item, "created_at")?,
+        updated_at: req_time(item, "updated_at")?,
+    })
+}
+
+/// One budget shard as stored. `uses_left` and `amount_left` are kept
+/// for every shard and may go below zero where the campaign has no such
+/// budget (`limits_*` false): a budget set later starts from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetShard {
+    pub revision: u64,
+    pub limits_uses: bool,
+    pub limits_amount: bool,
+    pub uses_left: i64,
+    pub amount_left: i64,
+    pub redeemed_count: u64,
+    pub discount_total: u64,
+    pub held_uses: u64,
+    pub held_amount: u64,
+}
+
+pub fn budget_shard_from(item: &Item) -> Result<BudgetShard, StoreError> {
+    Ok(BudgetShard {
+        revision: req(item, get_n(item, "revision"), "revision")?,
+        limits_uses: get_flag(item, "limits_uses"),
+        limits_amount: get_flag(item, "limits_amount"),
+        uses_left: req(item, get_n(item, "uses_left"), "uses_left")?,
+        amount_left: req(item, get_n(item, "amount_left"), "amount_left")?,
+        redeemed_count: req(item, get_n(item, "redeemed_count"), "redeemed_count")?,
+        discount_total: req(item, get_n(item, "discount_total"), "discount_total")?,
+        held_uses: req(item, get_n(item, "held_uses"), "held_uses")?,
+        held_amount: req(item, get_n(item, "held_amount"), "held_amount")?,
+    })
+}
+
+/// The budget shards of a new campaign, each budget split evenly.
+pub fn budget_shard_items(tenant: &TenantId, campaign: &Campaign) -> Vec<Item> {
+    let uses = shares(campaign.budget.uses.unwrap_or(0), campaign.shards);
+    let amount = shares(
+        campaign.budget.amount.map_or(0, Money::minor),
+        campaign.shards,
+    );
+    (0..campaign.shards as usize)
+        .map(|shard| {
+            Item::from([
+                (
+                    PK.into(),
+                    s(budget_shard_pk(tenant, &campaign.id, shard as u32)),
+                ),
+                (SK.into(), s(BUDGET_SHARD_SK)),
+                ("type".into(), s("campaign_budget_shard")),
+                ("campaign_id".into(), s(campaign.id.as_str())),
+                ("revision".into(), n(campaign.revision)),
+                (
+                    "limits_uses".into(),
+                    AttributeValue::Bool(campaign.budget.uses.is_some()),
+                ),
+                (
+                    "limits_amount".into(),
+                    AttributeValue::Bool(campaign.budget.amount.is_some()),
+                ),
+                ("uses_left".into(), n(uses[shard])),
+                ("amount_left".into(), n(amount[shard])),
+                ("redeemed_count".into(), n(0)),
+                ("discount_total".into(), n(0)),
+                ("held_uses".into(), n(0)),
+                ("held_amount".into(), n(0)),
+            ])
+        })
+        .collect()
+}
+
+fn insert_budget_taken(item: &mut Item, taken: &Option<BudgetTaken>) {
+    if let Some(taken) = taken {
+        item.insert("campaign_id".into(), s(taken.campaign_id.as_str()));
+        item.insert("budget_shard".into(), n(taken.shard));
+        item.insert("budget_amount".into(), n(taken.amount.minor()));
+    }
+}
+
+fn budget_taken_of(item: &Item) -> Result<Option<BudgetTaken>, StoreError> {
+    let Some(campaign_id) = campaign_id_of(item)? else {
+        return Ok(None);
+    };
+    Ok(Some(BudgetTaken {
+        campaign_id,
+        shard: req(item, get_n(item, "budget_shard"), "budget_shard")?,
+        amount: Money::from_minor(req(item, get_n(item, "budget_amount"), "budget_amount")?),
+    }))
 }
 
 fn insert_optional(item: &mut Item, name: &str, value: Option<AttributeValue>) {
@@ -225,6 +425,8 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         )?,
         created_at: req_time(item, "created_at")?,
         updated_at: req_time(item, "updated_at")?,
+        campaign_id: campaign_id_of(item)?,
+        campaign: None,
     })
 }
 
@@ -260,6 +462,7 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
         redemption.reservation_id.clone().map(s),
     );
     insert_optional(&mut item, "shard", redemption.shard.map(n));
+    insert_budget_taken(&mut item, &redemption.campaign);
     if let Some(pricing) = &redemption.pricing {
         item.insert("order_amount".into(), n(pricing.order_amount.minor()));
         item.insert("discount_amount".into(), n(pricing.discount_amount.minor()));
@@ -303,6 +506,7 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
         pricing,
         reservation_id: get_s(item, "reservation_id").map(str::to_owned),
         shard: get_n(item, "shard"),
+        campaign: budget_taken_of(item)?,
         consumed_at: req_time(item, "consumed_at")?,
     })
 }
@@ -310,7 +514,7 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
 /// A job: its request (format, coupon template, seed), progress and lease.
 pub fn job_item(tenant: &TenantId, job: &Job) -> Result<Item, StoreError> {
     let mut template = coupon_item(tenant, &job.template);
-    for key in [PK, SK, GSI1PK, GSI1SK] {
+    for key in [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK] {
         template.remove(key);
     }
     let format = serde_json::to_string(&job.format)
@@ -425,6 +629,7 @@ pub fn reservation_item(tenant: &TenantId, reservation: &Reservation) -> Item {
         item.insert("counted_for_customer".into(), AttributeValue::Bool(true));
     }
     insert_optional(&mut item, "shard", reservation.shard.map(n));
+    insert_budget_taken(&mut item, &reservation.campaign);
     item
 }
 
@@ -436,6 +641,7 @@ pub fn reservation_from(item: &Item) -> Result<Reservation, StoreError> {
         customer_id: get_s(item, "customer_id").map(str::to_owned),
         counted_for_customer: get_flag(item, "counted_for_customer"),
         shard: get_n(item, "shard"),
+        campaign: budget_taken_of(item)?,
         state: get_s(item, "state")
             .and_then(ReservationState::parse)
             .ok_or_else(|| corrupt(item, "state"))?,

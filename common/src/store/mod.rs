@@ -2,6 +2,8 @@
 //! against the single table described in the README.
 
 mod buckets;
+mod budget;
+mod campaigns;
 mod cleanup;
 mod consume;
 mod coupons;
@@ -22,6 +24,7 @@ mod take;
 mod tenants;
 mod transact;
 
+pub use campaigns::{CampaignPatch, CampaignStore};
 pub use cleanup::{CLEANUP_TYPE, CleanupStore, DeletedCoupon};
 pub use consume::{ConsumeRequest, ConsumeStore, Consumed};
 pub use coupons::CouponStore;
@@ -66,6 +69,19 @@ pub enum StoreError {
     /// The tenant has this many bulk jobs not finished yet.
     #[error("{0} unfinished jobs")]
     TooManyJobs(u32),
+    /// A change the domain refuses, found only against the stored state.
+    #[error(transparent)]
+    Invalid(#[from] crate::invalid::Invalid),
+    /// A campaign that still has this many codes cannot be deleted.
+    #[error("the campaign has {0} codes")]
+    CampaignNotEmpty(u64),
+    /// A budget lowered below what the campaign has spent (and holds).
+    #[error("{field} {asked} is below the {spent} the campaign has spent or holds")]
+    BudgetBelowSpent {
+        field: &'static str,
+        asked: String,
+        spent: String,
+    },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -74,6 +90,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     Coupon,
+    Campaign,
     Reservation,
     Redemption,
     Tenant,
@@ -84,6 +101,7 @@ impl Missing {
     pub fn noun(self) -> &'static str {
         match self {
             Missing::Coupon => "coupon",
+            Missing::Campaign => "campaign",
             Missing::Reservation => "reservation",
             Missing::Redemption => "redemption",
             Missing::Tenant => "tenant",
@@ -92,9 +110,10 @@ impl Missing {
     }
 }
 
-/// A page of results and where the next one starts.
+/// A page of results and where the next one starts (after the key of
+/// its last item: a code, or a campaign id).
 #[derive(Debug)]
-pub struct Page<T> {
+pub struct Page<T, After = CouponCode> {
     pub items: Vec<T>,
-    pub next: Option<CouponCode>,
+    pub next: Option<After>,
 }

@@ -8,12 +8,14 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+use super::budget;
 use super::customers::uncount_customer_use;
 use super::item::*;
 use super::schema::*;
 use super::shards::shard_key;
 use super::transact::{ATTEMPTS, Attempts, Cancelled, Slot, Transaction, unavailable};
 use super::{DynamoStore, Missing, StoreError, StoreResult};
+use crate::campaign::BudgetTaken;
 use crate::code::CouponCode;
 use crate::coupon::{Redemption, Reservation, ReservationState};
 use crate::refusal::Refusal;
@@ -136,8 +138,8 @@ impl ReleaseStore for DynamoStore {
 }
 
 /// Where a use given back was counted.
-#[derive(Clone, Copy)]
-enum Counted {
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Counted {
     /// As redeemed: a rolled-back redemption.
     Redeemed,
     /// As reserved: a released reservation.
@@ -152,6 +154,9 @@ pub(super) struct GiveBack<'a> {
     /// Still to give back: cleared once the transaction shows it cannot be.
     use_to_coupon: bool,
     customer: Option<&'a str>,
+    /// A campaign code's budget, back to its campaign while that exists
+    /// (whether or not the coupon still does).
+    budget: Option<&'a BudgetTaken>,
 }
 
 /// Where `GiveBack::push` put its writes.
@@ -159,6 +164,7 @@ pub(super) struct GiveBack<'a> {
 pub(super) struct GiveBackSlots {
     use_to_coupon: Option<Slot>,
     customer: Option<Slot>,
+    budget: Option<Slot>,
 }
 
 impl<'a> GiveBack<'a> {
@@ -173,6 +179,7 @@ impl<'a> GiveBack<'a> {
                 .customer_id
                 .as_deref()
                 .filter(|_| row.counted_for_customer),
+            budget: row.campaign.as_ref(),
         }
     }
 
@@ -187,6 +194,7 @@ impl<'a> GiveBack<'a> {
                 .customer_id
                 .as_deref()
                 .filter(|_| held.counted_for_customer),
+            budget: held.campaign.as_ref(),
         }
     }
 
@@ -204,7 +212,11 @@ impl<'a> GiveBack<'a> {
         let mut slots = GiveBackSlots {
             use_to_coupon: None,
             customer: None,
+            budget: None,
         };
+        if let Some(taken) = self.budget {
+            slots.budget = Some(budget::push_give_back(tx, tenant, taken, self.counted)?);
+        }
         if !self.use_to_coupon {
             return Ok(slots);
         }
@@ -263,7 +275,11 @@ impl<'a> GiveBack<'a> {
     /// Drops what the cancellation shows cannot be given back; `false`
     /// when neither write failed its condition.
     pub(super) fn after(&mut self, cancelled: &Cancelled, slots: GiveBackSlots) -> bool {
-        if cancelled.refused(slots.use_to_coupon) {
+        if cancelled.refused(slots.budget) {
+            // The campaign is gone: nothing to give its budget back to.
+            self.budget = None;
+            true
+        } else if cancelled.refused(slots.use_to_coupon) {
             // Deleted, or its code taken by a later coupon: nothing goes back.
             self.use_to_coupon = false;
             true

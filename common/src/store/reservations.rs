@@ -51,7 +51,8 @@ impl ReservationStore for DynamoStore {
             let seen = &source.seen;
             let count_customer = seen.max_uses_per_customer.zip(redeem.customer_id.clone());
             let mut tx = self.transaction();
-            let (take, shard) = source.write(&mut tx)?;
+            let taken = source.write(&mut tx)?;
+            let (take, shard) = (taken.slot, taken.shard);
             let reservation = Reservation {
                 reservation_id: uuid::Uuid::new_v4().to_string(),
                 code: seen.code.clone(),
@@ -59,6 +60,7 @@ impl ReservationStore for DynamoStore {
                 customer_id: redeem.customer_id.clone(),
                 counted_for_customer: count_customer.is_some(),
                 shard,
+                campaign: taken.budget.as_ref().map(|(_, held)| held.clone()),
                 state: ReservationState::Held,
                 created_at: now,
                 expires_at,
@@ -91,6 +93,10 @@ impl ReservationStore for DynamoStore {
             }
             if let Some(current) = cancelled.failed(take) {
                 source.after_failure(current, shard).await?;
+                continue;
+            }
+            if let Some(current) = cancelled.failed(taken.budget.as_ref().map(|(slot, _)| *slot)) {
+                source.after_budget_failure(current).await?;
                 continue;
             }
             if cancelled.refused(customer) {

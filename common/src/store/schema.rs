@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
+use crate::campaign::CampaignId;
 use crate::code::CouponCode;
 use crate::tenant::TenantId;
 
@@ -16,6 +17,10 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+/// A sparse index: only campaign codes carry its keys.
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
 
 /// The coupon item's key.
 pub fn coupon_key(tenant: &TenantId, code: &CouponCode) -> (String, String) {
@@ -30,6 +35,26 @@ pub const COUPON_SK: &str = "COUPON";
 pub fn coupons_gsi1pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#COUPONS")
 }
+
+/// A campaign, listed newest first in its tenant's GSI1 partition (its id
+/// sorts by creation time).
+pub fn campaign_pk(tenant: &TenantId, campaign: &CampaignId) -> String {
+    format!("T#{tenant}#CAMP#{campaign}")
+}
+pub const CAMPAIGN_SK: &str = "CAMPAIGN";
+pub fn campaigns_gsi1pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#CAMPAIGNS")
+}
+/// GSI2 partition of one campaign's codes, sorted by code.
+pub fn campaign_codes_gsi2pk(tenant: &TenantId, campaign: &CampaignId) -> String {
+    format!("T#{tenant}#CAMP#{campaign}#CODES")
+}
+
+/// One budget shard of a campaign: its own partition, like a coupon shard.
+pub fn budget_shard_pk(tenant: &TenantId, campaign: &CampaignId, shard: u32) -> String {
+    format!("T#{tenant}#CB#{campaign}#{shard}")
+}
+pub const BUDGET_SHARD_SK: &str = "BUDGET";
 
 /// One counter shard of a `high_demand` coupon. Each has its own partition
 /// key, so each gets a partition's write throughput; "CS" never begins a
@@ -205,6 +230,20 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
             .key_type(kind)
             .build()
     };
+    let index = |name: &str, pk: &str, sk: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .set_key_schema(Some(vec![
+                key(pk, KeyType::Hash)?,
+                key(sk, KeyType::Range)?,
+            ]))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+    };
     let attr = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -220,25 +259,17 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
             attr(SK)?,
             attr(GSI1PK)?,
             attr(GSI1SK)?,
+            attr(GSI2PK)?,
+            attr(GSI2SK)?,
         ]))
         .set_key_schema(Some(vec![
             key(PK, KeyType::Hash)?,
             key(SK, KeyType::Range)?,
         ]))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(GSI1)
-                .set_key_schema(Some(vec![
-                    key(GSI1PK, KeyType::Hash)?,
-                    key(GSI1SK, KeyType::Range)?,
-                ]))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()?,
-        )
+        .set_global_secondary_indexes(Some(vec![
+            index(GSI1, GSI1PK, GSI1SK)?,
+            index(GSI2, GSI2PK, GSI2SK)?,
+        ]))
         .send()
         .await;
     match result {

@@ -5,20 +5,13 @@
 //! transaction; a consume that writes only a shard requires the revision it
 //! read, so it can never pass terms that changed under it.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::KeysAndAttributes;
-
 use super::item::*;
 use super::schema::*;
-use super::transact::{ATTEMPTS, Attempts, Key, unavailable};
-use super::{DynamoStore, StoreError, StoreResult};
+use super::transact::{ATTEMPTS, Attempts, Key};
+use super::{DynamoStore, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, shard_shares};
 use crate::tenant::TenantId;
-
-/// Keys one `BatchGetItem` may ask for.
-const BATCH_GET_KEYS: usize = 100;
 
 /// A coupon's shard as a consume or reserve found it when its condition failed.
 pub(super) enum ShardState {
@@ -82,67 +75,19 @@ impl DynamoStore {
     }
 
     /// Every shard of each sharded coupon, by coupon index and shard number
-    /// (`None` where a shard is missing), in one `BatchGetItem` per 100
-    /// shards, read strongly consistent.
+    /// (`None` where a shard is missing), read strongly consistent.
     async fn read_shards(
         &self,
         tenant: &TenantId,
         coupons: &[&Coupon],
     ) -> StoreResult<Vec<Vec<Option<Item>>>> {
-        let mut found: HashMap<String, Item> = HashMap::new();
-        let keys: Vec<Item> = coupons
+        let keys = coupons
             .iter()
             .flat_map(|coupon| {
-                (0..coupon.shards).map(|shard| {
-                    Item::from([
-                        (PK.to_owned(), s(shard_pk(tenant, &coupon.code, shard))),
-                        (SK.to_owned(), s(SHARD_SK)),
-                    ])
-                })
+                (0..coupon.shards).map(|shard| shard_key(tenant, &coupon.code, shard))
             })
             .collect();
-        for chunk in keys.chunks(BATCH_GET_KEYS) {
-            let mut pending = Some(chunk.to_vec());
-            let mut attempts = Attempts::new(ATTEMPTS);
-            while attempts.another() {
-                let Some(keys) = pending.take().filter(|k| !k.is_empty()) else {
-                    break;
-                };
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let output = self
-                    .client()
-                    .batch_get_item()
-                    .request_items(self.table(), request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                let items = output
-                    .responses
-                    .and_then(|mut r| r.remove(self.table()))
-                    .unwrap_or_default();
-                for item in items {
-                    if let Some(pk) = item.get(PK).and_then(|v| v.as_s().ok()) {
-                        found.insert(pk.clone(), item);
-                    }
-                }
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(self.table()))
-                    .map(|k| k.keys);
-                if pending.as_ref().is_some_and(|k| !k.is_empty()) {
-                    attempts.back_off().await;
-                }
-            }
-            if pending.is_some_and(|k| !k.is_empty()) {
-                return Err(StoreError::Unavailable(
-                    "DynamoDB kept shard reads unprocessed".into(),
-                ));
-            }
-        }
+        let mut found = self.get_many(keys).await?;
         Ok(coupons
             .iter()
             .map(|coupon| {

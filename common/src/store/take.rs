@@ -7,14 +7,17 @@ use chrono::{DateTime, Utc};
 use super::coupons::CouponStore;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::budget::{ShardChoice, ShardFound, Spend, push_spend};
 use super::item::*;
 use super::release::ReleaseStore;
 use super::schema::*;
 use super::shards::{ShardState, random_shard, shard_key};
 use super::transact::{ATTEMPTS, Slot, Transaction};
 use super::{DynamoStore, Missing, StoreError, StoreResult};
+use crate::campaign::BudgetTaken;
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, Redeem, Reservation, expiry_second};
+use crate::money::Money;
 use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
@@ -46,7 +49,10 @@ fn usable_condition(
             .push_str(" AND (attribute_not_exists(product_id) OR product_id = :asked_product)");
         values.insert(":asked_product".into(), s(product_id));
     }
-    let discount = seen.discount.map(discount_attrs);
+    // A campaign code's item carries no terms (they are the campaign's,
+    // pinned by its budget shard's revision instead).
+    let own = seen.campaign_id.is_none();
+    let discount = seen.discount.filter(|_| own).map(discount_attrs);
     // Each term: its attribute, its placeholder, and the value `seen` shows.
     let terms = [
         (
@@ -82,6 +88,7 @@ fn usable_condition(
         ),
     ];
     for (name, placeholder, value) in terms {
+        let value = value.filter(|_| own);
         condition.push_str(" AND ");
         match value {
             Some(value) => {
@@ -142,6 +149,16 @@ impl Take<'_> {
     }
 }
 
+/// Where `Source::write` put its writes and what they take.
+pub(super) struct Taken {
+    /// The write on the coupon item or its shard.
+    pub(super) slot: Slot,
+    /// The `high_demand` counter shard written.
+    pub(super) shard: Option<u32>,
+    /// A campaign code's: the write on a budget shard, and what it takes.
+    pub(super) budget: Option<(Slot, BudgetTaken)>,
+}
+
 /// Where consume and reserve take a use from, attempt after attempt: the
 /// coupon item, or one of a `high_demand` coupon's shards, a random one
 /// first and, once it runs dry, the others that still have uses.
@@ -155,6 +172,9 @@ pub(super) struct Source<'a> {
     pub(super) seen: Coupon,
     /// Shards known to have uses, once a first shard ran dry.
     shards_with_uses: Option<Vec<u32>>,
+    /// A campaign code's budget shards known to have room, once a first
+    /// one had none.
+    budget_shards: Option<Vec<u32>>,
     /// Expired reservations were given back once already.
     reclaimed: bool,
     /// `seen` was read during this call (not handed in from a cache).
@@ -178,6 +198,7 @@ impl<'a> Source<'a> {
             now,
             seen: seen.clone(),
             shards_with_uses: None,
+            budget_shards: None,
             reclaimed: false,
             read_here: false,
         }
@@ -185,7 +206,28 @@ impl<'a> Source<'a> {
 
     /// Attempts one call may make: a sharded coupon may try each shard.
     pub(super) fn attempts(&self) -> u32 {
-        ATTEMPTS + 2 * self.seen.shards
+        let budget_shards = self.seen.campaign.as_ref().map_or(0, |c| c.shards);
+        ATTEMPTS + 2 * self.seen.shards + 2 * budget_shards
+    }
+
+    /// What a campaign code's write takes from its campaign's budget.
+    fn spend(&self) -> StoreResult<Spend> {
+        let amount = self
+            .seen
+            .pricing(self.redeem)
+            .map_or(Money::from_minor(0), |p| p.discount_amount);
+        Ok(match self.take {
+            Take::Use => Spend::Use { amount },
+            Take::Hold => Spend::Hold { amount },
+            Take::Convert(held) => Spend::Convert {
+                held: held
+                    .campaign
+                    .as_ref()
+                    .ok_or(StoreError::Refused(Refusal::ReservationExpired))?
+                    .amount,
+                amount,
+            },
+        })
     }
 
     /// Refusals the write would not notice, decided before it. The order's
@@ -199,7 +241,8 @@ impl<'a> Source<'a> {
             // write's condition pins `created_at` to the reservation's).
             if let Take::Convert(held) = self.take
                 && (held.coupon_created_at != self.seen.created_at
-                    || held.shard.is_some() != (self.seen.shards > 0))
+                    || held.shard.is_some() != (self.seen.shards > 0)
+                    || held.campaign.is_some() != self.seen.campaign.is_some())
             {
                 return Err(StoreError::Refused(Refusal::ReservationExpired));
             }
@@ -208,7 +251,8 @@ impl<'a> Source<'a> {
                     return Err(StoreError::Refused(refusal));
                 }
                 None | Some(Refusal::Exhausted) => return Ok(()),
-                Some(_) if self.seen.shards == 0 => return Ok(()),
+                // Only the coupon item's own condition checks these rules.
+                Some(_) if self.seen.shards == 0 && self.seen.campaign.is_none() => return Ok(()),
                 Some(refusal) if self.read_here => return Err(StoreError::Refused(refusal)),
                 Some(_) => self.read_again().await?,
             }
@@ -218,15 +262,47 @@ impl<'a> Source<'a> {
     async fn read_again(&mut self) -> StoreResult<()> {
         self.seen = self.store.read_again(self.tenant, &self.seen.code).await?;
         self.shards_with_uses = None;
+        self.budget_shards = None;
         self.read_here = true;
         Ok(())
     }
 
-    /// Pushes the conditional write that takes from the coupon or a shard
-    /// (for a conversion, the shard the reservation holds its use in), and
-    /// answers its slot and that shard. A conversion requires a held use
-    /// there to redeem.
-    pub(super) fn write(&self, tx: &mut Transaction) -> StoreResult<(Slot, Option<u32>)> {
+    /// Pushes the conditional writes that take from the coupon or a shard
+    /// (for a conversion, the shard the reservation holds its use in) and,
+    /// for a campaign code, from a budget shard of its campaign. A
+    /// conversion requires a held use there to redeem.
+    pub(super) fn write(&self, tx: &mut Transaction) -> StoreResult<Taken> {
+        let (slot, shard) = self.write_use(tx)?;
+        let budget = self.write_budget(tx)?;
+        Ok(Taken {
+            slot,
+            shard,
+            budget,
+        })
+    }
+
+    fn write_budget(&self, tx: &mut Transaction) -> StoreResult<Option<(Slot, BudgetTaken)>> {
+        let (Some(campaign_id), Some(link)) = (&self.seen.campaign_id, &self.seen.campaign) else {
+            return Ok(None);
+        };
+        let spend = self.spend()?;
+        let shard = match (self.take, &self.budget_shards) {
+            (Take::Convert(held), _) => held.campaign.as_ref().map_or(0, |c| c.shard),
+            (_, Some(shards)) if !shards.is_empty() => {
+                shards[random_shard(shards.len() as u32) as usize]
+            }
+            _ => random_shard(link.shards),
+        };
+        let slot = push_spend(tx, self.tenant, campaign_id, link, shard, spend)?;
+        let taken = BudgetTaken {
+            campaign_id: campaign_id.clone(),
+            shard,
+            amount: spend.amount(),
+        };
+        Ok(Some((slot, taken)))
+    }
+
+    fn write_use(&self, tx: &mut Transaction) -> StoreResult<(Slot, Option<u32>)> {
         let (seen, take, now) = (&self.seen, self.take, self.now);
         let tenant = self.tenant;
         let mut values = Item::from([
@@ -309,6 +385,40 @@ impl<'a> Source<'a> {
                 }
             }
             _ => self.read_again().await,
+        }
+    }
+
+    /// After the budget shard's condition failed (`current` is the shard
+    /// as it was): another shard to try, or why the campaign cannot pay.
+    pub(super) async fn after_budget_failure(&mut self, current: Option<&Item>) -> StoreResult<()> {
+        let (Some(campaign_id), Some(link)) = (&self.seen.campaign_id, &self.seen.campaign) else {
+            return Err(StoreError::Corrupt {
+                key: self.seen.code.to_string(),
+                what: "campaign".into(),
+            });
+        };
+        let spend = self.spend()?;
+        let fixed = match self.take {
+            Take::Convert(held) => held.campaign.as_ref().map(|c| c.shard),
+            _ => None,
+        };
+        match ShardFound::of(link, spend, current)? {
+            ShardFound::Stale => self.read_again().await,
+            ShardFound::NotHeld => Err(StoreError::Refused(Refusal::ReservationExpired)),
+            ShardFound::Full => {
+                let choice = self
+                    .store
+                    .shard_with_room(self.tenant, campaign_id, link, spend, fixed)
+                    .await?;
+                match choice {
+                    ShardChoice::Try(shards) => {
+                        self.budget_shards = Some(shards);
+                        Ok(())
+                    }
+                    ShardChoice::Stale => self.read_again().await,
+                    ShardChoice::Spent => Err(StoreError::Refused(Refusal::BudgetExhausted)),
+                }
+            }
         }
     }
 

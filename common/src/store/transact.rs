@@ -170,6 +170,13 @@ impl Cancelled {
         self.failed(slot).is_some()
     }
 
+    /// Whether any write failed its condition.
+    pub(super) fn any_refused(&self) -> bool {
+        self.0
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+    }
+
     /// A cancellation none of the conditions explains.
     pub(super) fn unexplained(&self, operation: &str) -> StoreError {
         StoreError::Unavailable(format!("{operation} cancelled: {:?}", self.0))

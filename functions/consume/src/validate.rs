@@ -4,7 +4,7 @@
 
 use common::http::json;
 use common::refusal::Refusal;
-use common::store::{CustomerCountStore, ReleaseStore};
+use common::store::{CampaignStore, CustomerCountStore, ReleaseStore};
 use common::tenant::TenantId;
 use common::views::{CouponView, PricingView, ValidationView};
 use common::{ApiError, App};
@@ -26,6 +26,14 @@ pub async fn handle(
     }
     let redeem = parsed.redeem;
     let mut coupon = read_coupon(app, tenant, &parsed.code).await?;
+    // What is left of a campaign's budgets lives in its shards: read them
+    // too, so validate can say `budget_exhausted` (consume's write decides
+    // without this read).
+    if let Some(id) = &coupon.campaign_id
+        && let Some(campaign) = app.store.get_campaign(tenant, id).await?
+    {
+        coupon = coupon.in_campaign(&campaign);
+    }
     let now = app.clock.now();
     let mut refusal = coupon.refusal(now, &redeem);
     if coupon.exhausted_but_held(refusal) {

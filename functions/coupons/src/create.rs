@@ -2,6 +2,7 @@
 //! generated ones; above 1,000 a job that the worker function writes.
 
 use chrono::{DateTime, Utc};
+use common::campaign::{Campaign, CampaignId};
 use common::code::{CouponCode, MIN_GENERATED_LENGTH};
 use common::coupon::{Coupon, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY};
 use common::http::json;
@@ -9,7 +10,7 @@ use common::job::{FormatSpec, Job, MAX_JOB_QUANTITY};
 use common::keyspace::{KeyspacePolicy, Shape};
 use common::pattern::CodeFormat;
 use common::request::{self, lenient};
-use common::store::{CouponStore, DynamoStore, JobStore, LiveCodeStore};
+use common::store::{CampaignStore, CouponStore, DynamoStore, JobStore, LiveCodeStore, StoreError};
 use common::tenant::TenantId;
 use common::views::{CouponView, JobView, ListView};
 use common::{ApiError, App};
@@ -17,7 +18,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use crate::terms::TermsFields;
+use common::terms::TermsFields;
 
 /// Most codes one request writes itself; more become a job for the worker.
 pub const MAX_SYNC_QUANTITY: u64 = 1_000;
@@ -44,12 +45,24 @@ struct CreateRequest {
     /// Spread the uses over counter shards, for a code a crowd redeems at once.
     #[serde(default, deserialize_with = "lenient::opt_flag")]
     high_demand: Option<bool>,
+    /// The codes belong to this campaign and take its terms.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    campaign_id: Option<String>,
 }
 
 /// Where the codes come from.
 enum Codes {
     Custom(CouponCode),
     Generated(Box<Generated>),
+}
+
+impl Codes {
+    fn quantity(&self) -> u64 {
+        match self {
+            Codes::Custom(_) => 1,
+            Codes::Generated(generated) => generated.quantity,
+        }
+    }
 }
 
 struct Generated {
@@ -69,6 +82,43 @@ pub async fn handle(
     let terms = TermsFields::take(&mut fields)?;
     let body: CreateRequest = request::decode(fields)?;
     let (codes, template) = parse(body, terms, &app.keyspace, app.clock.now())?;
+    let Some(campaign_id) = template.campaign_id.clone() else {
+        return create(app, tenant, codes, template, as_list, None).await;
+    };
+    // Counted into the campaign before they are written, so the campaign
+    // cannot be deleted under them; counted out again if none are.
+    let quantity = codes.quantity() as i64;
+    let campaign = match app
+        .store
+        .count_campaign_codes(tenant, &campaign_id, quantity)
+        .await
+    {
+        Err(StoreError::NotFound(_)) => {
+            return Err(ApiError::NotFound(format!("no campaign {campaign_id}")));
+        }
+        other => other?,
+    };
+    let created = create(app, tenant, codes, template, as_list, Some(&campaign)).await;
+    if created.is_err()
+        && let Err(e) = app
+            .store
+            .count_campaign_codes(tenant, &campaign_id, -quantity)
+            .await
+    {
+        tracing::error!(error = %e, campaign = %campaign_id, "could not count a failed create's codes out of its campaign");
+    }
+    created
+}
+
+/// Writes the codes (or a job for them); `campaign` is theirs, if any.
+async fn create(
+    app: &App,
+    tenant: &TenantId,
+    codes: Codes,
+    template: Coupon,
+    as_list: bool,
+    campaign: Option<&Campaign>,
+) -> Result<Response<Body>, ApiError> {
     let coupons = match codes {
         Codes::Custom(code) => {
             let coupon = Coupon { code, ..template };
@@ -133,6 +183,13 @@ pub async fn handle(
                 }
             }
         }
+    };
+    let coupons: Vec<Coupon> = match campaign {
+        Some(campaign) => coupons
+            .into_iter()
+            .map(|c| c.in_campaign(campaign))
+            .collect(),
+        None => coupons,
     };
     let mut response = if as_list {
         let data = coupons.iter().map(CouponView::of).collect();
@@ -211,7 +268,18 @@ fn parse(
             "high_demand is for one code that many customers redeem: drop quantity".into(),
         ));
     }
+    let campaign_id = body
+        .campaign_id
+        .map(|id| CampaignId::parse(&id))
+        .transpose()?;
     let terms = terms.parse()?;
+    if campaign_id.is_some() && terms.changes_terms() {
+        return Err(ApiError::Invalid(
+            "a campaign's codes take its terms: give availability_count and active beside \
+             campaign_id, and the offer on the campaign"
+                .into(),
+        ));
+    }
     let uses = terms.uses_left.unwrap_or(1);
     if !(1..=MAX_AVAILABILITY).contains(&uses) {
         return Err(ApiError::Invalid(format!(
@@ -245,6 +313,8 @@ fn parse(
         active: terms.active.unwrap_or(true),
         created_at: now,
         updated_at: now,
+        campaign_id,
+        campaign: None,
     };
     Ok((codes, template))
 }

@@ -6,7 +6,6 @@ mod delete;
 mod details;
 mod jobs;
 mod list;
-mod terms;
 mod update;
 
 use common::http::serve;
@@ -33,14 +32,24 @@ async fn route(
         (&Method::POST, Route::Coupons) => create::handle(app, &tenant, req).await,
         (&Method::GET, Route::Coupons) => {
             let query: CouponQuery = request::decode(request::query_fields(req)?)?;
+            let lists =
+                query.limit.is_some() || query.cursor.is_some() || query.campaign_id.is_some();
             match query.code {
-                Some(code) if query.limit.is_none() && query.cursor.is_none() => {
-                    details::handle(app, &tenant, &code).await
-                }
+                Some(code) if !lists => details::handle(app, &tenant, &code).await,
                 Some(_) => Err(ApiError::Invalid(
-                    "give code for one coupon, or limit and cursor for a list, not both".into(),
+                    "give code for one coupon, or limit, cursor and campaign_id for a list, not both"
+                        .into(),
                 )),
-                None => list::handle(app, &tenant, query.limit, query.cursor.as_deref()).await,
+                None => {
+                    list::handle(
+                        app,
+                        &tenant,
+                        query.limit,
+                        query.cursor.as_deref(),
+                        query.campaign_id.as_deref(),
+                    )
+                    .await
+                }
             }
         }
         (&Method::GET, Route::Job) => jobs::show(app, &tenant, id).await,
@@ -64,6 +73,9 @@ struct CouponQuery {
     limit: Option<u64>,
     #[serde(default, deserialize_with = "lenient::opt_text")]
     cursor: Option<String>,
+    /// Lists one campaign's codes.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    campaign_id: Option<String>,
 }
 
 /// `GET /coupon/jobs/{job_id}/codes`'s query.

@@ -12,7 +12,7 @@ use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::terms::TermsFields;
+use common::terms::TermsFields;
 
 pub async fn handle(
     app: &App,

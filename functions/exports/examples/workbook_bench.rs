@@ -37,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
         reservation_id: None,
         shard: None,
+        campaign: None,
         consumed_at: start,
     };
     for i in 0..rows {

@@ -13,9 +13,6 @@ use serde::Deserialize;
 
 use crate::{ExportsApp, export_view};
 
-const DEFAULT_LIMIT: u64 = 25;
-const MAX_LIMIT: u64 = 100;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
@@ -31,10 +28,7 @@ pub async fn handle(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let query: ListQuery = request::decode(request::query_fields(req)?)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::Invalid(format!("limit must be 1 to {MAX_LIMIT}")));
-    }
+    let limit = request::page_limit(query.limit)?;
     let after = query
         .cursor
         .map(|cursor| ExportCursor::parse(&cursor, tenant))
@@ -42,7 +36,7 @@ pub async fn handle(
     let (records, next) = state
         .app
         .store
-        .list_exports(tenant, limit as u32, after.as_ref())
+        .list_exports(tenant, limit, after.as_ref())
         .await?;
     let mut data = Vec::with_capacity(records.len());
     for record in &records {

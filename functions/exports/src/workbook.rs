@@ -12,8 +12,9 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 pub const MAX_DATA_ROWS_PER_SHEET: u32 = 1_048_575;
 
 /// Amounts are signed: a reversal's are negative, so a column's sum is
-/// what the discounts cost net of rollbacks.
-const COLUMNS: [(&str, f64); 13] = [
+/// what the discounts cost net of rollbacks. Columns added later go last,
+/// so spreadsheets built on the earlier ones keep working.
+const COLUMNS: [(&str, f64); 14] = [
     ("redemption_id", 38.0),
     ("kind", 11.0),
     ("reverses", 38.0),
@@ -27,6 +28,7 @@ const COLUMNS: [(&str, f64); 13] = [
     ("order_amount", 14.0),
     ("discount_amount", 16.0),
     ("consumed_at (UTC)", 21.0),
+    ("campaign_id", 38.0),
 ];
 
 /// Days from Excel's epoch (1899-12-30) to the Unix epoch.
@@ -150,6 +152,9 @@ impl RedemptionWorkbook {
         }
         // A real Excel datetime: a serial day number with a date format.
         sheet.write_number_with_format(row, 12, consumed_at, &datetime)?;
+        if let Some(campaign) = &redemption.campaign {
+            sheet.write_string(row, 13, campaign.campaign_id.as_str())?;
+        }
         self.sheet_rows += 1;
         self.rows += 1;
         Ok(())

@@ -1,17 +1,18 @@
 //! A coupon's terms as clients send them, read one way for create and
-//! update: the same fields, the same types, the same parsers. For an
+//! update of coupons and campaigns: the same fields, the same types, the
+//! same parsers. For an
 //! update, a field left out leaves its term alone and `null` (or an empty
 //! form value) clears it; for a create, both mean "none".
 
-use common::ApiError;
-use common::coupon::{
+use crate::ApiError;
+use crate::coupon::{
     CouponPatch, Discount, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency, parse_label,
     parse_uses_per_customer,
 };
-use common::dates::parse_instant;
-use common::invalid::Invalid;
-use common::money::Money;
-use common::request::{self, Fields, lenient};
+use crate::dates::parse_instant;
+use crate::invalid::Invalid;
+use crate::money::Money;
+use crate::request::{self, Fields, lenient};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

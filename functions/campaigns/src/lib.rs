@@ -1,0 +1,49 @@
+//! `/campaigns` and `/campaigns/{campaign_id}`: create, list, read, change
+//! and delete campaigns. Their codes are made through `POST /coupon` with
+//! `campaign_id`.
+
+mod create;
+mod delete;
+mod details;
+mod fields;
+mod list;
+mod update;
+
+use common::campaign::CampaignId;
+use common::http::serve;
+use common::routes::{Matched, Route};
+use common::tenant::TenantId;
+use common::{ApiError, App};
+use lambda_http::http::Method;
+use lambda_http::{Body, Error, Request, Response};
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
+    Ok(serve(app, &req, route).await)
+}
+
+async fn route(
+    app: &App,
+    tenant: TenantId,
+    req: &Request,
+    matched: Matched<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let id = || campaign_id(matched.param());
+    match (req.method(), matched.route()) {
+        (&Method::POST, Route::Campaigns) => create::handle(app, &tenant, req).await,
+        (&Method::GET, Route::Campaigns) => list::handle(app, &tenant, req).await,
+        (&Method::GET, Route::Campaign) => details::handle(app, &tenant, &id()?).await,
+        (&Method::PUT, Route::Campaign) => update::handle(app, &tenant, &id()?, req).await,
+        (&Method::DELETE, Route::Campaign) => delete::handle(app, &tenant, &id()?).await,
+        _ => Err(ApiError::NotFound("no such route".into())),
+    }
+}
+
+/// A path's campaign id: one that cannot be an id names no campaign.
+fn campaign_id(text: &str) -> Result<CampaignId, ApiError> {
+    CampaignId::parse(text).map_err(|_| ApiError::NotFound(format!("no campaign {text}")))
+}
+
+/// The answer when `id` names none of the caller's campaigns.
+fn not_found(id: &CampaignId) -> ApiError {
+    ApiError::NotFound(format!("no campaign {id}"))
+}
