@@ -668,3 +668,73 @@ async fn a_reservation_holds_budget_until_released_or_consumed() {
     assert_eq!(spent["discount_total"], "5.00");
     assert_eq!(spent["budget_amount_left"], "0.00");
 }
+
+/// The measure of "one write": a campaign of 100,000 generated
+/// codes (a bulk job) is switched off by one `PUT`, which is one
+/// `TransactWriteItems` of the campaign item and its eight budget shards
+/// whatever the number of codes, and every code refuses from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_put_switches_off_a_campaign_of_100_000_codes() {
+    const QUANTITY: usize = 100_000;
+    let (t, counter) = TestApp::counted().await;
+    let made = create_campaign(
+        &t,
+        json!({"name": "Mail-out", "discount_fixed": "5", "currency": "EUR"}),
+    )
+    .await;
+    let id = made["campaign_id"].as_str().unwrap();
+    let job = t
+        .start_job(json!({"campaign_id": id, "quantity": QUANTITY, "pattern": "MAIL-####-####"}))
+        .await;
+    let outcome = t.run_worker().await;
+    assert!(outcome.to_string().contains("succeeded"), "{outcome}");
+    assert_eq!(campaign(&t, id).await["coupon_count"], QUANTITY);
+    let listed = t
+        .send(get(&format!("/coupon/jobs/{job}/codes")).token(&t.token_a))
+        .await;
+    let first_page: Vec<String> = listed.expect(200).json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let last_page = t
+        .send(get(&format!("/coupon?campaign_id={id}&limit=100")).token(&t.token_a))
+        .await;
+    let sample: Vec<String> = first_page
+        .iter()
+        .step_by(50)
+        .cloned()
+        .chain(
+            last_page.json()["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["code"].as_str().unwrap().to_owned()),
+        )
+        .collect();
+    for code in sample.iter().take(20) {
+        t.send(consume(&t, code, "&order_amount=10"))
+            .await
+            .expect(200);
+    }
+
+    counter.take();
+    change(&t, id, json!({"active": false})).await.expect(200);
+    let writes: Vec<String> = counter
+        .take()
+        .into_iter()
+        .filter(|op| !op.starts_with("Get") && !op.starts_with("BatchGet"))
+        .collect();
+    assert_eq!(
+        writes,
+        ["UpdateItem", "TransactWriteItems"],
+        "the limiter's bucket, then one transaction for the whole campaign"
+    );
+    for code in &sample {
+        t.send(consume(&t, code, "&order_amount=10"))
+            .await
+            .assert_problem(409, "inactive");
+    }
+    assert_eq!(campaign(&t, id).await["redeemed_count"], 20);
+}

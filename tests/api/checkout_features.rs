@@ -1,4 +1,4 @@
-//! Campaign features: idempotent consume, rollback, reservations,
+//! Checkout features: idempotent consume, rollback, reservations,
 //! per-customer limits and order pricing, each under concurrency where it
 //! matters.
 

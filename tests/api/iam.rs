@@ -157,6 +157,7 @@ fn granted() -> BTreeMap<String, BTreeSet<Grant>> {
 
 const TABLE: &str = "CouponTable.Arn";
 const GSI1: &str = "CouponTable.Arn/index/GSI1";
+const GSI2: &str = "CouponTable.Arn/index/GSI2";
 const EXPORTS: &str = "ExportBucket.Arn/exports/*";
 const QUEUE: &str = "DailyExportQueue.Arn";
 
@@ -257,9 +258,10 @@ fn needed(function: &str) -> BTreeSet<Grant> {
     };
     let own = match function {
         "PingFunction" => vec![],
-        // Create (coupons, shards, jobs, keyspace counters, the undo of a
-        // failed create), details (shards), update, delete (a transaction
-        // of deletes and the clean-up task), list (GSI1), job codes (Query).
+        // Create (coupons, shards, jobs, keyspace counters, a campaign's
+        // code count, the undo of a failed create), details (shards,
+        // campaigns), update, delete (a transaction of deletes and the
+        // clean-up task), list (GSI1; a campaign's codes, GSI2), job codes.
         "CouponsFunction" => [
             read(&["dynamodb:GetItem", "dynamodb:BatchGetItem"]),
             tenant(&[
@@ -268,6 +270,19 @@ fn needed(function: &str) -> BTreeSet<Grant> {
                 "dynamodb:DeleteItem",
                 "dynamodb:BatchWriteItem",
                 "dynamodb:Query",
+            ]),
+            on(GSI1, &["dynamodb:Query"]),
+            on(GSI2, &["dynamodb:Query"]),
+        ]
+        .concat(),
+        // A campaign with its shards (BatchGetItem), created, changed and
+        // deleted in transactions; the list (GSI1).
+        "CampaignsFunction" => [
+            read(&["dynamodb:GetItem", "dynamodb:BatchGetItem"]),
+            tenant(&[
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
             ]),
             on(GSI1, &["dynamodb:Query"]),
         ]
@@ -442,11 +457,41 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     updated.expect(200);
     record("CouponsFunction");
 
-    // Consume: validate, consume (plain and sharded), reserve, show,
-    // release, convert a reservation, roll back.
+    // Campaigns: create, list, read, change, and (after its codes are
+    // gone) delete; its codes are made and listed by the coupons function.
+    let made = t
+        .send(post("/campaigns").token(&a).json(json!({
+            "name": "IAM", "discount_fixed": "1", "currency": "EUR",
+            "budget_uses": 100, "budget_amount": "50",
+        })))
+        .await;
+    let campaign = made.expect(201).string("campaign_id");
+    for path in ["/campaigns".to_owned(), format!("/campaigns/{campaign}")] {
+        assert_eq!(t.send(get(&path).token(&a)).await.status, 200, "{path}");
+    }
+    let changed = t
+        .send(
+            put(&format!("/campaigns/{campaign}"))
+                .token(&a)
+                .json(json!({"budget_uses": 90})),
+        )
+        .await;
+    changed.expect(200);
+    record("CampaignsFunction");
+    let campaign_code = t
+        .create_coupon(json!({"campaign_id": campaign, "availability_count": 3}))
+        .await;
+    let listed = t
+        .send(get(&format!("/coupon?campaign_id={campaign}")).token(&a))
+        .await;
+    listed.expect(200);
+    record("CouponsFunction");
+
+    // Consume: validate, consume (plain, sharded and a campaign's code),
+    // reserve, show, release, convert a reservation, roll back.
     let mut redemptions = Vec::new();
-    for code in [&plain, &hot] {
-        let query = format!("code={code}&customer_id=alice");
+    for code in [&plain, &hot, &campaign_code] {
+        let query = format!("code={code}&customer_id=alice&order_amount=10");
         let checked = t
             .send(get(&format!("/coupon/consume?{query}")).token(&a))
             .await;
@@ -468,8 +513,13 @@ async fn every_call_a_function_makes_is_granted_to_it() {
             let path = format!("/coupon/reserve/{id}");
             assert_eq!(t.send(get(&path).token(&a)).await.status, 200);
             let done = if convert {
-                t.send(post(&format!("/coupon/consume?code={code}&reservation_id={id}")).token(&a))
-                    .await
+                t.send(
+                    post(&format!(
+                        "/coupon/consume?code={code}&reservation_id={id}&order_amount=10"
+                    ))
+                    .token(&a),
+                )
+                .await
             } else {
                 t.send(delete(&path).token(&a)).await
             };
@@ -495,12 +545,18 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     }
     record("ConsumeFunction");
 
-    // Deleting coupons with customer counts and shards (coupons again).
-    for code in [&plain, &hot] {
+    // Deleting coupons with customer counts and shards, and a campaign's
+    // code (coupons again), then its campaign.
+    for code in [&plain, &hot, &campaign_code] {
         let deleted = t.send(delete(&format!("/coupon/{code}")).token(&a)).await;
         deleted.expect(204);
     }
     record("CouponsFunction");
+    let deleted = t
+        .send(delete(&format!("/campaigns/{campaign}")).token(&a))
+        .await;
+    deleted.expect(204);
+    record("CampaignsFunction");
 
     // Exports: one now, the list with its links.
     assert_eq!(crate::exports::export_today(&t).await.status, 201);
@@ -561,5 +617,5 @@ async fn every_call_a_function_makes_is_granted_to_it() {
             .collect();
         assert_eq!(reached, dynamodb, "{function}");
     }
-    assert_eq!(observed.len(), 7 - 1, "every function but ping ran");
+    assert_eq!(observed.len(), 8 - 1, "every function but ping ran");
 }

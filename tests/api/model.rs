@@ -1,9 +1,10 @@
 //! Every ordering, checked against a model: random sequences of 20 to 50
-//! operations over three codes (create, update, delete, re-create, reserve,
-//! release, consume plain, with a reservation and with an
-//! `Idempotency-Key`, keyed retries, rollback, validate, the clock moving
-//! on, the instance's coupon cache running out) drive the real handlers
-//! against moto. After every step the table is read whole and held against
+//! operations over three codes (create, plain or as a code of one
+//! campaign, update, delete, re-create, reserve, release, consume plain,
+//! with a reservation and with an `Idempotency-Key`, keyed retries,
+//! rollback, validate, the campaign's budgets and switch changed, the
+//! clock moving on, the instance's coupon cache running out) drive the
+//! real handlers against moto. After every step the table is read whole and held against
 //! what the answers so far say must be true:
 //!
 //! - no counter below zero, and every code's details readable;
@@ -15,7 +16,11 @@
 //!   incarnation, never succeeds; a deleted code leaves no coupon item;
 //! - a keyed retry of a request that succeeded answers its first response
 //!   byte for byte;
-//! - `exhausted` only when no use is left.
+//! - `exhausted` only when no use is left;
+//! - the campaign's budget shards add up to its log rows and held
+//!   reservations (uses and discount), never spend past a budget, have
+//!   exactly the room a budget leaves, and its `coupon_count` is its live
+//!   codes; `budget_exhausted` only when a budget has no room left.
 //!
 //! A failure shrinks to a short sequence and prints it as a list of
 //! operations. `MODEL_CASES` sets the number of sequences (default 24, what
@@ -40,6 +45,8 @@ const CUSTOMERS: [&str; 2] = ["ann", "bob"];
 /// Order amounts (whole units) and the one minimum order a coupon may have.
 const ORDERS: [u32; 2] = [10, 50];
 const MIN_ORDER: u32 = 20;
+/// The campaign's use budget at the start (its codes' discount is 10 %).
+const CAMPAIGN_BUDGET_USES: u64 = 4;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -49,6 +56,9 @@ enum Op {
         high_demand: bool,
         per_customer: Option<u64>,
         min_order: bool,
+        /// A code of the campaign (which gives its terms; `per_customer`
+        /// and `min_order` are not sent).
+        in_campaign: bool,
     },
     Update {
         code: usize,
@@ -93,6 +103,19 @@ enum Op {
     },
     /// The instance's cache of recently read coupons runs out.
     Lapse,
+    /// `PUT /campaigns/{id}`.
+    Campaign {
+        change: CampaignChange,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum CampaignChange {
+    /// `budget_uses`: none, or a number (0 is refused).
+    Uses(Option<u64>),
+    /// `budget_amount` in whole units: none, or a number.
+    Amount(Option<u32>),
+    Active(bool),
 }
 
 #[derive(Debug, Clone)]
@@ -116,10 +139,15 @@ fn op() -> impl Strategy<Value = Op> {
         proptest::option::of(prop_oneof![Just(20i64), Just(3_600)]).prop_map(Change::ExpiresIn),
         any::<bool>().prop_map(Change::Active),
     ];
+    let campaign = prop_oneof![
+        proptest::option::of(0u64..7).prop_map(CampaignChange::Uses),
+        proptest::option::of(prop_oneof![Just(3u32), Just(12)]).prop_map(CampaignChange::Amount),
+        any::<bool>().prop_map(CampaignChange::Active),
+    ];
     prop_oneof![
-        3 => (code.clone(), 1u64..4, any::<bool>(), proptest::option::of(1u64..3), proptest::bool::weighted(0.2))
-            .prop_map(|(code, uses, high_demand, per_customer, min_order)| Op::Create {
-                code, uses, high_demand, per_customer, min_order
+        3 => (code.clone(), 1u64..4, any::<bool>(), proptest::option::of(1u64..3), proptest::bool::weighted(0.2), proptest::bool::weighted(0.4))
+            .prop_map(|(code, uses, high_demand, per_customer, min_order, in_campaign)| Op::Create {
+                code, uses, high_demand, per_customer, min_order, in_campaign
             }),
         2 => (code.clone(), change).prop_map(|(code, change)| Op::Update { code, change }),
         2 => code.clone().prop_map(|code| Op::Delete { code }),
@@ -135,6 +163,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..8).prop_map(|redemption| Op::Rollback { redemption }),
         1 => prop_oneof![Just(2i64), Just(90), Just(4_000)].prop_map(|seconds| Op::Advance { seconds }),
         1 => Just(Op::Lapse),
+        1 => campaign.prop_map(|change| Op::Campaign { change }),
     ]
 }
 
@@ -144,6 +173,8 @@ struct Live {
     created_at: i64,
     /// Uses it was given: at create, and again by `PUT availability_count`.
     given: i64,
+    /// A code of the campaign.
+    campaign: bool,
 }
 
 struct Reservation {
@@ -169,6 +200,8 @@ struct Run {
     keyed: Vec<Keyed>,
     /// When the current operation began, by the service's clock.
     began: chrono::DateTime<chrono::Utc>,
+    /// The one campaign's id.
+    campaign: String,
 }
 
 type Checked = Result<(), String>;
@@ -185,14 +218,24 @@ fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a
     item.get(name)?.as_s().ok().map(String::as_str)
 }
 
-/// Attributes that count something and so may never go below zero.
-const COUNTERS: [&str; 5] = [
+/// Attributes that count something and so may never go below zero (a
+/// budget shard's room only where it has that budget).
+const COUNTERS: [&str; 9] = [
     "uses_left",
     "redeemed_count",
     "reserved_count",
     "uses",
     "live",
+    "coupon_count",
+    "discount_total",
+    "held_uses",
+    "held_amount",
 ];
+
+fn flag(item: &HashMap<String, AttributeValue>, name: &str) -> bool {
+    item.get(name)
+        .is_some_and(|v| v.as_bool().is_ok_and(|b| *b))
+}
 
 impl Run {
     async fn new() -> Run {
@@ -208,6 +251,13 @@ impl Run {
             ..Options::default()
         })
         .await;
+        let made = t
+            .send(post("/campaigns").token(&t.token_a).json(json!({
+                "name": "Model", "discount_percent": "10", "currency": "EUR",
+                "budget_uses": CAMPAIGN_BUDGET_USES,
+            })))
+            .await;
+        let campaign = made.expect(201).string("campaign_id");
         Run {
             t,
             live: [None, None, None],
@@ -215,6 +265,7 @@ impl Run {
             redemptions: Vec::new(),
             keyed: Vec::new(),
             began: chrono::Utc::now(),
+            campaign,
         }
     }
 
@@ -229,18 +280,23 @@ impl Run {
                 high_demand,
                 per_customer,
                 min_order,
+                in_campaign,
             } => {
                 let mut fields = json!({
                     "code": CODES[*code],
                     "availability_count": uses,
-                    "discount_percent": "10",
                     "high_demand": high_demand,
                 });
-                if let Some(max) = per_customer {
-                    fields["max_uses_per_customer"] = json!(max);
-                }
-                if *min_order {
-                    fields["min_order_amount"] = json!(MIN_ORDER.to_string());
+                if *in_campaign {
+                    fields["campaign_id"] = json!(self.campaign);
+                } else {
+                    fields["discount_percent"] = json!("10");
+                    if let Some(max) = per_customer {
+                        fields["max_uses_per_customer"] = json!(max);
+                    }
+                    if *min_order {
+                        fields["min_order_amount"] = json!(MIN_ORDER.to_string());
+                    }
                 }
                 let r = self
                     .t
@@ -256,6 +312,7 @@ impl Run {
                     self.live[*code] = Some(Live {
                         created_at,
                         given: *uses as i64,
+                        campaign: *in_campaign,
                     });
                     Ok(())
                 }
@@ -281,9 +338,16 @@ impl Run {
                             .json(fields),
                     )
                     .await;
-                if self.live[*code].is_none() {
+                let Some(live) = &self.live[*code] else {
                     return ensure(r.status == 404, || {
                         format!("update of a deleted code: {}", describe(&r))
+                    });
+                };
+                // A campaign code's terms are the campaign's.
+                let own = matches!(change, Change::Uses(_) | Change::Active(_));
+                if live.campaign && !own {
+                    return ensure(r.status == 422, || {
+                        format!("a term of a campaign code changed: {}", describe(&r))
                     });
                 }
                 ensure(r.status == 200, || format!("update: {}", describe(&r)))?;
@@ -451,6 +515,34 @@ impl Run {
                 self.t.app().recent_coupons.clear();
                 Ok(())
             }
+            Op::Campaign { change } => {
+                let fields = match change {
+                    CampaignChange::Uses(uses) => json!({"budget_uses": uses}),
+                    CampaignChange::Amount(amount) => {
+                        json!({"budget_amount": amount.map(|a| a.to_string())})
+                    }
+                    CampaignChange::Active(active) => json!({"active": active}),
+                };
+                let before = self.campaign_books().await;
+                let r = self
+                    .t
+                    .send(
+                        put(&format!("/campaigns/{}", self.campaign))
+                            .token(&self.t.token_a)
+                            .json(fields),
+                    )
+                    .await;
+                // Refused only for a budget of 0 or one below what is spent.
+                let refusable = match change {
+                    CampaignChange::Uses(Some(n)) => *n == 0 || (*n as i64) < before.spent_uses(),
+                    CampaignChange::Amount(Some(a)) => i64::from(*a) * 100 < before.spent_amount(),
+                    _ => false,
+                };
+                let expected = if refusable { 422 } else { 200 };
+                ensure(r.status == expected, || {
+                    format!("campaign change ({before:?}): {}", describe(&r))
+                })
+            }
         }
     }
 
@@ -497,6 +589,16 @@ impl Run {
         reservation: Option<usize>,
         r: &TestResponse,
     ) -> Checked {
+        if r.status == 409 && r.json()["code"] == "budget_exhausted" {
+            // Room for at most a use of 5.00 (10 % of the larger order).
+            let books = self.campaign_books().await;
+            return ensure(
+                books.uses_budget.is_some_and(|b| {
+                    books.uses_left == b - books.spent_uses() && books.uses_left == 0
+                }) || books.amount_budget.is_some_and(|_| books.amount_left < 500),
+                || format!("refused budget_exhausted with {books:?}"),
+            );
+        }
         let exhausted = r.status == 409 && r.json()["code"] == "exhausted";
         if !exhausted || reservation.is_some() || self.live[code].is_none() {
             return Ok(());
@@ -548,11 +650,23 @@ impl Run {
         Ok(Books::of(&self.t, &items, code, live, self.began))
     }
 
+    async fn campaign_books(&self) -> CampaignBooks {
+        CampaignBooks::of(&self.scan().await)
+    }
+
     /// Everything that must hold after any step.
     async fn check(&self) -> Checked {
         let items = self.scan().await;
         for item in &items {
+            let budget_shard = text(item, "type") == Some("campaign_budget_shard");
             for name in COUNTERS {
+                let unlimited = match name {
+                    "uses_left" => !flag(item, "limits_uses"),
+                    _ => false,
+                };
+                if budget_shard && unlimited {
+                    continue;
+                }
                 if let Some(value) = number(item, name) {
                     ensure(value >= 0, || {
                         format!(
@@ -601,7 +715,103 @@ impl Run {
                 format!("{name}: a customer's count differs from their uses and holds: {books:?}")
             })?;
         }
-        Ok(())
+        let books = CampaignBooks::of(&items);
+        ensure(books.redeemed == books.consumes - books.reversals, || {
+            format!("campaign: redeemed != consume rows - reversal rows: {books:?}")
+        })?;
+        ensure(books.discount_total == books.logged_amount, || {
+            format!("campaign: discount_total != the log's net discount: {books:?}")
+        })?;
+        ensure(
+            books.held_uses == books.holds && books.held_amount == books.held_logged,
+            || format!("campaign: held != its held reservations: {books:?}"),
+        )?;
+        if let Some(budget) = books.uses_budget {
+            ensure(
+                books.spent_uses() <= budget && books.uses_left == budget - books.spent_uses(),
+                || format!("campaign: the use budget's room is off: {books:?}"),
+            )?;
+        }
+        if let Some(budget) = books.amount_budget {
+            ensure(
+                books.spent_amount() <= budget
+                    && books.amount_left == budget - books.spent_amount(),
+                || format!("campaign: the money budget's room is off: {books:?}"),
+            )?;
+        }
+        let codes = self.live.iter().flatten().filter(|l| l.campaign).count() as i64;
+        ensure(books.coupon_count == codes, || {
+            format!("campaign: coupon_count is not its {codes} live codes: {books:?}")
+        })
+    }
+}
+
+/// The campaign's budget shards, and what its log rows and reservations
+/// say they must hold. Amounts in minor units.
+#[derive(Debug, Default)]
+struct CampaignBooks {
+    uses_budget: Option<i64>,
+    amount_budget: Option<i64>,
+    coupon_count: i64,
+    uses_left: i64,
+    amount_left: i64,
+    redeemed: i64,
+    discount_total: i64,
+    held_uses: i64,
+    held_amount: i64,
+    consumes: i64,
+    reversals: i64,
+    logged_amount: i64,
+    holds: i64,
+    held_logged: i64,
+}
+
+impl CampaignBooks {
+    fn of(items: &[HashMap<String, AttributeValue>]) -> CampaignBooks {
+        let mut books = CampaignBooks::default();
+        for item in items {
+            match text(item, "type") {
+                Some("campaign") => {
+                    books.uses_budget = number(item, "budget_uses");
+                    books.amount_budget = number(item, "budget_amount");
+                    books.coupon_count = number(item, "coupon_count").unwrap_or(0);
+                }
+                Some("campaign_budget_shard") => {
+                    books.uses_left += number(item, "uses_left").unwrap_or(0);
+                    books.amount_left += number(item, "amount_left").unwrap_or(0);
+                    books.redeemed += number(item, "redeemed_count").unwrap_or(0);
+                    books.discount_total += number(item, "discount_total").unwrap_or(0);
+                    books.held_uses += number(item, "held_uses").unwrap_or(0);
+                    books.held_amount += number(item, "held_amount").unwrap_or(0);
+                }
+                Some("redemption") if item.contains_key("budget_shard") => {
+                    let amount = number(item, "budget_amount").unwrap_or(0);
+                    if text(item, "kind") == Some("reversal") {
+                        books.reversals += 1;
+                        books.logged_amount -= amount;
+                    } else {
+                        books.consumes += 1;
+                        books.logged_amount += amount;
+                    }
+                }
+                Some("reservation")
+                    if item.contains_key("budget_shard") && text(item, "state") == Some("held") =>
+                {
+                    books.holds += 1;
+                    books.held_logged += number(item, "budget_amount").unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+        books
+    }
+
+    fn spent_uses(&self) -> i64 {
+        self.redeemed + self.held_uses
+    }
+
+    fn spent_amount(&self) -> i64 {
+        self.discount_total + self.held_amount
     }
 }
 

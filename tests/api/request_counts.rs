@@ -89,3 +89,41 @@ async fn a_junk_token_costs_one_read_per_instance_and_ten_seconds() {
         "one token lookup for five tries"
     );
 }
+
+/// A campaign code costs one more read when it is not cached (its
+/// campaign) and nothing more when it is: the budget shard is one more
+/// item of the same transaction.
+#[tokio::test]
+async fn a_campaign_code_adds_one_read_and_no_request_to_a_warm_consume() {
+    let (t, counter) = TestApp::counted().await;
+    let made = t
+        .send(post("/campaigns").token(&t.token_a).json(json!({
+            "name": "Counted", "discount_fixed": "1", "currency": "EUR", "budget_uses": 100,
+        })))
+        .await;
+    let campaign = made.expect(201).string("campaign_id");
+    let code = t
+        .create_coupon(json!({"campaign_id": campaign, "availability_count": 10}))
+        .await;
+    let consume = || post(&format!("/coupon/consume?code={code}")).token(&t.token_a);
+    counter.take();
+    // A first consume reads the code and its campaign.
+    assert_eq!(t.send(consume()).await.status, 200);
+    assert_eq!(
+        counter.take(),
+        [
+            "UpdateItem",
+            "GetItem",
+            "GetItem",
+            "BatchGetItem",
+            "TransactWriteItems"
+        ],
+        "cold: limiter and block, the coupon, its campaign, the transaction"
+    );
+    assert_eq!(t.send(consume()).await.status, 200);
+    assert_eq!(
+        counter.take(),
+        ["UpdateItem", "GetItem", "TransactWriteItems"],
+        "warm: limiter and block, transaction"
+    );
+}

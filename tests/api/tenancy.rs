@@ -18,6 +18,8 @@ enum Expect {
     Ok,
     /// 422 `invalid_request`: a cursor that names another tenant's object.
     Refused,
+    /// 201: B makes its own object (in B's tenant only).
+    Created,
 }
 
 /// The key tenant A's consume carried: kept per tenant, so B sending the
@@ -35,6 +37,10 @@ struct Objects {
     job: String,
     /// A cursor into A's export list (A has two exports).
     export_cursor: String,
+    /// A campaign, of which `code`'s twin `campaign_code` is a code.
+    campaign: String,
+    /// A cursor into A's campaign list (A has two campaigns).
+    campaign_cursor: String,
 }
 
 async fn make_objects(t: &TestApp) -> Objects {
@@ -67,12 +73,32 @@ async fn make_objects(t: &TestApp) -> Objects {
         .await
         .json();
     let export_cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let mut campaigns = Vec::new();
+    for name in ["A's first", "A's second"] {
+        let made = t
+            .send(
+                post("/campaigns")
+                    .token(&t.token_a)
+                    .json(json!({"name": name, "budget_uses": 10})),
+            )
+            .await;
+        campaigns.push(made.expect(201).string("campaign_id"));
+    }
+    t.create_coupon(json!({"code": "TENANT-A-CAMPAIGN", "campaign_id": campaigns[1]}))
+        .await;
+    let page = t
+        .send(get("/campaigns?limit=1").token(&t.token_a))
+        .await
+        .json();
+    let campaign_cursor = page["next_cursor"].as_str().unwrap().to_owned();
     Objects {
         code,
         redemption,
         reservation,
         job,
         export_cursor,
+        campaign: campaigns.pop().unwrap(),
+        campaign_cursor,
     }
 }
 
@@ -86,6 +112,9 @@ async fn snapshot(t: &TestApp, o: &Objects) -> Value {
         format!("/coupon/reserve/{}", o.reservation),
         format!("/coupon/jobs/{}", o.job),
         format!("/coupon/jobs/{}/codes", o.job),
+        "/campaigns".to_owned(),
+        format!("/campaigns/{}", o.campaign),
+        format!("/coupon?campaign_id={}", o.campaign),
     ] {
         let response = t.send(get(&path).token(&t.token_a)).await;
         assert_eq!(response.status, 200, "{path}: {}", response.text());
@@ -215,6 +244,50 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
             get(&format!("/exports?cursor={}", urlencode(&o.export_cursor))).token(b),
             Expect::Refused,
         ),
+        (
+            "listCampaigns",
+            get("/campaigns").token(b),
+            Expect::EmptyList,
+        ),
+        (
+            "listCampaigns (A's cursor)",
+            get(&format!("/campaigns?cursor={}", o.campaign_cursor)).token(b),
+            Expect::EmptyList,
+        ),
+        (
+            "getCampaign",
+            get(&format!("/campaigns/{}", o.campaign)).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "updateCampaign",
+            put(&format!("/campaigns/{}", o.campaign))
+                .token(b)
+                .json(json!({"active": false})),
+            Expect::NotFound,
+        ),
+        (
+            "deleteCampaign",
+            delete(&format!("/campaigns/{}", o.campaign)).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "getCoupons (A's campaign)",
+            get(&format!("/coupon?campaign_id={}", o.campaign)).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "createCoupons (A's campaign)",
+            post("/coupon")
+                .token(b)
+                .json(json!({"campaign_id": o.campaign})),
+            Expect::NotFound,
+        ),
+        (
+            "createCampaign",
+            post("/campaigns").token(b).json(json!({"name": "B's own"})),
+            Expect::Created,
+        ),
     ];
     let mut covered = std::collections::BTreeSet::new();
     for (route, request, expect) in matrix {
@@ -240,6 +313,7 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
             }
             Expect::Ok => assert_eq!(response.status, 200, "{route}"),
             Expect::Refused => response.assert_problem(422, "invalid_request"),
+            Expect::Created => assert_eq!(response.status, 201, "{route}: {}", response.text()),
         }
     }
 
