@@ -62,6 +62,7 @@ auth=(-H "Authorization: Bearer $token")
 curl -sS -o /dev/null "${auth[@]}" "$base/coupon?limit=1"
 curl -sS -o /dev/null "${auth[@]}" "$base/coupon/consume?code=WARMUP"
 curl -sS -o /dev/null "${auth[@]}" "$base/exports?limit=1"
+curl -sS -o /dev/null "${auth[@]}" "$base/campaigns?limit=1"
 # A few coupons for the generated requests to find.
 for code in FUZZ1 FUZZ2 FUZZ3; do
   curl -sS -o /dev/null "${auth[@]}" -X POST "$base/coupon" \

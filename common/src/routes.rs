@@ -28,6 +28,8 @@ pub enum Route {
     Campaigns,
     /// Read, change or delete one campaign.
     Campaign,
+    /// A campaign's codes as CSV in S3.
+    CampaignCodesExport,
 }
 
 /// The Lambda function that serves a route, by its binary's name.
@@ -147,6 +149,12 @@ pub const ROUTES: &[RouteSpec] = &[
         methods: "GET, PUT, DELETE",
         function: Function::Campaigns,
     },
+    RouteSpec {
+        route: Route::CampaignCodesExport,
+        path: "/campaigns/{campaign_id}/codes-export",
+        methods: "POST",
+        function: Function::Campaigns,
+    },
 ];
 
 /// The route a path matched, and the value of its one `{parameter}`.
@@ -222,6 +230,11 @@ mod tests {
             ("/exports", Route::Exports, ""),
             ("/campaigns/", Route::Campaigns, ""),
             ("/campaigns/cmp_1", Route::Campaign, "cmp_1"),
+            (
+                "/campaigns/cmp_1/codes-export/",
+                Route::CampaignCodesExport,
+                "cmp_1",
+            ),
             // A code may be spelled like a route's literal segment only
             // where no literal route is: `/coupon/jobs` is a code.
             ("/coupon/jobs", Route::Coupon, "jobs"),

@@ -380,6 +380,19 @@ impl<'a> ExportView<'a> {
     }
 }
 
+/// A campaign's codes written to S3 as CSV, with a download link.
+#[derive(Serialize)]
+pub struct CodesExportView<'a> {
+    pub campaign_id: &'a str,
+    /// Codes in the file (its data rows).
+    pub codes: u64,
+    pub created_at: String,
+    pub expires_at: String,
+    pub key: &'a str,
+    pub object: &'static str,
+    pub url: String,
+}
+
 /// A list: a page of a paginated one (`has_more`, `next_cursor`), a job's
 /// codes (`count`, `next_cursor`), or a create's coupons (`count`).
 #[derive(Serialize)]

@@ -173,7 +173,7 @@ impl TestApp {
             Function::Consume => consume::handle(self.app(), req).await,
             Function::Coupons => coupons::handle(self.app(), req).await,
             Function::Exports => exports::handle(&self.state, req).await,
-            Function::Campaigns => ::campaigns::handle(self.app(), req).await,
+            Function::Campaigns => ::campaigns::handle(&self.state, req).await,
         };
         TestResponse::from(
             response.expect("handlers answer Ok, with a problem response if need be"),

@@ -276,7 +276,8 @@ fn needed(function: &str) -> BTreeSet<Grant> {
         ]
         .concat(),
         // A campaign with its shards (BatchGetItem), created, changed and
-        // deleted in transactions; the list (GSI1).
+        // deleted in transactions; the list (GSI1); its codes (GSI2) in a
+        // CSV file and its link.
         "CampaignsFunction" => [
             read(&["dynamodb:GetItem", "dynamodb:BatchGetItem"]),
             tenant(&[
@@ -285,6 +286,8 @@ fn needed(function: &str) -> BTreeSet<Grant> {
                 "dynamodb:DeleteItem",
             ]),
             on(GSI1, &["dynamodb:Query"]),
+            on(GSI2, &["dynamodb:Query"]),
+            on(EXPORTS, &["s3:PutObject", "s3:GetObject"]),
         ]
         .concat(),
         // Validate, consume, reserve, release, rollback; expired holds.
@@ -477,10 +480,20 @@ async fn every_call_a_function_makes_is_granted_to_it() {
         )
         .await;
     changed.expect(200);
+    // A campaign whose codes are exported (exports, below).
+    let made = t
+        .send(
+            post("/campaigns")
+                .token(&a)
+                .json(json!({"name": "Printed"})),
+        )
+        .await;
+    let printed = made.expect(201).string("campaign_id");
     record("CampaignsFunction");
     let campaign_code = t
         .create_coupon(json!({"campaign_id": campaign, "availability_count": 3}))
         .await;
+    t.create_coupon(json!({"campaign_id": printed})).await;
     let listed = t
         .send(get(&format!("/coupon?campaign_id={campaign}")).token(&a))
         .await;
@@ -556,6 +569,11 @@ async fn every_call_a_function_makes_is_granted_to_it() {
         .send(delete(&format!("/campaigns/{campaign}")).token(&a))
         .await;
     deleted.expect(204);
+    // Another campaign's codes, as CSV.
+    let codes = t
+        .send(post(&format!("/campaigns/{printed}/codes-export")).token(&a))
+        .await;
+    codes.expect(201);
     record("CampaignsFunction");
 
     // Exports: one now, the list with its links.

@@ -272,6 +272,11 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
             Expect::NotFound,
         ),
         (
+            "exportCampaignCodes",
+            post(&format!("/campaigns/{}/codes-export", o.campaign)).token(b),
+            Expect::NotFound,
+        ),
+        (
             "getCoupons (A's campaign)",
             get(&format!("/coupon?campaign_id={}", o.campaign)).token(b),
             Expect::NotFound,

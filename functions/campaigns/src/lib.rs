@@ -1,7 +1,9 @@
 //! `/campaigns` and `/campaigns/{campaign_id}`: create, list, read, change
-//! and delete campaigns. Their codes are made through `POST /coupon` with
+//! and delete campaigns; `/campaigns/{campaign_id}/codes-export`: its codes
+//! as CSV in S3. Their codes are made through `POST /coupon` with
 //! `campaign_id`.
 
+mod codes_export;
 mod create;
 mod delete;
 mod details;
@@ -9,24 +11,31 @@ mod fields;
 mod list;
 mod update;
 
+use common::ApiError;
 use common::campaign::CampaignId;
 use common::http::serve;
 use common::routes::{Matched, Route};
 use common::tenant::TenantId;
-use common::{ApiError, App};
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
 
-pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, Error> {
-    Ok(serve(app, &req, route).await)
+/// The campaigns function needs the exports' S3 writer for its codes export.
+pub use exports::ExportsApp;
+
+pub async fn handle(state: &ExportsApp, req: Request) -> Result<Response<Body>, Error> {
+    Ok(serve(&state.app, &req, |_, tenant, req, matched| {
+        route(state, tenant, req, matched)
+    })
+    .await)
 }
 
 async fn route(
-    app: &App,
+    state: &ExportsApp,
     tenant: TenantId,
     req: &Request,
     matched: Matched<'_>,
 ) -> Result<Response<Body>, ApiError> {
+    let app = &state.app;
     let id = || campaign_id(matched.param());
     match (req.method(), matched.route()) {
         (&Method::POST, Route::Campaigns) => create::handle(app, &tenant, req).await,
@@ -34,6 +43,9 @@ async fn route(
         (&Method::GET, Route::Campaign) => details::handle(app, &tenant, &id()?).await,
         (&Method::PUT, Route::Campaign) => update::handle(app, &tenant, &id()?, req).await,
         (&Method::DELETE, Route::Campaign) => delete::handle(app, &tenant, &id()?).await,
+        (&Method::POST, Route::CampaignCodesExport) => {
+            codes_export::handle(state, &tenant, &id()?).await
+        }
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

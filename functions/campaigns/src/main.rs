@@ -5,6 +5,6 @@ use lambda_http::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     common::telemetry::init();
     // Clients and config are built once per cold start and shared by reference.
-    let app = common::App::from_env()?;
-    run(service_fn(|req| campaigns::handle(&app, req))).await
+    let state = campaigns::ExportsApp::from_env()?;
+    run(service_fn(|req| campaigns::handle(&state, req))).await
 }

@@ -99,20 +99,7 @@ impl Exporter {
         let body = ByteStream::from_path(&file.0)
             .await
             .map_err(|e| unavailable("reading the workbook", e))?;
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .content_type(XLSX_CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                unavailable(
-                    "uploading the export",
-                    aws_sdk_s3::error::DisplayErrorContext(e),
-                )
-            })?;
+        self.upload(&key, XLSX_CONTENT_TYPE, body).await?;
         let record = ExportRecord {
             key,
             rows,
@@ -122,6 +109,30 @@ impl Exporter {
         };
         store.put_export(tenant, &record).await?;
         Ok(record)
+    }
+
+    /// Puts a finished file at `key`: whole, or not at all.
+    pub async fn upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: ByteStream,
+    ) -> Result<(), ApiError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                unavailable(
+                    "uploading the export",
+                    aws_sdk_s3::error::DisplayErrorContext(e),
+                )
+            })?;
+        Ok(())
     }
 
     async fn write_workbook(
