@@ -152,6 +152,16 @@ pub fn merge(mut query: Fields, body: Fields) -> Result<Fields, ApiError> {
 pub const DEFAULT_PAGE_LIMIT: u64 = 25;
 pub const MAX_PAGE_LIMIT: u64 = 100;
 
+/// The query of a list that pages: `limit` and the `cursor` a page gave.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    #[serde(default, deserialize_with = "lenient::opt_number")]
+    pub limit: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    pub cursor: Option<String>,
+}
+
 /// A list's `limit`: 1 to 100, 25 when not given.
 pub fn page_limit(limit: Option<u64>) -> Result<u32, Invalid> {
     let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);

@@ -212,7 +212,7 @@ impl DynamoStore {
 impl CampaignStore for DynamoStore {
     async fn create_campaign(&self, tenant: &TenantId, campaign: &Campaign) -> StoreResult<()> {
         let mut tx = self.transaction();
-        tx.put(
+        let item = tx.put(
             campaign_item(tenant, campaign),
             Some("attribute_not_exists(PK)"),
             Item::new(),
@@ -228,9 +228,12 @@ impl CampaignStore for DynamoStore {
             else {
                 return Ok(());
             };
+            // The id is fresh: if the campaign exists, an earlier try of this
+            // very transaction committed and only its answer was lost.
+            if cancelled.refused(item) {
+                return Ok(());
+            }
             if !cancelled.conflicted() {
-                // A fresh id is never taken: only a lost answer explains it,
-                // and the token made that retry succeed already.
                 return Err(cancelled.unexplained("create campaign"));
             }
             attempts.back_off().await;

@@ -62,6 +62,13 @@ pub(super) fn get_flag(item: &Item, name: &str) -> bool {
 pub(super) fn req<T>(item: &Item, value: Option<T>, name: &str) -> Result<T, StoreError> {
     value.ok_or_else(|| corrupt(item, name))
 }
+pub(super) fn req_bool(item: &Item, name: &str) -> Result<bool, StoreError> {
+    req(
+        item,
+        item.get(name).and_then(|v| v.as_bool().ok()).copied(),
+        name,
+    )
+}
 pub(super) fn req_time(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
     req(item, get_time(item, name), name)
 }
@@ -229,11 +236,7 @@ pub fn campaign_from(item: &Item) -> Result<Campaign, StoreError> {
             starts_at: get_time(item, "starts_at"),
             expires_at: get_time(item, "expires_at"),
         },
-        active: req(
-            item,
-            item.get("active").and_then(|v| v.as_bool().ok()).copied(),
-            "active",
-        )?,
+        active: req_bool(item, "active")?,
         budget: Budget {
             uses: get_n(item, "budget_uses"),
             amount: get_n(item, "budget_amount").map(Money::from_minor),
@@ -418,11 +421,7 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         revision: get_n(item, "revision").unwrap_or(0),
         starts_at: get_time(item, "starts_at"),
         expires_at: get_time(item, "expires_at"),
-        active: req(
-            item,
-            item.get("active").and_then(|v| v.as_bool().ok()).copied(),
-            "active",
-        )?,
+        active: req_bool(item, "active")?,
         created_at: req_time(item, "created_at")?,
         updated_at: req_time(item, "updated_at")?,
         campaign_id: campaign_id_of(item)?,

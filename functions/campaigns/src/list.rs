@@ -2,30 +2,20 @@
 
 use common::campaign::CampaignId;
 use common::http::json;
-use common::request::{self, lenient};
+use common::request::{self, PageQuery};
 use common::store::CampaignStore;
 use common::tenant::TenantId;
 use common::views::{CampaignView, ListView};
 use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    #[serde(default, deserialize_with = "lenient::opt_number")]
-    limit: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    cursor: Option<String>,
-}
 
 pub async fn handle(
     app: &App,
     tenant: &TenantId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let query: ListQuery = request::decode(request::query_fields(req)?)?;
+    let query: PageQuery = request::decode(request::query_fields(req)?)?;
     let limit = request::page_limit(query.limit)?;
     // The cursor is the last campaign id of the previous page; the tenant
     // part of the key is always the caller's.

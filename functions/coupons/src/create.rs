@@ -99,13 +99,17 @@ pub async fn handle(
         other => other?,
     };
     let created = create(app, tenant, codes, template, as_list, Some(&campaign)).await;
-    if created.is_err()
+    // Counted out only when no code can have been written: after a failed
+    // write (whose undo may have failed too) the count stays high, which
+    // only keeps the campaign from being deleted under a code.
+    if let Err(ApiError::AlreadyExists(_) | ApiError::Invalid(_) | ApiError::TooManyJobs { .. }) =
+        &created
         && let Err(e) = app
             .store
             .count_campaign_codes(tenant, &campaign_id, -quantity)
             .await
     {
-        tracing::error!(error = %e, campaign = %campaign_id, "could not count a failed create's codes out of its campaign");
+        tracing::error!(error = %e, campaign = %campaign_id, "could not count a refused create's codes out of its campaign");
     }
     created
 }

@@ -3,31 +3,21 @@
 use common::ApiError;
 use common::export::ExportCursor;
 use common::http::json;
-use common::request::{self, lenient};
+use common::request::{self, PageQuery};
 use common::store::ExportStore;
 use common::tenant::TenantId;
 use common::views::ListView;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 
 use crate::{ExportsApp, export_view};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    #[serde(default, deserialize_with = "lenient::opt_number")]
-    limit: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::opt_text")]
-    cursor: Option<String>,
-}
 
 pub async fn handle(
     state: &ExportsApp,
     tenant: &TenantId,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let query: ListQuery = request::decode(request::query_fields(req)?)?;
+    let query: PageQuery = request::decode(request::query_fields(req)?)?;
     let limit = request::page_limit(query.limit)?;
     let after = query
         .cursor
