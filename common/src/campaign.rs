@@ -8,9 +8,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::coupon::{Coupon, Discount, MAX_PRODUCT_ID_CHARS, parse_label};
 use crate::invalid::Invalid;
 use crate::money::Money;
+use crate::offer::{Discount, MAX_PRODUCT_ID_CHARS, parse_label};
 
 /// Budget shards of every campaign: a consume writes one of them, so a
 /// campaign takes eight partitions' writes, as far as the eight partitions
@@ -195,37 +195,9 @@ pub struct BudgetTaken {
     pub amount: Money,
 }
 
-impl Coupon {
-    /// This campaign code as its campaign makes it: the campaign's offer,
-    /// active only while both are.
-    pub fn in_campaign(mut self, campaign: &Campaign) -> Coupon {
-        debug_assert_eq!(self.campaign_id.as_ref(), Some(&campaign.id));
-        let offer = &campaign.offer;
-        self.product_id = offer.product_id.clone();
-        self.promo_type = offer.promo_type.clone();
-        self.discount = offer.discount;
-        self.currency = offer.currency.clone();
-        self.min_order_amount = offer.min_order_amount;
-        self.max_uses_per_customer = offer.max_uses_per_customer;
-        self.starts_at = offer.starts_at;
-        self.expires_at = offer.expires_at;
-        self.active = self.active && campaign.active;
-        self.campaign = Some(Box::new(campaign.link()));
-        self
-    }
-}
-
 /// A campaign's name: 1 to 100 printable characters.
 pub fn parse_name(text: &str) -> Result<String, Invalid> {
     parse_label("name", text, MAX_NAME_CHARS)
-}
-
-/// `total` spread over `shards` as evenly as whole numbers go.
-pub fn shares(total: u64, shards: u32) -> Vec<i64> {
-    crate::coupon::shard_shares(total, shards)
-        .into_iter()
-        .map(|share| share as i64)
-        .collect()
 }
 
 /// `product_ids`: up to 100 product ids, each like a `product_id`, no repeats.

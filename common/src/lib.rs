@@ -20,6 +20,7 @@ pub mod keyspace;
 pub mod limiter;
 pub mod limits;
 pub mod money;
+pub mod offer;
 pub mod pattern;
 pub mod refusal;
 pub mod request;

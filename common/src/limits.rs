@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::config::env_value;
-use crate::coupon::{MAX_CUSTOMER_ID_CHARS, parse_label};
+use crate::coupon::MAX_CUSTOMER_ID_CHARS;
 use crate::error::ApiError;
 use crate::limiter::{self, BucketStore, Decision, Hints, Rule, whole_seconds};
+use crate::offer::parse_label;
 use crate::request;
 use crate::routes::{Matched, Route};
 use crate::store::DynamoStore;

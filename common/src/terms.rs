@@ -5,13 +5,13 @@
 //! form value) clears it; for a create, both mean "none".
 
 use crate::ApiError;
-use crate::coupon::{
-    CouponPatch, Discount, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency, parse_label,
-    parse_uses_per_customer,
-};
+use crate::coupon::{CouponPatch, parse_uses_per_customer};
 use crate::dates::parse_instant;
 use crate::invalid::Invalid;
 use crate::money::Money;
+use crate::offer::{
+    Discount, MAX_PRODUCT_ID_CHARS, MAX_PROMO_TYPE_CHARS, parse_currency, parse_label,
+};
 use crate::request::{self, Fields, lenient};
 use serde::Deserialize;
 

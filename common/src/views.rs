@@ -6,13 +6,12 @@
 use serde::Serialize;
 
 use crate::campaign::{Campaign, CampaignId};
-use crate::coupon::{
-    Coupon, Discount, Pricing, Redemption, RedemptionKind, Reservation, ReservationState,
-};
+use crate::coupon::{Coupon, Pricing, Redemption, RedemptionKind, Reservation, ReservationState};
 use crate::dates;
 use crate::export::ExportRecord;
 use crate::job::Job;
 use crate::money::Money;
+use crate::offer::Discount;
 use chrono::{DateTime, Utc};
 
 #[derive(Serialize)]

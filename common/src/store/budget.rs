@@ -7,13 +7,21 @@
 //! never written by a consume, so a campaign is not one hot item.
 
 use super::item::*;
-use super::release::Counted;
 use super::schema::*;
 use super::transact::{Key, Slot, Transaction};
 use super::{DynamoStore, StoreResult};
 use crate::campaign::{BudgetTaken, CampaignId, CampaignLink};
 use crate::money::Money;
 use crate::tenant::TenantId;
+
+/// How a use given back was counted where it was taken: as redeemed (a
+/// rollback gives it back) or as held (a release does). For the coupon
+/// (see `release::GiveBack`) and its campaign's budget alike.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Counted {
+    Redeemed,
+    Reserved,
+}
 
 pub(super) fn budget_key(tenant: &TenantId, campaign: &CampaignId, shard: u32) -> Key {
     (

@@ -14,7 +14,7 @@ use super::item::*;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts, Transaction, write_failed};
 use super::{DynamoStore, Missing, Page, StoreError, StoreResult};
-use crate::campaign::{Campaign, CampaignId, Spent, check, shares};
+use crate::campaign::{Campaign, CampaignId, Spent, check};
 use crate::coupon::Coupon;
 use crate::money::Money;
 use crate::tenant::TenantId;
@@ -26,7 +26,7 @@ pub struct CampaignPatch {
     pub product_id: Option<Option<String>>,
     pub product_ids: Option<Vec<String>>,
     pub promo_type: Option<Option<String>>,
-    pub discount: Option<Option<crate::coupon::Discount>>,
+    pub discount: Option<Option<crate::offer::Discount>>,
     pub currency: Option<Option<String>>,
     pub min_order_amount: Option<Option<Money>>,
     pub max_discount_amount: Option<Option<Money>>,
@@ -485,8 +485,8 @@ impl DynamoStore {
             &[("#name", "name")],
             values,
         )?;
-        let uses = shares(uses_left.unwrap_or(0), current.shards);
-        let amounts = shares(amount_left.unwrap_or(0), current.shards);
+        let uses = room_shares(uses_left.unwrap_or(0), current.shards);
+        let amounts = room_shares(amount_left.unwrap_or(0), current.shards);
         for (number, shard) in shards.iter().enumerate() {
             let shard = shard.as_ref().ok_or_else(|| StoreError::Corrupt {
                 key: budget_shard_pk(tenant, &current.id, number as u32),

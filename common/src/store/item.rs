@@ -8,15 +8,15 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use super::schema::*;
-use crate::campaign::{Budget, BudgetTaken, Campaign, CampaignId, Offer, shares};
+use crate::campaign::{Budget, BudgetTaken, Campaign, CampaignId, Offer};
 use crate::code::CouponCode;
 use crate::coupon::{
-    Coupon, Discount, Pricing, Redemption, RedemptionKind, Reservation, ReservationState,
-    shard_shares,
+    Coupon, Pricing, Redemption, RedemptionKind, Reservation, ReservationState, shard_shares,
 };
 use crate::dates::{from_millis, to_millis};
 use crate::job::{FormatSpec, Job, JobStatus};
 use crate::money::{Money, Percent};
+use crate::offer::Discount;
 use crate::tenant::TenantId;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -280,10 +280,18 @@ pub fn budget_shard_from(item: &Item) -> Result<BudgetShard, StoreError> {
     })
 }
 
+/// A budget's room spread over `shards` as evenly as whole numbers go.
+pub fn room_shares(total: u64, shards: u32) -> Vec<i64> {
+    shard_shares(total, shards)
+        .into_iter()
+        .map(|share| share as i64)
+        .collect()
+}
+
 /// The budget shards of a new campaign, each budget split evenly.
 pub fn budget_shard_items(tenant: &TenantId, campaign: &Campaign) -> Vec<Item> {
-    let uses = shares(campaign.budget.uses.unwrap_or(0), campaign.shards);
-    let amount = shares(
+    let uses = room_shares(campaign.budget.uses.unwrap_or(0), campaign.shards);
+    let amount = room_shares(
         campaign.budget.amount.map_or(0, Money::minor),
         campaign.shards,
     );

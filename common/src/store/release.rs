@@ -8,7 +8,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use super::budget;
+use super::budget::{self, Counted};
 use super::customers::uncount_customer_use;
 use super::item::*;
 use super::schema::*;
@@ -135,15 +135,6 @@ impl ReleaseStore for DynamoStore {
         }
         Ok(released)
     }
-}
-
-/// Where a use given back was counted.
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Counted {
-    /// As redeemed: a rolled-back redemption.
-    Redeemed,
-    /// As reserved: a released reservation.
-    Reserved,
 }
 
 pub(super) struct GiveBack<'a> {

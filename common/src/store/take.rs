@@ -480,7 +480,7 @@ mod tests {
         let now = crate::dates::now();
         let seen = Coupon {
             product_id: Some("apple123".into()),
-            discount: Some(crate::coupon::Discount::Fixed(Money::from_minor(2_000))),
+            discount: Some(crate::offer::Discount::Fixed(Money::from_minor(2_000))),
             currency: Some("EUR".into()),
             max_uses_per_customer: Some(2),
             ..Coupon::bare("ABCD", now)

@@ -2,10 +2,9 @@
 //! coupon lookup.
 
 use common::code::CouponCode;
-use common::coupon::{
-    Coupon, MAX_CUSTOMER_ID_CHARS, MAX_PRODUCT_ID_CHARS, Order, Redeem, parse_currency, parse_label,
-};
+use common::coupon::{Coupon, MAX_CUSTOMER_ID_CHARS, Order, Redeem};
 use common::money::Money;
+use common::offer::{MAX_PRODUCT_ID_CHARS, parse_currency, parse_label};
 use common::request::{self, lenient};
 use common::store::CouponStore;
 use common::tenant::TenantId;

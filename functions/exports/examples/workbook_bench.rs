@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration};
 use common::code::CouponCode;
-use common::coupon::{Discount, Pricing, Redemption, RedemptionKind};
+use common::coupon::{Pricing, Redemption, RedemptionKind};
 use common::money::Money;
+use common::offer::Discount;
 use exports::workbook::{MAX_DATA_ROWS_PER_SHEET, RedemptionWorkbook};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

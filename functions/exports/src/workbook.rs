@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use common::coupon::{Discount, Redemption, RedemptionKind};
+use common::coupon::{Redemption, RedemptionKind};
 use common::money::Money;
+use common::offer::Discount;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 /// Excel's row limit is 1,048,576; the header takes one.
