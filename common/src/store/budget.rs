@@ -6,12 +6,14 @@
 //! room; no write ever takes a count below zero. The campaign item is
 //! never written by a consume, so a campaign is not one hot item.
 
+use super::campaign_item::*;
 use super::item::*;
 use super::schema::*;
 use super::transact::{Key, Slot, Transaction};
-use super::{DynamoStore, StoreResult};
+use super::{DynamoStore, StoreError, StoreResult};
 use crate::campaign::{BudgetTaken, CampaignId, CampaignLink};
 use crate::money::Money;
+use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
 /// How a use given back was counted where it was taken: as redeemed (a
@@ -153,38 +155,6 @@ pub(super) fn push_give_back(
     )
 }
 
-/// A budget shard as a spend found it when its condition failed.
-pub(super) enum ShardFound {
-    /// Gone, or the campaign's terms or budget changed: read again.
-    Stale,
-    /// Same terms, no room for this spend.
-    Full,
-    /// A reservation's hold is not in it (any more).
-    NotHeld,
-}
-
-impl ShardFound {
-    pub(super) fn of(
-        link: &CampaignLink,
-        spend: Spend,
-        item: Option<&Item>,
-    ) -> StoreResult<ShardFound> {
-        let Some(item) = item else {
-            return Ok(ShardFound::Stale);
-        };
-        let shard = budget_shard_from(item)?;
-        if shard.revision != link.revision {
-            return Ok(ShardFound::Stale);
-        }
-        if let Spend::Convert { held, .. } = spend
-            && (shard.held_uses < 1 || shard.held_amount < held.minor())
-        {
-            return Ok(ShardFound::NotHeld);
-        }
-        Ok(ShardFound::Full)
-    }
-}
-
 impl DynamoStore {
     /// Every budget shard of a campaign, by shard number (`None` where
     /// missing), and the campaign item with them, in one read.
@@ -209,19 +179,47 @@ impl DynamoStore {
         Ok((found.remove(&campaign_pk(tenant, campaign)), shards))
     }
 
-    /// After a spend found shard `full` without room: the shard to try
-    /// next. Another shard with room if there is one; else, when the
-    /// shards together have room for the amount, one shard is filled from
-    /// the others first (a transfer that keeps the total); else the budget
-    /// is spent. A convert must stay on the reservation's shard (`fixed`).
-    pub(super) async fn shard_with_room(
+    /// After a spend's shard failed its condition (`current` is the shard
+    /// as it was): the shards to try next, `None` when the campaign
+    /// changed since it was read (read it again), or why it cannot pay.
+    pub(super) async fn after_spend_failed(
         &self,
         tenant: &TenantId,
         campaign: &CampaignId,
         link: &CampaignLink,
         spend: Spend,
         fixed: Option<u32>,
-    ) -> StoreResult<ShardChoice> {
+        current: Option<&Item>,
+    ) -> StoreResult<Option<Vec<u32>>> {
+        let Some(shard) = current.map(budget_shard_from).transpose()? else {
+            return Ok(None);
+        };
+        if shard.revision != link.revision {
+            return Ok(None);
+        }
+        // A reservation's hold is not in it (any more).
+        if let Spend::Convert { held, .. } = spend
+            && (shard.held_uses < 1 || shard.held_amount < held.minor())
+        {
+            return Err(StoreError::Refused(Refusal::ReservationExpired));
+        }
+        self.shard_with_room(tenant, campaign, link, spend, fixed)
+            .await
+    }
+
+    /// After a spend found a shard without room: the shards to try next.
+    /// Those with room if there are any; else, when the shards together
+    /// have room for the amount, one shard filled from the others first (a
+    /// transfer that keeps the total); else the budget is spent. A convert
+    /// must stay on the reservation's shard (`fixed`).
+    async fn shard_with_room(
+        &self,
+        tenant: &TenantId,
+        campaign: &CampaignId,
+        link: &CampaignLink,
+        spend: Spend,
+        fixed: Option<u32>,
+    ) -> StoreResult<Option<Vec<u32>>> {
         let (_, shards) = self.read_budget(tenant, campaign, link.shards).await?;
         let mut current = Vec::with_capacity(shards.len());
         for (number, shard) in shards.into_iter().enumerate() {
@@ -230,7 +228,7 @@ impl DynamoStore {
                     current.push((number as u32, shard))
                 }
                 // A shard of other terms: the campaign changed; read it again.
-                _ => return Ok(ShardChoice::Stale),
+                _ => return Ok(None),
             }
         }
         let (uses_needed, amount_needed) = spend.needs();
@@ -245,7 +243,7 @@ impl DynamoStore {
             .map(|(number, _)| *number)
             .collect();
         if !ready.is_empty() {
-            return Ok(ShardChoice::Try(ready));
+            return Ok(Some(ready));
         }
         // Room for the amount only spread over several shards: move it into
         // the best shard that has a use.
@@ -255,10 +253,10 @@ impl DynamoStore {
             .max_by_key(|(_, s)| s.amount_left)
             .copied()
         else {
-            return Ok(ShardChoice::Spent);
+            return Err(spent());
         };
         if !limits_amount {
-            return Ok(ShardChoice::Spent);
+            return Err(spent());
         }
         let mut missing = amount_needed - target_shard.amount_left.max(0);
         let mut sources: Vec<(u32, BudgetShard)> = current
@@ -276,11 +274,11 @@ impl DynamoStore {
             missing -= take;
         }
         if missing > 0 {
-            return Ok(ShardChoice::Spent);
+            return Err(spent());
         }
         self.move_amount(tenant, campaign, link, target, &moves)
             .await?;
-        Ok(ShardChoice::Try(vec![target]))
+        Ok(Some(vec![target]))
     }
 
     /// Moves budget amount from shards to `target` in one transaction; the
@@ -319,12 +317,6 @@ impl DynamoStore {
     }
 }
 
-/// Where a spend goes next after its shard had no room.
-pub(super) enum ShardChoice {
-    /// These shards have room (as read).
-    Try(Vec<u32>),
-    /// The campaign changed since the coupon was read.
-    Stale,
-    /// Not enough left in the whole campaign.
-    Spent,
+fn spent() -> StoreError {
+    StoreError::Refused(Refusal::BudgetExhausted)
 }

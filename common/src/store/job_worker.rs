@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::item::*;
+use super::job_item::job_from;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts, is_condition_failure, unavailable};
 use super::{DynamoStore, StoreError, StoreResult};

@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use super::item::*;
+use super::job_item::{job_from, job_item};
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts, unavailable};
 use super::{DynamoStore, StoreError, StoreResult};

@@ -3,6 +3,8 @@
 
 mod buckets;
 mod budget;
+mod campaign_change;
+mod campaign_item;
 mod campaigns;
 mod cleanup;
 mod consume;
@@ -11,6 +13,7 @@ mod customers;
 mod dynamo;
 mod exports;
 mod item;
+mod job_item;
 mod job_worker;
 mod jobs;
 mod live_codes;
@@ -23,8 +26,10 @@ mod shards;
 mod take;
 mod tenants;
 mod transact;
+mod usable;
 
-pub use campaigns::{CampaignPatch, CampaignStore};
+pub use campaign_change::CampaignPatch;
+pub use campaigns::CampaignStore;
 pub use cleanup::{CLEANUP_TYPE, CleanupStore, DeletedCoupon};
 pub use consume::{ConsumeRequest, ConsumeStore, Consumed};
 pub use coupons::CouponStore;

@@ -215,8 +215,12 @@ impl DynamoStore {
     }
 }
 
-/// A shard number to start from, spreading a crowd's consumes evenly.
-pub(super) fn random_shard(shards: u32) -> u32 {
+/// A shard to write: a random one of those known to have room, or of all
+/// `shards` before any is known, spreading a crowd's writes evenly.
+pub(super) fn pick_shard(known: Option<&[u32]>, shards: u32) -> u32 {
     use rand::RngExt;
-    rand::rng().random_range(0..shards.max(1))
+    match known {
+        Some(known) if !known.is_empty() => known[rand::rng().random_range(0..known.len())],
+        _ => rand::rng().random_range(0..shards.max(1)),
+    }
 }

@@ -5,107 +5,21 @@
 use chrono::{DateTime, Utc};
 
 use super::coupons::CouponStore;
-use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::budget::{ShardChoice, ShardFound, Spend, push_spend};
+use super::budget::{Spend, push_spend};
 use super::item::*;
 use super::release::ReleaseStore;
 use super::schema::*;
-use super::shards::{ShardState, random_shard, shard_key};
+use super::shards::{ShardState, pick_shard, shard_key};
 use super::transact::{ATTEMPTS, Slot, Transaction};
+use super::usable::usable_condition;
 use super::{DynamoStore, Missing, StoreError, StoreResult};
 use crate::campaign::BudgetTaken;
 use crate::code::CouponCode;
-use crate::coupon::{Coupon, Redeem, Reservation, expiry_second};
+use crate::coupon::{Coupon, Redeem, Reservation};
 use crate::money::Money;
 use crate::refusal::Refusal;
 use crate::tenant::TenantId;
-
-/// The coupon condition of consume and reserve: the same rules as
-/// `Coupon::refusal`, evaluated by DynamoDB at write time, plus "still
-/// carries the terms `seen` shows", so the log row copies true terms.
-fn usable_condition(
-    seen: &Coupon,
-    redeem: &Redeem,
-    needs_a_use: bool,
-    now: DateTime<Utc>,
-    values: &mut Item,
-) -> String {
-    // Every consume builds this: one string, clauses joined by " AND ".
-    let mut condition = String::with_capacity(640);
-    condition.push_str(
-        "attribute_exists(PK) AND active = :true AND created_at = :seen_created_at \
-         AND (attribute_not_exists(starts_at) OR starts_at <= :now) \
-         AND (attribute_not_exists(expires_at) OR expires_at >= :expiry_second)",
-    );
-    values.insert(":true".into(), AttributeValue::Bool(true));
-    values.insert(":seen_created_at".into(), time(seen.created_at));
-    values.insert(":expiry_second".into(), time(expiry_second(now)));
-    if needs_a_use {
-        condition.push_str(" AND uses_left > :zero");
-    }
-    if let Some(product_id) = &redeem.product_id {
-        condition
-            .push_str(" AND (attribute_not_exists(product_id) OR product_id = :asked_product)");
-        values.insert(":asked_product".into(), s(product_id));
-    }
-    // A campaign code's item carries no terms (they are the campaign's,
-    // pinned by its budget shard's revision instead).
-    let own = seen.campaign_id.is_none();
-    let discount = seen.discount.filter(|_| own).map(discount_attrs);
-    // Each term: its attribute, its placeholder, and the value `seen` shows.
-    let terms = [
-        (
-            "product_id",
-            ":seen_product_id",
-            seen.product_id.clone().map(s),
-        ),
-        (
-            "promo_type",
-            ":seen_promo_type",
-            seen.promo_type.clone().map(s),
-        ),
-        ("currency", ":seen_currency", seen.currency.clone().map(s)),
-        (
-            "discount_type",
-            ":seen_discount_type",
-            discount.clone().map(|(kind, _)| kind),
-        ),
-        (
-            "discount_value",
-            ":seen_discount_value",
-            discount.map(|(_, value)| value),
-        ),
-        (
-            "min_order_amount",
-            ":seen_min_order_amount",
-            seen.min_order_amount.map(|m| n(m.minor())),
-        ),
-        (
-            "max_uses_per_customer",
-            ":seen_max_uses_per_customer",
-            seen.max_uses_per_customer.map(n),
-        ),
-    ];
-    for (name, placeholder, value) in terms {
-        let value = value.filter(|_| own);
-        condition.push_str(" AND ");
-        match value {
-            Some(value) => {
-                condition.push_str(name);
-                condition.push_str(" = ");
-                condition.push_str(placeholder);
-                values.insert(placeholder.to_owned(), value);
-            }
-            None => {
-                condition.push_str("attribute_not_exists(");
-                condition.push_str(name);
-                condition.push(')');
-            }
-        }
-    }
-    condition
-}
 
 impl DynamoStore {
     /// The coupon as stored now, for another attempt.
@@ -210,6 +124,14 @@ impl<'a> Source<'a> {
         ATTEMPTS + 2 * self.seen.shards + 2 * budget_shards
     }
 
+    /// The budget shard a converted reservation holds its use in.
+    fn held_budget_shard(&self) -> Option<u32> {
+        match self.take {
+            Take::Convert(held) => held.campaign.as_ref().map(|c| c.shard),
+            _ => None,
+        }
+    }
+
     /// What a campaign code's write takes from its campaign's budget.
     fn spend(&self) -> StoreResult<Spend> {
         let amount = self
@@ -286,13 +208,9 @@ impl<'a> Source<'a> {
             return Ok(None);
         };
         let spend = self.spend()?;
-        let shard = match (self.take, &self.budget_shards) {
-            (Take::Convert(held), _) => held.campaign.as_ref().map_or(0, |c| c.shard),
-            (_, Some(shards)) if !shards.is_empty() => {
-                shards[random_shard(shards.len() as u32) as usize]
-            }
-            _ => random_shard(link.shards),
-        };
+        let shard = self
+            .held_budget_shard()
+            .unwrap_or_else(|| pick_shard(self.budget_shards.as_deref(), link.shards));
         let slot = push_spend(tx, self.tenant, campaign_id, link, shard, spend)?;
         let taken = BudgetTaken {
             campaign_id: campaign_id.clone(),
@@ -325,12 +243,9 @@ impl<'a> Source<'a> {
             )?;
             return Ok((slot, None));
         }
-        let shard = match (take, &self.shards_with_uses) {
-            (Take::Convert(held), _) => held.shard.unwrap_or(0),
-            (_, Some(shards)) if !shards.is_empty() => {
-                shards[random_shard(shards.len() as u32) as usize]
-            }
-            _ => random_shard(seen.shards),
+        let shard = match take {
+            Take::Convert(held) => held.shard.unwrap_or(0),
+            _ => pick_shard(self.shards_with_uses.as_deref(), seen.shards),
         };
         let mut condition = "created_at = :seen_created_at AND revision = :revision".to_owned();
         values.insert(":seen_created_at".into(), time(seen.created_at));
@@ -397,29 +312,16 @@ impl<'a> Source<'a> {
                 what: "campaign".into(),
             });
         };
-        let spend = self.spend()?;
-        let fixed = match self.take {
-            Take::Convert(held) => held.campaign.as_ref().map(|c| c.shard),
-            _ => None,
-        };
-        match ShardFound::of(link, spend, current)? {
-            ShardFound::Stale => self.read_again().await,
-            ShardFound::NotHeld => Err(StoreError::Refused(Refusal::ReservationExpired)),
-            ShardFound::Full => {
-                let choice = self
-                    .store
-                    .shard_with_room(self.tenant, campaign_id, link, spend, fixed)
-                    .await?;
-                match choice {
-                    ShardChoice::Try(shards) => {
-                        self.budget_shards = Some(shards);
-                        Ok(())
-                    }
-                    ShardChoice::Stale => self.read_again().await,
-                    ShardChoice::Spent => Err(StoreError::Refused(Refusal::BudgetExhausted)),
-                }
-            }
+        let (spend, fixed) = (self.spend()?, self.held_budget_shard());
+        let next = self
+            .store
+            .after_spend_failed(self.tenant, campaign_id, link, spend, fixed, current)
+            .await?;
+        match next {
+            Some(shards) => self.budget_shards = Some(shards),
+            None => self.read_again().await?,
         }
+        Ok(())
     }
 
     async fn after_coupon_failure(&mut self, current: Option<&Item>) -> StoreResult<()> {
@@ -467,59 +369,5 @@ impl<'a> Source<'a> {
             .reclaim_expired(self.tenant, &self.seen.code, self.now)
             .await?;
         Ok(true)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::money::Money;
-
-    #[test]
-    fn the_consume_condition_checks_every_rule_and_term() {
-        let now = crate::dates::now();
-        let seen = Coupon {
-            product_id: Some("apple123".into()),
-            discount: Some(crate::offer::Discount::Fixed(Money::from_minor(2_000))),
-            currency: Some("EUR".into()),
-            max_uses_per_customer: Some(2),
-            ..Coupon::bare("ABCD", now)
-        };
-        let redeem = Redeem {
-            product_id: Some("apple123".into()),
-            ..Redeem::default()
-        };
-        let mut values = Item::new();
-        let condition = usable_condition(&seen, &redeem, true, now, &mut values);
-        assert_eq!(
-            condition,
-            "attribute_exists(PK) AND active = :true AND created_at = :seen_created_at \
-             AND (attribute_not_exists(starts_at) OR starts_at <= :now) \
-             AND (attribute_not_exists(expires_at) OR expires_at >= :expiry_second) \
-             AND uses_left > :zero \
-             AND (attribute_not_exists(product_id) OR product_id = :asked_product) \
-             AND product_id = :seen_product_id AND attribute_not_exists(promo_type) \
-             AND currency = :seen_currency AND discount_type = :seen_discount_type \
-             AND discount_value = :seen_discount_value \
-             AND attribute_not_exists(min_order_amount) \
-             AND max_uses_per_customer = :seen_max_uses_per_customer"
-        );
-        let mut names: Vec<&str> = values.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        assert_eq!(
-            names,
-            [
-                ":asked_product",
-                ":expiry_second",
-                ":seen_created_at",
-                ":seen_currency",
-                ":seen_discount_type",
-                ":seen_discount_value",
-                ":seen_max_uses_per_customer",
-                ":seen_product_id",
-                ":true",
-            ]
-        );
-        assert_eq!(values[":seen_discount_value"], n(2_000));
     }
 }

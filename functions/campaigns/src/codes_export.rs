@@ -2,6 +2,8 @@
 //! their remaining uses as a CSV file in S3, for printing and mail merges,
 //! with a presigned link as for redemption exports.
 
+use std::fmt::Write;
+
 use aws_sdk_s3::primitives::ByteStream;
 use common::ApiError;
 use common::campaign::CampaignId;
@@ -40,14 +42,16 @@ pub async fn handle(
             .list_campaign_coupons(tenant, id, PAGE, after.as_ref())
             .await?;
         for coupon in &page.items {
-            csv.push_str(&format!(
-                "{},{},{},{},{}\n",
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{}",
                 coupon.code,
                 coupon.uses_left,
                 coupon.redeemed_count,
                 coupon.reserved_count,
                 coupon.active
-            ));
+            );
         }
         codes += page.items.len() as u64;
         match page.next {
