@@ -390,13 +390,26 @@ impl CouponPatch {
     }
 }
 
-#[cfg(test)]
 impl Coupon {
-    /// An active coupon with one use and no terms, created `now`: unit tests
-    /// start from it and set what they check.
-    pub(crate) fn bare(code: &str, now: DateTime<Utc>) -> Coupon {
+    /// An active code of `campaign` with `uses_left` uses, created `now`:
+    /// it takes every term from its campaign.
+    pub fn campaign_code(
+        code: CouponCode,
+        campaign: CampaignId,
+        uses_left: u64,
+        now: DateTime<Utc>,
+    ) -> Coupon {
         Coupon {
-            code: CouponCode::parse(code).unwrap(),
+            uses_left,
+            campaign_id: Some(campaign),
+            ..Coupon::plain(code, now)
+        }
+    }
+
+    /// An active coupon with one use and no terms, created `now`.
+    fn plain(code: CouponCode, now: DateTime<Utc>) -> Coupon {
+        Coupon {
+            code,
             product_id: None,
             promo_type: None,
             discount: None,
@@ -416,6 +429,15 @@ impl Coupon {
             campaign_id: None,
             campaign: None,
         }
+    }
+}
+
+#[cfg(test)]
+impl Coupon {
+    /// An active coupon with one use and no terms, created `now`: unit tests
+    /// start from it and set what they check.
+    pub(crate) fn bare(code: &str, now: DateTime<Utc>) -> Coupon {
+        Coupon::plain(CouponCode::parse(code).unwrap(), now)
     }
 }
 

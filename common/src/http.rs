@@ -12,10 +12,12 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::job::Job;
 use crate::limits::{self, Quota};
 use crate::request::raw_path;
 use crate::routes::{self, Function, Matched};
 use crate::tenant::TenantId;
+use crate::views::JobView;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -330,6 +332,15 @@ pub fn json_text(status: StatusCode, body: String) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    response
+}
+
+/// 202 for a job: the worker does the work; the job's page shows progress.
+pub fn job_accepted(job: &Job) -> Response<Body> {
+    let mut response = json(StatusCode::ACCEPTED, &JobView::of(job));
+    if let Ok(location) = HeaderValue::from_str(&format!("/coupon/jobs/{}", job.job_id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
     response
 }
 

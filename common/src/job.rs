@@ -1,6 +1,6 @@
-//! Bulk generation jobs: a create of more codes than one request should
-//! write is accepted as a job, and a worker function writes its codes in
-//! batches.
+//! Bulk jobs: a create of more codes than one request should write, a
+//! campaign's import of existing codes and the deletion of a campaign's
+//! codes are accepted as jobs, and a worker function works them in batches.
 //!
 //! A job survives a crash at any point and ends with exactly `quantity`
 //! coupons: the code of slot `i` is drawn from a CSPRNG seeded with the
@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::campaign::CampaignId;
 use crate::code::CouponCode;
 use crate::coupon::Coupon;
 use crate::invalid::Invalid;
@@ -80,13 +81,52 @@ impl FormatSpec {
     }
 }
 
+/// Most codes one import may list.
+pub const MAX_IMPORT_CODES: usize = 100_000;
+
+/// A code an import lists, with the uses it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCode {
+    pub code: CouponCode,
+    pub uses: u64,
+}
+
+/// What a job does.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub job_id: String,
-    pub status: JobStatus,
-    pub quantity: u64,
-    /// Batches of `JOB_BATCH` slots written and recorded.
-    pub batches_done: u64,
+pub enum JobWork {
+    /// Draws `quantity` codes of a format and writes them.
+    Generate(Box<Generation>),
+    /// Writes the codes listed in the job's input items (a campaign
+    /// import): `template` gives their terms, the input each code's uses.
+    Import { template: Box<Coupon> },
+    /// Deletes every code of a campaign, a page at a time.
+    DeleteCampaignCodes { campaign_id: CampaignId },
+}
+
+impl JobWork {
+    /// The job's kind, as its view and its item name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobWork::Generate(_) => "generate",
+            JobWork::Import { .. } => "import",
+            JobWork::DeleteCampaignCodes { .. } => "delete_campaign_codes",
+        }
+    }
+
+    /// The campaign the job works on, if any.
+    pub fn campaign_id(&self) -> Option<&CampaignId> {
+        match self {
+            JobWork::Generate(generation) => generation.template.campaign_id.as_ref(),
+            JobWork::Import { template } => template.campaign_id.as_ref(),
+            JobWork::DeleteCampaignCodes { campaign_id } => Some(campaign_id),
+        }
+    }
+}
+
+/// A generation job's request: what its codes look like and the secret
+/// they are drawn from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
     pub format: FormatSpec,
     /// The terms every coupon of the job gets; its code is a placeholder.
     pub template: Coupon,
@@ -96,53 +136,9 @@ pub struct Job {
     pub seed: String,
     /// Slots whose first draws were taken, and the attempt each uses now.
     pub replaced: BTreeMap<u64, u32>,
-    pub error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
 }
 
-impl Job {
-    pub fn new(
-        quantity: u64,
-        format: FormatSpec,
-        template: Coupon,
-        shape_key: String,
-        now: DateTime<Utc>,
-    ) -> Job {
-        let mut seed = [0u8; 32];
-        rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
-        Job {
-            job_id: uuid::Uuid::new_v4().to_string(),
-            status: JobStatus::Pending,
-            quantity,
-            batches_done: 0,
-            format,
-            template,
-            shape_key,
-            seed: hex::encode(seed),
-            replaced: BTreeMap::new(),
-            error: None,
-            created_at: now,
-            updated_at: now,
-            completed_at: None,
-        }
-    }
-
-    pub fn batches(&self) -> u64 {
-        self.quantity.div_ceil(JOB_BATCH)
-    }
-
-    /// Coupons written and recorded so far.
-    pub fn created(&self) -> u64 {
-        (self.batches_done * JOB_BATCH).min(self.quantity)
-    }
-
-    /// The slots of batch `batch`.
-    pub fn slots(&self, batch: u64) -> std::ops::Range<u64> {
-        batch * JOB_BATCH..((batch + 1) * JOB_BATCH).min(self.quantity)
-    }
-
+impl Generation {
     /// The code of `slot` at `attempt`: the same every time it is asked.
     pub fn slot_code(&self, format: &CodeFormat, slot: u64, attempt: u32) -> CouponCode {
         self.slot_draws().draw(format, slot, attempt).0
@@ -151,6 +147,124 @@ impl Job {
     /// Draws the codes of this job's slots, for a worker drawing many.
     pub fn slot_draws(&self) -> SlotDraws {
         SlotDraws::new(&self.seed)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub work: JobWork,
+    /// Codes to generate or import; for a delete, the campaign's codes
+    /// when it was accepted.
+    pub quantity: u64,
+    /// Batches written (or, for a delete, pages deleted) and recorded.
+    pub batches_done: u64,
+    /// Codes an import wrote or a delete removed, as batches record them.
+    pub written: u64,
+    /// Codes an import found existing and left alone.
+    pub skipped: u64,
+    /// The last code a delete removed: the next page starts after it.
+    pub resume_after: Option<CouponCode>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    fn new(work: JobWork, quantity: u64, now: DateTime<Utc>) -> Job {
+        Job {
+            job_id: uuid::Uuid::new_v4().to_string(),
+            status: JobStatus::Pending,
+            work,
+            quantity,
+            batches_done: 0,
+            written: 0,
+            skipped: 0,
+            resume_after: None,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+        }
+    }
+
+    /// A job generating `quantity` codes of `format` with `template`'s terms.
+    pub fn generate(
+        quantity: u64,
+        format: FormatSpec,
+        template: Coupon,
+        shape_key: String,
+        now: DateTime<Utc>,
+    ) -> Job {
+        let mut seed = [0u8; 32];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut seed);
+        let generation = Generation {
+            format,
+            template,
+            shape_key,
+            seed: hex::encode(seed),
+            replaced: BTreeMap::new(),
+        };
+        Job::new(JobWork::Generate(Box::new(generation)), quantity, now)
+    }
+
+    /// A job writing `quantity` listed codes with `template`'s terms.
+    pub fn import(quantity: u64, template: Coupon, now: DateTime<Utc>) -> Job {
+        let template = Box::new(template);
+        Job::new(JobWork::Import { template }, quantity, now)
+    }
+
+    /// A job deleting the codes of a campaign that has `quantity` of them.
+    pub fn delete_campaign_codes(
+        campaign_id: CampaignId,
+        quantity: u64,
+        now: DateTime<Utc>,
+    ) -> Job {
+        Job::new(JobWork::DeleteCampaignCodes { campaign_id }, quantity, now)
+    }
+
+    /// The batches a generation or an import has; a delete pages until the
+    /// campaign's index has no more codes, so its count is not known.
+    pub fn batches(&self) -> Option<u64> {
+        match self.work {
+            JobWork::DeleteCampaignCodes { .. } => None,
+            _ => Some(self.quantity.div_ceil(JOB_BATCH)),
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        matches!(self.status, JobStatus::Succeeded | JobStatus::Failed)
+    }
+
+    /// Whether a batch after `batch` is (or may still be) listed.
+    pub fn lists_after(&self, batch: u64) -> bool {
+        batch + 1 < self.batches_done || !self.finished()
+    }
+
+    /// Coupons written (or, for a delete, removed) and recorded so far.
+    pub fn created(&self) -> u64 {
+        match self.work {
+            // Recorded by batch, from before jobs counted what they wrote.
+            JobWork::Generate(_) => (self.batches_done * JOB_BATCH).min(self.quantity),
+            _ => self.written,
+        }
+    }
+
+    /// Codes counted into a campaign that the job has not written (nor,
+    /// for an import, found existing): what a failed job counts back out.
+    pub fn unwritten(&self) -> u64 {
+        match self.work {
+            JobWork::Generate(_) => self.quantity - self.created(),
+            JobWork::Import { .. } => self.quantity.saturating_sub(self.written + self.skipped),
+            JobWork::DeleteCampaignCodes { .. } => 0,
+        }
+    }
+
+    /// The slots of batch `batch` (a generation's or an import's).
+    pub fn slots(&self, batch: u64) -> std::ops::Range<u64> {
+        batch * JOB_BATCH..((batch + 1) * JOB_BATCH).min(self.quantity)
     }
 }
 
@@ -198,12 +312,20 @@ mod tests {
             pattern: Some("XMAS-####-####".into()),
             ..FormatSpec::default()
         };
-        Job::new(quantity, format, template, "31:8".into(), now)
+        Job::generate(quantity, format, template, "31:8".into(), now)
+    }
+
+    fn generation(job: &Job) -> &Generation {
+        match &job.work {
+            JobWork::Generate(generation) => generation,
+            other => panic!("not a generation: {other:?}"),
+        }
     }
 
     #[test]
     fn slot_codes_are_reproducible_and_distinct_per_slot_and_attempt() {
         let job = job(10);
+        let job = generation(&job);
         let format = job.format.format().unwrap();
         let a = job.slot_code(&format, 7, 0);
         assert_eq!(a, job.slot_code(&format, 7, 0));
@@ -212,13 +334,13 @@ mod tests {
         assert!(a.as_str().starts_with("XMAS-") && a.as_str().len() == 14);
         // Another job's seed draws other codes.
         let other = super::tests::job(10);
-        assert_ne!(a, other.slot_code(&format, 7, 0));
+        assert_ne!(a, generation(&other).slot_code(&format, 7, 0));
     }
 
     #[test]
     fn batches_cover_every_slot_once() {
         let job = job(2_500);
-        assert_eq!(job.batches(), 3);
+        assert_eq!(job.batches(), Some(3));
         assert_eq!(job.slots(0), 0..1_000);
         assert_eq!(job.slots(2), 2_000..2_500);
         let mut done = job.clone();
@@ -231,7 +353,8 @@ mod tests {
     /// generator was made faster (and rand's `unbiased` sampling turned on).
     #[test]
     fn slot_codes_never_change() {
-        let mut job = job(10);
+        let job = job(10);
+        let mut job = generation(&job).clone();
         job.seed = "5eed".repeat(16);
         let cases: [(FormatSpec, [&str; 4]); 4] = [
             (

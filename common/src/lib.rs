@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod campaign;
+pub mod campaign_codes;
 pub mod code;
 pub mod config;
 pub mod coupon;

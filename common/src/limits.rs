@@ -131,7 +131,7 @@ pub async fn kind(req: &Request, matched: Option<&Matched<'_>>) -> Kind {
             .is_some_and(|q| q.first("code").is_some())
     };
     let lookup = match (req.method(), matched.map(Matched::route)) {
-        (&Method::POST, Some(Route::Coupons)) => return Kind::Create,
+        (&Method::POST, Some(Route::Coupons | Route::CampaignImport)) => return Kind::Create,
         (&Method::GET, Some(Route::Coupons)) => has_code(),
         (_, Some(Route::Consume)) => true,
         (&Method::POST, Some(Route::Reservations)) => true,

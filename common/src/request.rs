@@ -18,37 +18,52 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub type Fields = Map<String, Value>;
 
-/// The body's fields. An empty body is an empty object.
-pub async fn body_fields(req: &Request) -> Result<Fields, ApiError> {
+/// The body's bytes, refused with 413 above `limit`.
+pub fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], ApiError> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
         Body::Binary(bytes) => bytes,
         _ => &[],
     };
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Fields::new());
-    }
+    Ok(bytes)
+}
+
+/// The body's media type, lower case, without parameters; JSON when the
+/// request names none.
+pub fn media_type(req: &Request) -> String {
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    let mime = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        "application/json" | "" => json_fields(bytes),
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    match mime {
+        "" => "application/json".to_owned(),
+        mime => mime.to_ascii_lowercase(),
+    }
+}
+
+/// The body's fields. An empty body is an empty object.
+pub async fn body_fields(req: &Request) -> Result<Fields, ApiError> {
+    let bytes = body_bytes(req, MAX_BODY_BYTES)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Fields::new());
+    }
+    match media_type(req).as_str() {
+        "application/json" => json_fields(bytes),
         "application/x-www-form-urlencoded" => form_fields(bytes),
-        "multipart/form-data" => multipart_fields(content_type, bytes.to_vec()).await,
+        "multipart/form-data" => {
+            let content_type = req
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            multipart_fields(content_type, bytes.to_vec()).await
+        }
         other => Err(ApiError::Malformed(format!(
             "unsupported content type {other:?}; send application/json, \
              application/x-www-form-urlencoded or multipart/form-data"

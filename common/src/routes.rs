@@ -18,6 +18,8 @@ pub enum Route {
     Coupon,
     Job,
     JobCodes,
+    /// The codes an import found existing.
+    JobSkipped,
     /// Validate (`GET`) and consume (`POST`).
     Consume,
     Rollback,
@@ -30,6 +32,10 @@ pub enum Route {
     Campaign,
     /// A campaign's codes as CSV in S3.
     CampaignCodesExport,
+    /// Existing codes brought into a campaign, by a job.
+    CampaignImport,
+    /// A campaign's codes deleted by a job.
+    CampaignCodes,
 }
 
 /// The Lambda function that serves a route, by its binary's name.
@@ -126,6 +132,12 @@ pub const ROUTES: &[RouteSpec] = &[
         function: Function::Coupons,
     },
     RouteSpec {
+        route: Route::JobSkipped,
+        path: "/coupon/jobs/{job_id}/skipped",
+        methods: "GET",
+        function: Function::Coupons,
+    },
+    RouteSpec {
         route: Route::Rollback,
         path: "/coupon/consume/{redemption_id}/rollback",
         methods: "POST",
@@ -153,6 +165,18 @@ pub const ROUTES: &[RouteSpec] = &[
         route: Route::CampaignCodesExport,
         path: "/campaigns/{campaign_id}/codes-export",
         methods: "POST",
+        function: Function::Campaigns,
+    },
+    RouteSpec {
+        route: Route::CampaignImport,
+        path: "/campaigns/{campaign_id}/import",
+        methods: "POST",
+        function: Function::Campaigns,
+    },
+    RouteSpec {
+        route: Route::CampaignCodes,
+        path: "/campaigns/{campaign_id}/codes",
+        methods: "DELETE",
         function: Function::Campaigns,
     },
 ];
@@ -227,6 +251,9 @@ mod tests {
             ("/coupon/consume/x-1/rollback/", Route::Rollback, "x-1"),
             ("/coupon/jobs/j-1", Route::Job, "j-1"),
             ("/coupon/jobs/j-1/codes", Route::JobCodes, "j-1"),
+            ("/coupon/jobs/j-1/skipped", Route::JobSkipped, "j-1"),
+            ("/campaigns/cmp_1/import", Route::CampaignImport, "cmp_1"),
+            ("/campaigns/cmp_1/codes/", Route::CampaignCodes, "cmp_1"),
             ("/exports", Route::Exports, ""),
             ("/campaigns/", Route::Campaigns, ""),
             ("/campaigns/cmp_1", Route::Campaign, "cmp_1"),

@@ -277,7 +277,8 @@ fn needed(function: &str) -> BTreeSet<Grant> {
         .concat(),
         // A campaign with its shards (BatchGetItem), created, changed and
         // deleted in transactions; the list (GSI1); its codes (GSI2) in a
-        // CSV file and its link.
+        // CSV file and its link; an import's input and jobs (PutItem, and
+        // transactions with the unfinished-job count).
         "CampaignsFunction" => [
             read(&["dynamodb:GetItem", "dynamodb:BatchGetItem"]),
             tenant(&[
@@ -329,10 +330,13 @@ fn needed(function: &str) -> BTreeSet<Grant> {
         ]
         .concat(),
         // Jobs, codes, counters and clean-ups, all tenants' items; active
-        // jobs and pending clean-ups (GSI1); the table's stream.
+        // jobs and pending clean-ups (GSI1); a campaign's codes to delete
+        // (GSI2, joined with their campaign: BatchGetItem); the table's
+        // stream.
         "CouponJobsFunction" => [
             tenant(&[
                 "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
@@ -340,6 +344,7 @@ fn needed(function: &str) -> BTreeSet<Grant> {
                 "dynamodb:Query",
             ]),
             on(GSI1, &["dynamodb:Query"]),
+            on(GSI2, &["dynamodb:Query"]),
             on(
                 "CouponTable.StreamArn",
                 &[
@@ -574,6 +579,19 @@ async fn every_call_a_function_makes_is_granted_to_it() {
         .send(post(&format!("/campaigns/{printed}/codes-export")).token(&a))
         .await;
     codes.expect(201);
+    // Codes imported into it, then all its codes deleted, by jobs.
+    let imported = t
+        .send(
+            post(&format!("/campaigns/{printed}/import"))
+                .token(&a)
+                .raw("text/csv", "code\nIMPORTED-1\nIMPORTED-2\n"),
+        )
+        .await;
+    imported.expect(202);
+    let deleting = t
+        .send(delete(&format!("/campaigns/{printed}/codes")).token(&a))
+        .await;
+    deleting.expect(202);
     record("CampaignsFunction");
 
     // Exports: one now, the list with its links.
@@ -589,7 +607,7 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     assert_eq!(delivered.failures, 0);
     record("ExportWorkerFunction");
 
-    // The bulk job's worker.
+    // The worker: the bulk job, the import, the campaign's codes deleted.
     let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
     coupon_jobs::handle(&t.app().store, event).await.unwrap();
     record("CouponJobsFunction");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use chrono::Utc;
-use common::job::Job;
+use common::job::{Job, JobWork};
 use common::store::{JobStore, JobWorkerStore, schema};
 use common::tenant::TenantId;
 use futures_util::future::join_all;
@@ -17,7 +17,7 @@ use crate::helpers::*;
 /// A run that nobody interrupts.
 const NO_DEADLINE: chrono::Duration = chrono::Duration::hours(1);
 
-async fn job(t: &TestApp, id: &str) -> Value {
+pub(crate) async fn job(t: &TestApp, id: &str) -> Value {
     let response = t
         .send(get(&format!("/coupon/jobs/{id}")).token(&t.token_a))
         .await;
@@ -27,12 +27,17 @@ async fn job(t: &TestApp, id: &str) -> Value {
 
 /// Every code the job lists, page by page.
 async fn listed_codes(t: &TestApp, id: &str) -> Vec<String> {
+    listed(t, id, "codes").await
+}
+
+/// Every code of the job's `listing` (`codes`, `skipped`), page by page.
+pub(crate) async fn listed(t: &TestApp, id: &str, listing: &str) -> Vec<String> {
     let mut codes = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let path = match &cursor {
-            Some(c) => format!("/coupon/jobs/{id}/codes?cursor={c}"),
-            None => format!("/coupon/jobs/{id}/codes"),
+            Some(c) => format!("/coupon/jobs/{id}/{listing}?cursor={c}"),
+            None => format!("/coupon/jobs/{id}/{listing}"),
         };
         let page = t.send(get(&path).token(&t.token_a)).await;
         page.expect(200);
@@ -170,6 +175,9 @@ async fn a_code_another_coupon_has_is_never_overwritten() {
         .await
         .unwrap()
         .unwrap();
+    let JobWork::Generate(stored) = stored.work else {
+        panic!("a bulk create is a generation job");
+    };
     let format = stored.format.format().unwrap();
     let taken = stored.slot_code(&format, 7, 0);
     t.create_coupon(json!({"code": taken.as_str(), "product_id": "someone-else"}))

@@ -3,6 +3,7 @@
 
 mod api_gateway;
 mod auth;
+mod campaign_jobs;
 mod campaigns;
 // The cost model lives with the other benchmarks; it runs in this binary
 // for its helpers (its two size and unit checks run in `make test`).

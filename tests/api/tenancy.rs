@@ -112,6 +112,7 @@ async fn snapshot(t: &TestApp, o: &Objects) -> Value {
         format!("/coupon/reserve/{}", o.reservation),
         format!("/coupon/jobs/{}", o.job),
         format!("/coupon/jobs/{}/codes", o.job),
+        format!("/coupon/jobs/{}/skipped", o.job),
         "/campaigns".to_owned(),
         format!("/campaigns/{}", o.campaign),
         format!("/coupon?campaign_id={}", o.campaign),
@@ -238,6 +239,11 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
             get(&format!("/coupon/jobs/{job}/codes?cursor=0")).token(b),
             Expect::NotFound,
         ),
+        (
+            "getJobSkipped",
+            get(&format!("/coupon/jobs/{job}/skipped")).token(b),
+            Expect::NotFound,
+        ),
         ("listExports", get("/exports").token(b), Expect::EmptyList),
         (
             "listExports (A's cursor)",
@@ -274,6 +280,18 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
         (
             "exportCampaignCodes",
             post(&format!("/campaigns/{}/codes-export", o.campaign)).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "importCampaignCodes",
+            post(&format!("/campaigns/{}/import", o.campaign))
+                .token(b)
+                .raw("text/csv", "MALLORY-1\n"),
+            Expect::NotFound,
+        ),
+        (
+            "deleteCampaignCodes",
+            delete(&format!("/campaigns/{}/codes", o.campaign)).token(b),
             Expect::NotFound,
         ),
         (

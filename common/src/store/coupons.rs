@@ -12,7 +12,7 @@ use super::item::*;
 use super::schema::*;
 use super::shards::shard_key;
 use super::transact::{ATTEMPTS, Attempts, is_condition_failure, write_failed};
-use super::{DynamoStore, Missing, Page, StoreError, StoreResult};
+use super::{DynamoStore, LiveCodeStore, Missing, Page, StoreError, StoreResult};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, CouponPatch};
 use crate::invalid::Invalid;
@@ -90,6 +90,24 @@ impl DynamoStore {
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(write_failed(e)),
         }
+    }
+
+    /// Deletes a coupon and gives its generated code's keyspace back: one
+    /// code of `DELETE /coupon/{code}` or of a campaign's delete job. An
+    /// over-count after a failure of the second step only makes the
+    /// guessing policy stricter.
+    pub async fn retire_coupon(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if let Some(shape) = self.delete_coupon(tenant, code, now).await?
+            && let Err(e) = self.release_live_codes(tenant, &shape, 1).await
+        {
+            tracing::warn!(error = %e, "could not give back a deleted code's live-code count");
+        }
+        Ok(())
     }
 
     /// Removes coupons this process just created and never showed anyone:

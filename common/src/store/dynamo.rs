@@ -144,8 +144,10 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
+        // A query that stopped at DynamoDB's 1 MB read has more too.
+        let stopped_early = output.last_evaluated_key.is_some();
         let mut items = output.items.unwrap_or_default();
-        let more = items.len() > limit as usize;
+        let more = items.len() > limit as usize || stopped_early;
         items.truncate(limit as usize);
         Ok((items, more))
     }

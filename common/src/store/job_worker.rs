@@ -1,5 +1,5 @@
-//! The bulk generation worker's side of a job: it leases a job, writes its
-//! coupons slot by slot, lists each finished batch's codes, and ends it.
+//! The job worker's side of a job: it leases a job, writes (or deletes) its
+//! coupons batch by batch, lists each finished batch's codes, and ends it.
 
 use std::future::Future;
 
@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 
 use super::item::*;
 use super::job_item::job_from;
+use super::jobs::JobListing;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts, is_condition_failure, unavailable};
 use super::{DynamoStore, StoreError, StoreResult};
+use crate::campaign::CampaignId;
 use crate::code::CouponCode;
 use crate::coupon::Coupon;
-use crate::job::{Job, JobStatus};
+use crate::job::{Job, JobStatus, JobWork, ListedCode};
 use crate::tenant::TenantId;
 
 /// What writing one slot of a job found.
@@ -24,6 +26,20 @@ pub enum SlotWrite {
     Ours,
     /// Another coupon has the code.
     Taken,
+}
+
+/// What one finished batch did.
+#[derive(Debug, Default)]
+pub struct BatchRecord<'a> {
+    pub batch: u64,
+    /// Codes the batch wrote, or deleted.
+    pub codes: &'a [CouponCode],
+    /// Codes an import found existing: counted back out of its campaign.
+    pub skipped: &'a [CouponCode],
+    /// Where a delete's next page starts.
+    pub resume_after: Option<&'a CouponCode>,
+    /// The job's last batch, which finishes it.
+    pub last: bool,
 }
 
 pub trait JobWorkerStore: Send + Sync {
@@ -39,14 +55,23 @@ pub trait JobWorkerStore: Send + Sync {
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
-    /// Writes the coupon of one slot unless its code exists; never overwrites.
+    /// Writes the coupon of one slot unless its code exists; never
+    /// overwrites. A generated code counts against keyspace `shape`.
     fn put_job_coupon(
         &self,
         tenant: &TenantId,
-        job: &Job,
+        job_id: &str,
         coupon: &Coupon,
         slot: u64,
+        shape: Option<&str>,
     ) -> impl Future<Output = StoreResult<SlotWrite>> + Send;
+    /// The codes an import lists for `batch`; `None` if its input is gone.
+    fn job_input(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        batch: u64,
+    ) -> impl Future<Output = StoreResult<Option<Vec<ListedCode>>>> + Send;
     /// Records that `slot` draws at `attempt` now; `false` if the lease was lost.
     fn move_slot(
         &self,
@@ -58,13 +83,11 @@ pub trait JobWorkerStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Lists a finished batch's codes and counts it done (the last one
     /// finishes the job); `false` if the lease was lost.
-    #[allow(clippy::too_many_arguments)]
     fn finish_batch(
         &self,
         tenant: &TenantId,
         job: &Job,
-        batch: u64,
-        codes: &[CouponCode],
+        record: &BatchRecord<'_>,
         owner: &str,
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -76,10 +99,12 @@ pub trait JobWorkerStore: Send + Sync {
         job_id: &str,
         owner: &str,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Ends the job as failed; the codes it counted into a campaign and
+    /// will not write are counted out in the same write.
     fn fail_job(
         &self,
         tenant: &TenantId,
-        job_id: &str,
+        job: &Job,
         owner: &str,
         error: &str,
         now: DateTime<Utc>,
@@ -87,24 +112,30 @@ pub trait JobWorkerStore: Send + Sync {
 }
 
 impl DynamoStore {
-    /// Ends a job (`expression`, if `condition` holds) and takes it off its
-    /// tenant's count of unfinished jobs in the same write; `false` if the
-    /// condition failed. A count that has nothing to take (a job from
-    /// before the count existed) does not keep the job from ending.
-    async fn finish_job(
+    /// Records a job's progress (`expression`, if `condition` holds) in
+    /// one transaction with what it settles: an ending job (`ends`) comes
+    /// off its tenant's count of unfinished jobs, and an import's skipped
+    /// codes (`count_out`) off its campaign's `coupon_count`. `false` if
+    /// the condition failed. A count with nothing to take (a job from
+    /// before the count existed) does not hold the job up; it is logged.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_job(
         &self,
         tenant: &TenantId,
         job_id: &str,
         expression: &str,
         condition: &str,
         values: Item,
+        ends: bool,
+        count_out: Option<(&CampaignId, u64)>,
     ) -> StoreResult<bool> {
         let names = [("#status", "status"), ("#error", "error")];
         let names: Vec<(&str, &str)> = names
             .into_iter()
             .filter(|(placeholder, _)| expression.contains(placeholder))
             .collect();
-        let mut count_down = true;
+        let mut count_down = ends;
+        let mut count_out = count_out.filter(|(_, skipped)| *skipped > 0);
         let mut attempts = Attempts::new(ATTEMPTS);
         while attempts.another() {
             let mut tx = self.transaction();
@@ -125,6 +156,19 @@ impl DynamoStore {
                 )?),
                 false => None,
             };
+            let campaign = match count_out {
+                Some((campaign, skipped)) => Some(tx.update(
+                    (campaign_pk(tenant, campaign), CAMPAIGN_SK.to_owned()),
+                    "ADD coupon_count :minus",
+                    "coupon_count >= :skipped",
+                    &[],
+                    Item::from([
+                        (":minus".into(), n(-(skipped as i64))),
+                        (":skipped".into(), n(skipped)),
+                    ]),
+                )?),
+                None => None,
+            };
             let Some(cancelled) = self.transact(tx, None).await? else {
                 return Ok(true);
             };
@@ -135,12 +179,20 @@ impl DynamoStore {
                 count_down = false;
                 continue;
             }
+            if cancelled.refused(campaign) {
+                tracing::error!(
+                    job = job_id,
+                    "an import's campaign counts fewer codes than it skipped"
+                );
+                count_out = None;
+                continue;
+            }
             if !cancelled.conflicted() {
-                return Err(cancelled.unexplained("finish job"));
+                return Err(cancelled.unexplained("record job"));
             }
             attempts.back_off().await;
         }
-        Err(Attempts::spent("finish job"))
+        Err(Attempts::spent("record job"))
     }
 
     /// An `UpdateItem` of a job item.
@@ -224,15 +276,18 @@ impl JobWorkerStore for DynamoStore {
     async fn put_job_coupon(
         &self,
         tenant: &TenantId,
-        job: &Job,
+        job_id: &str,
         coupon: &Coupon,
         slot: u64,
+        shape: Option<&str>,
     ) -> StoreResult<SlotWrite> {
-        let marks = Item::from([
-            ("shape".to_owned(), s(&job.shape_key)),
-            ("job_id".to_owned(), s(&job.job_id)),
+        let mut marks = Item::from([
+            ("job_id".to_owned(), s(job_id)),
             ("job_slot".to_owned(), n(slot)),
         ]);
+        if let Some(shape) = shape {
+            marks.insert("shape".to_owned(), s(shape));
+        }
         if self.put_new_coupon(tenant, coupon, marks).await? {
             return Ok(SlotWrite::Written);
         }
@@ -241,13 +296,53 @@ impl JobWorkerStore for DynamoStore {
             .get(coupon_pk(tenant, &coupon.code), COUPON_SK)
             .await?
             .unwrap_or_default();
-        let ours = existing.get("job_id").and_then(|v| v.as_s().ok()) == Some(&job.job_id)
+        let ours = existing
+            .get("job_id")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            == Some(job_id)
             && existing.get("job_slot").and_then(|v| v.as_n().ok()) == Some(&slot.to_string());
         Ok(if ours {
             SlotWrite::Ours
         } else {
             SlotWrite::Taken
         })
+    }
+
+    async fn job_input(
+        &self,
+        tenant: &TenantId,
+        job_id: &str,
+        batch: u64,
+    ) -> StoreResult<Option<Vec<ListedCode>>> {
+        let Some(item) = self
+            .get(job_pk(tenant, job_id), &job_input_sk(batch))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let list = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_l().ok())
+                .ok_or_else(|| corrupt(&item, name))
+        };
+        let (codes, uses) = (list("codes")?, list("uses")?);
+        if codes.len() != uses.len() {
+            return Err(corrupt(&item, "uses"));
+        }
+        codes
+            .iter()
+            .zip(uses)
+            .map(|(code, uses)| {
+                let code = code.as_s().ok().and_then(|c| CouponCode::parse(c).ok());
+                let uses = uses.as_n().ok().and_then(|u| u.parse().ok());
+                match (code, uses) {
+                    (Some(code), Some(uses)) => Ok(ListedCode { code, uses }),
+                    _ => Err(corrupt(&item, "codes")),
+                }
+            })
+            .collect::<StoreResult<_>>()
+            .map(Some)
     }
 
     async fn move_slot(
@@ -274,20 +369,22 @@ impl JobWorkerStore for DynamoStore {
         &self,
         tenant: &TenantId,
         job: &Job,
-        batch: u64,
-        codes: &[CouponCode],
+        record: &BatchRecord<'_>,
         owner: &str,
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let listed =
+            |codes: &[CouponCode]| AttributeValue::L(codes.iter().map(|c| s(c.as_str())).collect());
         // Rewriting a batch after a crash writes the same codes again.
         let listing = Item::from([
             (PK.into(), s(job_pk(tenant, &job.job_id))),
-            (SK.into(), s(job_batch_sk(batch))),
+            (SK.into(), s(job_batch_sk(record.batch))),
             ("type".into(), s("job_batch")),
+            (JobListing::Codes.attribute().into(), listed(record.codes)),
             (
-                "codes".into(),
-                AttributeValue::L(codes.iter().map(|c| s(c.as_str())).collect()),
+                JobListing::Skipped.attribute().into(),
+                listed(record.skipped),
             ),
         ]);
         self.client()
@@ -297,30 +394,49 @@ impl JobWorkerStore for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        let condition = "batches_done = :batch AND lease_owner = :owner";
+        let mut set = vec!["batches_done = :next", "updated_at = :now"];
         let mut values = Item::from([
-            (":batch".into(), n(batch)),
-            (":next".into(), n(batch + 1)),
+            (":batch".into(), n(record.batch)),
+            (":next".into(), n(record.batch + 1)),
             (":owner".into(), s(owner)),
             (":now".into(), time(now)),
+            (":written".into(), n(record.codes.len())),
+            (":skipped".into(), n(record.skipped.len())),
         ]);
-        if batch + 1 == job.batches() {
-            values.insert(":succeeded".into(), s(JobStatus::Succeeded.as_str()));
-            let finish = "SET batches_done = :next, #status = :succeeded, updated_at = :now, \
-                          completed_at = :now REMOVE lease_owner, lease_until, GSI1PK, GSI1SK";
-            return self
-                .finish_job(tenant, &job.job_id, finish, condition, values)
-                .await;
+        if let Some(code) = record.resume_after {
+            set.push("resume_after = :resume_after");
+            values.insert(":resume_after".into(), s(code.as_str()));
         }
-        values.insert(":until".into(), time(lease_until));
-        let result = self
-            .update_job(tenant, &job.job_id)
-            .update_expression("SET batches_done = :next, lease_until = :until, updated_at = :now")
-            .condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        applied(result)
+        let remove = if record.last {
+            set.extend(["#status = :succeeded", "completed_at = :now"]);
+            values.insert(":succeeded".into(), s(JobStatus::Succeeded.as_str()));
+            " REMOVE lease_owner, lease_until, GSI1PK, GSI1SK"
+        } else {
+            set.push("lease_until = :until");
+            values.insert(":until".into(), time(lease_until));
+            ""
+        };
+        let expression = format!(
+            "SET {} ADD written :written, skipped :skipped{remove}",
+            set.join(", ")
+        );
+        let count_out = match &job.work {
+            JobWork::Import { template } => template
+                .campaign_id
+                .as_ref()
+                .map(|campaign| (campaign, record.skipped.len() as u64)),
+            _ => None,
+        };
+        self.record_job(
+            tenant,
+            &job.job_id,
+            &expression,
+            "batches_done = :batch AND lease_owner = :owner",
+            values,
+            record.last,
+            count_out,
+        )
+        .await
     }
 
     async fn release_job(&self, tenant: &TenantId, job_id: &str, owner: &str) -> StoreResult<bool> {
@@ -337,7 +453,7 @@ impl JobWorkerStore for DynamoStore {
     async fn fail_job(
         &self,
         tenant: &TenantId,
-        job_id: &str,
+        job: &Job,
         owner: &str,
         error: &str,
         now: DateTime<Utc>,
@@ -350,7 +466,16 @@ impl JobWorkerStore for DynamoStore {
             (":owner".into(), s(owner)),
             (":now".into(), time(now)),
         ]);
-        self.finish_job(tenant, job_id, fail, "lease_owner = :owner", values)
-            .await
+        let count_out = (job.work.campaign_id()).map(|campaign| (campaign, job.unwritten()));
+        self.record_job(
+            tenant,
+            &job.job_id,
+            fail,
+            "lease_owner = :owner",
+            values,
+            true,
+            count_out,
+        )
+        .await
     }
 }

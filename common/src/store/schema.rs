@@ -103,7 +103,7 @@ pub fn idempotency_pk(tenant: &TenantId, key: &str) -> String {
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 pub const IDEMPOTENCY_KEPT_SECS: i64 = 24 * 3600;
 
-/// A bulk generation job, and one item per finished batch listing its codes.
+/// A job, and one item per finished batch listing its codes.
 pub fn job_pk(tenant: &TenantId, job_id: &str) -> String {
     format!("T#{tenant}#JOB#{job_id}")
 }
@@ -112,6 +112,12 @@ pub const JOB_BATCH_SK_PREFIX: &str = "BATCH#";
 pub fn job_batch_sk(batch: u64) -> String {
     format!("{JOB_BATCH_SK_PREFIX}{batch:07}")
 }
+/// An import's listed codes, one item per batch (outside the listings' range).
+pub fn job_input_sk(batch: u64) -> String {
+    format!("INPUT#{batch:07}")
+}
+/// How long an import's input is kept for its job to read.
+pub const JOB_INPUT_KEPT_SECS: i64 = 7 * 24 * 3600;
 /// A tenant's count of unfinished jobs (`unfinished`), kept with every job's
 /// insert and end, so a tenant's queue stays bounded.
 pub fn unfinished_jobs_pk(tenant: &TenantId) -> String {

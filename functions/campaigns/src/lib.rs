@@ -1,13 +1,16 @@
 //! `/campaigns` and `/campaigns/{campaign_id}`: create, list, read, change
 //! and delete campaigns; `/campaigns/{campaign_id}/codes-export`: its codes
-//! as CSV in S3. Their codes are made through `POST /coupon` with
-//! `campaign_id`.
+//! as CSV in S3; `/campaigns/{campaign_id}/import`: existing codes brought
+//! in by a job; `/campaigns/{campaign_id}/codes`: its codes deleted by a
+//! job. New codes are made through `POST /coupon` with `campaign_id`.
 
 mod codes_export;
 mod create;
 mod delete;
+mod delete_codes;
 mod details;
 mod fields;
+mod import;
 mod list;
 mod update;
 
@@ -46,6 +49,8 @@ async fn route(
         (&Method::POST, Route::CampaignCodesExport) => {
             codes_export::handle(state, &tenant, &id()?).await
         }
+        (&Method::POST, Route::CampaignImport) => import::handle(app, &tenant, &id()?, req).await,
+        (&Method::DELETE, Route::CampaignCodes) => delete_codes::handle(app, &tenant, &id()?).await,
         _ => Err(ApiError::NotFound("no such route".into())),
     }
 }

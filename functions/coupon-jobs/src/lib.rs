@@ -1,7 +1,9 @@
-//! The bulk generation worker. `POST /coupon` accepts a create of more than
-//! 1,000 codes as a job; this function writes the job's coupons in batches
-//! of 1,000 and records each batch, so a crash loses at most the batch in
-//! flight, which the next run writes again (see `common::job`).
+//! The job worker. `POST /coupon` accepts a create of more than 1,000 codes
+//! as a job, `POST /campaigns/{id}/import` a list of existing codes and
+//! `DELETE /campaigns/{id}/codes` the removal of a campaign's codes; this
+//! function works each job in batches of 1,000 and records each batch, so
+//! a crash loses at most the batch in flight, which the next run works
+//! again (see `common::job`).
 //!
 //! It runs on the table's stream when a job is inserted, and on a schedule
 //! that resumes jobs whose worker stopped (a crash, a timeout, a throttled
@@ -13,13 +15,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::campaign::CampaignId;
 use common::code::CouponCode;
 use common::coupon::Coupon;
-use common::job::{Job, SlotDraws};
+use common::job::{Generation, JOB_BATCH, Job, JobWork, SlotDraws};
 use common::pattern::CodeFormat;
 use common::store::{
-    CLEANUP_TYPE, CleanupStore, DeletedCoupon, DynamoStore, JobWorkerStore, LiveCodeStore,
-    SlotWrite, StoreError,
+    BatchRecord, CLEANUP_TYPE, CampaignStore, CleanupStore, DeletedCoupon, DynamoStore,
+    JobWorkerStore, LiveCodeStore, Missing, SlotWrite, StoreError,
 };
 use common::tenant::TenantId;
 use futures_util::future::join_all;
@@ -187,14 +190,21 @@ pub async fn run_job(
     else {
         return Ok("leased elsewhere");
     };
-    let format = match job.format.format() {
-        Ok(format) => format,
-        Err(e) => return fail(store, tenant, &job, &owner, &e.to_string()).await,
+    let drawing = match &job.work {
+        JobWork::Generate(generation) => match generation.format.format() {
+            Ok(format) => Some((format, generation.slot_draws())),
+            Err(e) => return fail(store, tenant, &job, &owner, &e.to_string()).await,
+        },
+        _ => None,
     };
-    let draws = job.slot_draws();
-    tracing::info!(tenant = %tenant, job = job_id, from_batch = job.batches_done, "job running");
+    let run = Run {
+        store,
+        tenant,
+        owner: &owner,
+    };
+    tracing::info!(tenant = %tenant, job = job_id, kind = job.work.kind(), from_batch = job.batches_done, "job running");
     let mut turn_started = true;
-    while job.batches_done < job.batches() {
+    loop {
         if common::dates::now() + margin > deadline {
             store.release_job(tenant, job_id, &owner).await?;
             return Ok("paused");
@@ -204,38 +214,233 @@ pub async fn run_job(
             return Ok(TURN_OVER);
         }
         let batch = job.batches_done;
-        let slots: Vec<u64> = job.slots(batch).collect();
-        let mut codes = Vec::with_capacity(slots.len());
-        let mut colliding = false;
-        for chunk in slots.chunks(PUTS_IN_FLIGHT) {
-            let writes = chunk
-                .iter()
-                .map(|&slot| write_slot(store, tenant, &job, &draws, &format, &owner, slot));
-            for outcome in join_all(writes).await {
-                match outcome? {
-                    Slot::Written(code) => codes.push(code),
-                    Slot::LeaseLost => return Ok("leased elsewhere"),
-                    Slot::KeptColliding => colliding = true,
-                }
+        let outcome = match (&job.work, &drawing) {
+            (JobWork::Generate(generation), Some((format, draws))) => {
+                run.generate(&job, generation, format, draws, batch).await?
             }
-            if colliding {
-                // The unfinished batch is not listed: remove what it wrote.
-                store.discard_coupons(tenant, &codes).await?;
-                let error = "generated codes kept colliding with existing ones";
-                return fail(store, tenant, &job, &owner, error).await;
+            (JobWork::Import { template }, _) => run.import(&job, template, batch).await?,
+            (JobWork::DeleteCampaignCodes { campaign_id }, _) => {
+                run.delete(&job, campaign_id).await?
             }
-        }
+            (JobWork::Generate(_), None) => {
+                unreachable!("a generation's drawing is prepared above")
+            }
+        };
+        let done = match outcome {
+            Batch::Done(done) => done,
+            Batch::LeaseLost => return Ok("leased elsewhere"),
+            Batch::Failed(error) => return fail(store, tenant, &job, &owner, error).await,
+        };
+        let record = BatchRecord {
+            batch,
+            codes: &done.codes,
+            skipped: &done.skipped,
+            resume_after: done.resume_after.as_ref(),
+            last: done.last,
+        };
         let now = common::dates::now();
         if !store
-            .finish_batch(tenant, &job, batch, &codes, &owner, now + lease, now)
+            .finish_batch(tenant, &job, &record, &owner, now + lease, now)
             .await?
         {
             return Ok("leased elsewhere");
         }
         job.batches_done += 1;
+        job.written += done.codes.len() as u64;
+        job.skipped += done.skipped.len() as u64;
+        if done.last {
+            tracing::info!(tenant = %tenant, job = job_id, created = job.created(), skipped = job.skipped, "job succeeded");
+            return Ok("succeeded");
+        }
+        job.resume_after = done.resume_after;
     }
-    tracing::info!(tenant = %tenant, job = job_id, created = job.created(), "job succeeded");
-    Ok("succeeded")
+}
+
+/// What working one batch came to.
+enum Batch {
+    Done(BatchDone),
+    LeaseLost,
+    /// The job cannot go on, for this reason.
+    Failed(&'static str),
+}
+
+struct BatchDone {
+    codes: Vec<CouponCode>,
+    skipped: Vec<CouponCode>,
+    resume_after: Option<CouponCode>,
+    last: bool,
+}
+
+/// One run's hold on a job.
+struct Run<'a> {
+    store: &'a DynamoStore,
+    tenant: &'a TenantId,
+    owner: &'a str,
+}
+
+impl Run<'_> {
+    /// Writes a generation's batch: each slot's code, drawn again when
+    /// another coupon has it.
+    async fn generate(
+        &self,
+        job: &Job,
+        generation: &Generation,
+        format: &CodeFormat,
+        draws: &SlotDraws,
+        batch: u64,
+    ) -> Result<Batch, StoreError> {
+        let slots: Vec<u64> = job.slots(batch).collect();
+        let mut codes = Vec::with_capacity(slots.len());
+        for chunk in slots.chunks(PUTS_IN_FLIGHT) {
+            let writes = chunk
+                .iter()
+                .map(|&slot| self.write_slot(job, generation, draws, format, slot));
+            let mut colliding = false;
+            for outcome in join_all(writes).await {
+                match outcome? {
+                    Slot::Written(code) => codes.push(code),
+                    Slot::LeaseLost => return Ok(Batch::LeaseLost),
+                    Slot::KeptColliding => colliding = true,
+                }
+            }
+            if colliding {
+                // The unfinished batch is not listed: remove what it wrote.
+                self.store.discard_coupons(self.tenant, &codes).await?;
+                return Ok(Batch::Failed(
+                    "generated codes kept colliding with existing ones",
+                ));
+            }
+        }
+        Ok(Batch::Done(BatchDone {
+            codes,
+            skipped: Vec::new(),
+            resume_after: None,
+            last: Some(batch + 1) == job.batches(),
+        }))
+    }
+
+    /// Writes the coupon of one slot: its recorded draw, or the next one when
+    /// that code belongs to another coupon (recorded before it is written, so
+    /// a resumed run draws the same).
+    async fn write_slot(
+        &self,
+        job: &Job,
+        generation: &Generation,
+        draws: &SlotDraws,
+        format: &CodeFormat,
+        slot: u64,
+    ) -> Result<Slot, StoreError> {
+        let mut attempt = generation.replaced.get(&slot).copied().unwrap_or(0);
+        loop {
+            let coupon = Coupon {
+                code: draws.draw(format, slot, attempt).0,
+                ..generation.template.clone()
+            };
+            let shape = Some(generation.shape_key.as_str());
+            match self
+                .store
+                .put_job_coupon(self.tenant, &job.job_id, &coupon, slot, shape)
+                .await?
+            {
+                SlotWrite::Written | SlotWrite::Ours => return Ok(Slot::Written(coupon.code)),
+                SlotWrite::Taken => {}
+            }
+            attempt += 1;
+            if attempt >= MAX_ATTEMPTS {
+                return Ok(Slot::KeptColliding);
+            }
+            if !self
+                .store
+                .move_slot(self.tenant, &job.job_id, self.owner, slot, attempt)
+                .await?
+            {
+                return Ok(Slot::LeaseLost);
+            }
+        }
+    }
+
+    /// Writes an import's batch: each listed code with its uses, unless a
+    /// coupon has the code already (then it is skipped, never overwritten).
+    async fn import(&self, job: &Job, template: &Coupon, batch: u64) -> Result<Batch, StoreError> {
+        let Some(listed) = self
+            .store
+            .job_input(self.tenant, &job.job_id, batch)
+            .await?
+        else {
+            return Ok(Batch::Failed(
+                "the import's listed codes are gone: they are kept for 7 days",
+            ));
+        };
+        let first_slot = batch * JOB_BATCH;
+        let mut codes = Vec::with_capacity(listed.len());
+        let mut skipped = Vec::new();
+        for (index, chunk) in listed.chunks(PUTS_IN_FLIGHT).enumerate() {
+            let writes = chunk.iter().enumerate().map(|(i, listed)| async move {
+                let coupon = Coupon {
+                    code: listed.code.clone(),
+                    uses_left: listed.uses,
+                    ..template.clone()
+                };
+                let slot = first_slot + (index * PUTS_IN_FLIGHT + i) as u64;
+                let write = self
+                    .store
+                    .put_job_coupon(self.tenant, &job.job_id, &coupon, slot, None)
+                    .await?;
+                Ok::<_, StoreError>((coupon.code, write))
+            });
+            for outcome in join_all(writes).await {
+                match outcome? {
+                    (code, SlotWrite::Written | SlotWrite::Ours) => codes.push(code),
+                    (code, SlotWrite::Taken) => skipped.push(code),
+                }
+            }
+        }
+        Ok(Batch::Done(BatchDone {
+            codes,
+            skipped,
+            resume_after: None,
+            last: Some(batch + 1) == job.batches(),
+        }))
+    }
+
+    /// Deletes the next page of a campaign's codes (from its index, after
+    /// the last code the job deleted). A code gone already is passed over.
+    async fn delete(&self, job: &Job, campaign_id: &CampaignId) -> Result<Batch, StoreError> {
+        let page = self
+            .store
+            .list_campaign_coupons(
+                self.tenant,
+                campaign_id,
+                JOB_BATCH as u32,
+                job.resume_after.as_ref(),
+            )
+            .await?;
+        let resume_after = page.items.last().map(|c| c.code.clone());
+        let now = common::dates::now();
+        let mut codes = Vec::with_capacity(page.items.len());
+        for chunk in page.items.chunks(PUTS_IN_FLIGHT) {
+            let deletes = chunk.iter().map(|coupon| async move {
+                match self
+                    .store
+                    .retire_coupon(self.tenant, &coupon.code, now)
+                    .await
+                {
+                    Ok(()) => Ok(Some(coupon.code.clone())),
+                    Err(StoreError::NotFound(Missing::Coupon)) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            });
+            for deleted in join_all(deletes).await {
+                codes.extend(deleted?);
+            }
+        }
+        Ok(Batch::Done(BatchDone {
+            codes,
+            skipped: Vec::new(),
+            last: page.next.is_none(),
+            resume_after,
+        }))
+    }
 }
 
 enum Slot {
@@ -244,42 +449,8 @@ enum Slot {
     KeptColliding,
 }
 
-/// Writes the coupon of one slot: its recorded draw, or the next one when
-/// that code belongs to another coupon (recorded before it is written, so a
-/// resumed run draws the same).
-async fn write_slot(
-    store: &DynamoStore,
-    tenant: &TenantId,
-    job: &Job,
-    draws: &SlotDraws,
-    format: &CodeFormat,
-    owner: &str,
-    slot: u64,
-) -> Result<Slot, StoreError> {
-    let mut attempt = job.replaced.get(&slot).copied().unwrap_or(0);
-    loop {
-        let coupon = Coupon {
-            code: draws.draw(format, slot, attempt).0,
-            ..job.template.clone()
-        };
-        match store.put_job_coupon(tenant, job, &coupon, slot).await? {
-            SlotWrite::Written | SlotWrite::Ours => return Ok(Slot::Written(coupon.code)),
-            SlotWrite::Taken => {}
-        }
-        attempt += 1;
-        if attempt >= MAX_ATTEMPTS {
-            return Ok(Slot::KeptColliding);
-        }
-        if !store
-            .move_slot(tenant, &job.job_id, owner, slot, attempt)
-            .await?
-        {
-            return Ok(Slot::LeaseLost);
-        }
-    }
-}
-
-/// Marks the job failed and gives back the keyspace it will not use.
+/// Marks the job failed; the codes it counted (into a keyspace, a
+/// campaign) and will not write are given back.
 async fn fail(
     store: &DynamoStore,
     tenant: &TenantId,
@@ -289,11 +460,12 @@ async fn fail(
 ) -> Result<&'static str, StoreError> {
     tracing::error!(tenant = %tenant, job = %job.job_id, error, "job failed");
     if store
-        .fail_job(tenant, &job.job_id, owner, error, common::dates::now())
+        .fail_job(tenant, job, owner, error, common::dates::now())
         .await?
+        && let JobWork::Generate(generation) = &job.work
     {
         store
-            .release_live_codes(tenant, &job.shape_key, job.quantity - job.created())
+            .release_live_codes(tenant, &generation.shape_key, job.unwritten())
             .await?;
     }
     Ok("failed")

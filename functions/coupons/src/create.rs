@@ -3,16 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use common::campaign::{Campaign, CampaignId};
+use common::campaign_codes;
 use common::code::{CouponCode, MIN_GENERATED_LENGTH};
 use common::coupon::{Coupon, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY};
-use common::http::json;
+use common::http::{job_accepted, json};
 use common::job::{FormatSpec, Job, MAX_JOB_QUANTITY};
 use common::keyspace::{KeyspacePolicy, Shape};
 use common::pattern::CodeFormat;
 use common::request::{self, lenient};
-use common::store::{CampaignStore, CouponStore, DynamoStore, JobStore, LiveCodeStore, StoreError};
+use common::store::{CouponStore, DynamoStore, JobStore, LiveCodeStore};
 use common::tenant::TenantId;
-use common::views::{CouponView, JobView, ListView};
+use common::views::{CouponView, ListView};
 use common::{ApiError, App};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -85,33 +86,11 @@ pub async fn handle(
     let Some(campaign_id) = template.campaign_id.clone() else {
         return create(app, tenant, codes, template, as_list, None).await;
     };
-    // Counted into the campaign before they are written, so the campaign
-    // cannot be deleted under them; counted out again if none are.
-    let quantity = codes.quantity() as i64;
-    let campaign = match app
-        .store
-        .count_campaign_codes(tenant, &campaign_id, quantity)
-        .await
-    {
-        Err(StoreError::NotFound(_)) => {
-            return Err(ApiError::NotFound(format!("no campaign {campaign_id}")));
-        }
-        other => other?,
-    };
-    let created = create(app, tenant, codes, template, as_list, Some(&campaign)).await;
-    // Counted out only when no code can have been written: after a failed
-    // write (whose undo may have failed too) the count stays high, which
-    // only keeps the campaign from being deleted under a code.
-    if let Err(ApiError::AlreadyExists(_) | ApiError::Invalid(_) | ApiError::TooManyJobs { .. }) =
-        &created
-        && let Err(e) = app
-            .store
-            .count_campaign_codes(tenant, &campaign_id, -quantity)
-            .await
-    {
-        tracing::error!(error = %e, campaign = %campaign_id, "could not count a refused create's codes out of its campaign");
-    }
-    created
+    let quantity = codes.quantity();
+    campaign_codes::counted_into(app, tenant, &campaign_id, quantity, |campaign| async move {
+        create(app, tenant, codes, template, as_list, Some(&campaign)).await
+    })
+    .await
 }
 
 /// Writes the codes (or a job for them); `campaign` is theirs, if any.
@@ -153,13 +132,14 @@ async fn create(
                 return Err(app.keyspace.refusal(&shape, quantity, live).into());
             }
             let created = if quantity > MAX_SYNC_QUANTITY {
-                let job = Job::new(quantity, spec, template, shape.key.clone(), app.clock.now());
+                let job =
+                    Job::generate(quantity, spec, template, shape.key.clone(), app.clock.now());
                 match app
                     .store
                     .insert_job(tenant, &job, app.max_unfinished_jobs)
                     .await
                 {
-                    Ok(()) => return Ok(accepted(&job)),
+                    Ok(()) => return Ok(job_accepted(&job)),
                     Err(e) => Err(e.into()),
                 }
             } else {
@@ -207,15 +187,6 @@ async fn create(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
-}
-
-/// 202 for a job: the worker writes the codes; the job's page shows progress.
-fn accepted(job: &Job) -> Response<Body> {
-    let mut response = json(StatusCode::ACCEPTED, &JobView::of(job));
-    if let Ok(location) = HeaderValue::from_str(&format!("/coupon/jobs/{}", job.job_id)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
 }
 
 fn parse(

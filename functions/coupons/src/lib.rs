@@ -1,5 +1,6 @@
 //! `/coupon` and `/coupon/{code}`: create, details, list, update, delete;
-//! `/coupon/jobs/{job_id}`: bulk generation jobs.
+//! `/coupon/jobs/{job_id}`: jobs (bulk generation, campaign imports and
+//! deletes), their codes and an import's skipped codes.
 
 mod create;
 mod delete;
@@ -11,6 +12,7 @@ mod update;
 use common::http::serve;
 use common::request::{self, lenient};
 use common::routes::{Matched, Route};
+use common::store::JobListing;
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::http::Method;
@@ -53,9 +55,13 @@ async fn route(
             }
         }
         (&Method::GET, Route::Job) => jobs::show(app, &tenant, id).await,
-        (&Method::GET, Route::JobCodes) => {
+        (&Method::GET, route @ (Route::JobCodes | Route::JobSkipped)) => {
+            let listing = match route {
+                Route::JobSkipped => JobListing::Skipped,
+                _ => JobListing::Codes,
+            };
             let query: CodesQuery = request::decode(request::query_fields(req)?)?;
-            jobs::codes(app, &tenant, id, query.cursor.as_deref()).await
+            jobs::listed(app, &tenant, id, listing, query.cursor.as_deref()).await
         }
         (&Method::PUT, Route::Coupon) => update::handle(app, &tenant, id, req).await,
         (&Method::DELETE, Route::Coupon) => delete::handle(app, &tenant, id).await,
@@ -78,7 +84,7 @@ struct CouponQuery {
     campaign_id: Option<String>,
 }
 
-/// `GET /coupon/jobs/{job_id}/codes`'s query.
+/// `GET /coupon/jobs/{job_id}/codes`'s and `/skipped`'s query.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CodesQuery {
