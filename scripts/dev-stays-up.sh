@@ -8,7 +8,8 @@
 # `git status`; none of that may restart a function (.cargolambdaignore),
 # so every request must be answered. Then it changes a Rust source, which
 # must restart the functions, and checks that every route answers again and
-# that the seed's five curl examples work against it.
+# that the seed's five curl examples and a campaign's import and delete
+# jobs (scripts/campaign-jobs-example.sh) work against it.
 # Bounded: each request waits at most 20 s, the whole run a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,4 +93,8 @@ else
 fi
 # And the seed's five curl examples, as the README prints them, over HTTP.
 scripts/seed-examples.sh "$url" "$token" || failed=1
+# A campaign's import and delete jobs, the worker run as make dev runs it.
+worker="cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port $api_port \
+  --data-file events/10-resume-jobs.json"
+scripts/campaign-jobs-example.sh "$url" "$token" "$worker" || failed=1
 exit "$failed"

@@ -618,7 +618,6 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     // code does, not a guess.
     let not_reached = [
         ("CouponsFunction", "dynamodb:BatchWriteItem"),
-        ("CouponJobsFunction", "dynamodb:GetItem"),
         // Its token and tenant are cached from the requests before.
         ("ExportsFunction", "dynamodb:GetItem"),
     ];
