@@ -1349,6 +1349,70 @@ fn item_sizes_follow_dynamodb_rules() {
     assert_eq!(item_size(&item), 5 + 3 + 3 + 9);
 }
 
+/// What a campaign's import and its codes' deletion cost per code: the
+/// request that accepts the import (its input items), the worker's runs
+/// over 2,000 codes (two batches), then the delete job and the clean-up
+/// of what each deleted code leaves, all divided by the codes.
+#[tokio::test]
+#[ignore = "benchmark: run by `make bench`"]
+async fn campaign_jobs_capacity_per_code() {
+    const CODES: usize = 2_000;
+    let app = TestApp::new().await;
+    let meter = Meter::start();
+    let m = instance(&app, Some(&meter)).await;
+    let campaign = m
+        .send(post("/campaigns").token(&m.token_a).json(json!({"name": "Metered"})))
+        .await
+        .string("campaign_id");
+    let csv: String = (0..CODES).map(|i| format!("IMPORTED-{i:06}\n")).collect();
+    let run_worker = || async {
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = (Utc::now() + chrono::Duration::minutes(15)).timestamp_millis() as u64;
+        let event = lambda_runtime::LambdaEvent::new(json!({}), context);
+        coupon_jobs::handle(&m.app().store, event).await.unwrap();
+    };
+    meter.take();
+    let mut out = String::new();
+    let mut measure = |name: &str, calls: Vec<Call>| {
+        let mut measured = Measured::new(name);
+        measured.add(calls);
+        let per_code = |x: f64| number(x / CODES as f64);
+        writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} |",
+            measured.requests("DynamoDB"),
+            per_code(measured.read_units()),
+            per_code(measured.write_units()),
+            measured.largest_item("PutItem"),
+        )
+        .unwrap();
+    };
+    let accepted = m
+        .send(
+            post(&format!("/campaigns/{campaign}/import"))
+                .token(&m.token_a)
+                .raw("text/csv", &csv),
+        )
+        .await;
+    accepted.expect(202);
+    measure("import accepted (`POST /campaigns/{id}/import`)", meter.take());
+    run_worker().await;
+    measure("import worked (the worker)", meter.take());
+    let deleting = m
+        .send(delete(&format!("/campaigns/{campaign}/codes")).token(&m.token_a))
+        .await;
+    deleting.expect(202);
+    run_worker().await;
+    // The deleted codes' clean-up tasks, done by the next run.
+    run_worker().await;
+    measure("codes deleted (`DELETE /campaigns/{id}/codes`, the worker)", meter.take());
+    println!(
+        "{CODES} codes; requests in all, units per code\n\
+         | job | DynamoDB requests | RCU per code | WCU per code | largest item put (bytes) |\n\
+         |---|---|---|---|---|\n{out}"
+    );
+}
+
 /// Write and read units of the two hottest routes, warm (a few requests;
 /// part of `make test`): validate reads the coupon once, strongly (1 RCU)
 /// after the limiter's write (1 WCU); consume writes the limiter (1), the

@@ -36,6 +36,12 @@ pub const LEASE: Duration = Duration::from_secs(120);
 const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 /// Conditional puts in flight at once.
 const PUTS_IN_FLIGHT: usize = 32;
+/// Code deletes in flight at once: each is a transaction that also counts
+/// the code out of its campaign, so all of them write the one campaign item,
+/// and DynamoDB cancels concurrent transactions on an item
+/// (`TransactionConflict`). A few at a time keep near the item's ceiling of
+/// about 500 transactions a second without conflicting much.
+const DELETES_IN_FLIGHT: usize = 4;
 /// Draws per slot before the job gives up: with the keyspace policy's
 /// density below one in a million, even two collisions in a row are rare.
 const MAX_ATTEMPTS: u32 = 8;
@@ -418,7 +424,7 @@ impl Run<'_> {
         let resume_after = page.items.last().map(|c| c.code.clone());
         let now = common::dates::now();
         let mut codes = Vec::with_capacity(page.items.len());
-        for chunk in page.items.chunks(PUTS_IN_FLIGHT) {
+        for chunk in page.items.chunks(DELETES_IN_FLIGHT) {
             let deletes = chunk.iter().map(|coupon| async move {
                 match self
                     .store
