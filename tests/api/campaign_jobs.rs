@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use common::store::schema;
+use common::campaign::CampaignId;
+use common::code::CouponCode;
+use common::coupon::Coupon;
+use common::store::{JobWorkerStore, SlotWrite, schema};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -247,7 +250,8 @@ async fn an_import_is_checked_whole_before_anything_is_written() {
 
 /// A run that stops after its first batch, a batch half-written by a run
 /// that crashed, and a code taken in between: the import still ends with
-/// every listed code written once or reported once.
+/// every listed code written once or reported once (its own codes from the
+/// crashed run are recognised, not reported).
 #[tokio::test]
 async fn an_import_resumed_after_a_crash_writes_or_reports_each_code_once() {
     let t = TestApp::new().await;
@@ -269,6 +273,18 @@ async fn an_import_resumed_after_a_crash_writes_or_reports_each_code_once() {
     .unwrap();
     assert_eq!(outcome, "turn over");
     assert_eq!(job(&t, &job_id).await["created"], 1_000);
+    // A run that crashed half-way through the second batch left its first
+    // ten codes written (marked with the job and slot) but not recorded.
+    let campaign = CampaignId::parse(&id).unwrap();
+    for slot in 1_000..1_010_u64 {
+        let code = CouponCode::parse(&format!("R{slot:05}")).unwrap();
+        let coupon = Coupon::campaign_code(code, campaign.clone(), 1, Utc::now());
+        let write = store
+            .put_job_coupon(&t.tenant_a, &job_id, &coupon, slot, None)
+            .await
+            .unwrap();
+        assert_eq!(write, SlotWrite::Written);
+    }
     // Someone else takes a code of the second batch before it is written.
     t.create_coupon(json!({"code": "R01500"})).await;
     let outcome = coupon_jobs::run_job(store, &t.tenant_a, &job_id, coupon_jobs::LEASE, far, far)
@@ -387,4 +403,34 @@ async fn a_job_deletes_every_code_of_a_campaign_and_then_the_campaign_can_go() {
     t.send(delete(&format!("/campaigns/{id}/codes")).token(&t.token_a))
         .await
         .assert_problem(404, "not_found");
+
+    // The deleted codes come back in another campaign by an import: none
+    // exists any more, so none is skipped.
+    let next = create_campaign(&t, json!({"name": "Next"})).await;
+    let back: Vec<&String> = codes.iter().take(3).collect();
+    let job_id = import(
+        &t,
+        &next,
+        post(&format!("/campaigns/{next}/import"))
+            .token(&t.token_a)
+            .json(json!(back)),
+    )
+    .await;
+    t.run_worker().await;
+    let done = job(&t, &job_id).await;
+    assert_eq!((&done["created"], &done["skipped"]), (&json!(3), &json!(0)));
+    // The old redemption of the first code rolls back against its deleted
+    // campaign: a reversal, and the new coupon of that code keeps its use.
+    let reversed = t
+        .send(post(&format!("/coupon/consume/{redemption}/rollback")).token(&t.token_a))
+        .await;
+    reversed.expect(200);
+    assert_eq!(reversed.json()["use_returned"], false, "{}", reversed.text());
+    let reborn = t.send(details(&t, &first)).await.json();
+    assert_eq!(
+        (&reborn["campaign_id"], &reborn["availability_count"], &reborn["redeemed_count"]),
+        (&json!(next), &json!(1), &json!(0)),
+        "{reborn}"
+    );
+    assert_eq!(coupon_count(&t, &next).await, 3);
 }
