@@ -1361,7 +1361,11 @@ async fn campaign_jobs_capacity_per_code() {
     let meter = Meter::start();
     let m = instance(&app, Some(&meter)).await;
     let campaign = m
-        .send(post("/campaigns").token(&m.token_a).json(json!({"name": "Metered"})))
+        .send(
+            post("/campaigns")
+                .token(&m.token_a)
+                .json(json!({"name": "Metered"})),
+        )
         .await
         .string("campaign_id");
     let csv: String = (0..CODES).map(|i| format!("IMPORTED-{i:06}\n")).collect();
@@ -1395,7 +1399,10 @@ async fn campaign_jobs_capacity_per_code() {
         )
         .await;
     accepted.expect(202);
-    measure("import accepted (`POST /campaigns/{id}/import`)", meter.take());
+    measure(
+        "import accepted (`POST /campaigns/{id}/import`)",
+        meter.take(),
+    );
     run_worker().await;
     measure("import worked (the worker)", meter.take());
     let deleting = m
@@ -1405,7 +1412,10 @@ async fn campaign_jobs_capacity_per_code() {
     run_worker().await;
     // The deleted codes' clean-up tasks, done by the next run.
     run_worker().await;
-    measure("codes deleted (`DELETE /campaigns/{id}/codes`, the worker)", meter.take());
+    measure(
+        "codes deleted (`DELETE /campaigns/{id}/codes`, the worker)",
+        meter.take(),
+    );
     println!(
         "{CODES} codes; requests in all, units per code\n\
          | job | DynamoDB requests | RCU per code | WCU per code | largest item put (bytes) |\n\

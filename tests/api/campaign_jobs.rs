@@ -425,10 +425,19 @@ async fn a_job_deletes_every_code_of_a_campaign_and_then_the_campaign_can_go() {
         .send(post(&format!("/coupon/consume/{redemption}/rollback")).token(&t.token_a))
         .await;
     reversed.expect(200);
-    assert_eq!(reversed.json()["use_returned"], false, "{}", reversed.text());
+    assert_eq!(
+        reversed.json()["use_returned"],
+        false,
+        "{}",
+        reversed.text()
+    );
     let reborn = t.send(details(&t, &first)).await.json();
     assert_eq!(
-        (&reborn["campaign_id"], &reborn["availability_count"], &reborn["redeemed_count"]),
+        (
+            &reborn["campaign_id"],
+            &reborn["availability_count"],
+            &reborn["redeemed_count"]
+        ),
         (&json!(next), &json!(1), &json!(0)),
         "{reborn}"
     );
