@@ -2,7 +2,8 @@
 //! operations over three codes (create, plain or as a code of one
 //! campaign, update, delete, re-create, reserve, release, consume plain,
 //! with a reservation and with an `Idempotency-Key`, keyed retries,
-//! rollback, validate, the campaign's budgets and switch changed, the
+//! rollback, validate, the campaign's budgets and switch changed, codes
+//! imported into the campaign and all its codes deleted by jobs, the
 //! clock moving on, the instance's coupon cache running out) drive the
 //! real handlers against moto. After every step the table is read whole and held against
 //! what the answers so far say must be true:
@@ -103,6 +104,13 @@ enum Op {
     },
     /// The instance's cache of recently read coupons runs out.
     Lapse,
+    /// Codes imported into the campaign by a job, each with `uses`.
+    Import {
+        codes: Vec<usize>,
+        uses: u64,
+    },
+    /// Every code of the campaign deleted by a job.
+    DeleteCampaignCodes,
     /// `PUT /campaigns/{id}`.
     Campaign {
         change: CampaignChange,
@@ -164,6 +172,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop_oneof![Just(2i64), Just(90), Just(4_000)].prop_map(|seconds| Op::Advance { seconds }),
         1 => Just(Op::Lapse),
         1 => campaign.prop_map(|change| Op::Campaign { change }),
+        1 => (proptest::sample::subsequence((0..CODES.len()).collect::<Vec<_>>(), 1..=CODES.len()), 1u64..4)
+            .prop_map(|(codes, uses)| Op::Import { codes, uses }),
+        1 => Just(Op::DeleteCampaignCodes),
     ]
 }
 
@@ -370,6 +381,60 @@ impl Run {
                     404
                 };
                 ensure(r.status == expected, || format!("delete: {}", describe(&r)))
+            }
+            Op::Import { codes, uses } => {
+                let csv: String = codes
+                    .iter()
+                    .map(|&code| format!("{},{uses}\n", CODES[code]))
+                    .collect();
+                let r = self
+                    .t
+                    .send(
+                        post(&format!("/campaigns/{}/import", self.campaign))
+                            .token(&self.t.token_a)
+                            .raw("text/csv", &csv),
+                    )
+                    .await;
+                ensure(r.status == 202, || format!("import: {}", describe(&r)))?;
+                let job = self.run_job(&r.string("job_id")).await?;
+                let (taken, new): (Vec<usize>, Vec<usize>) =
+                    codes.iter().partition(|&&code| self.live[code].is_some());
+                ensure(
+                    job["created"] == json!(new.len()) && job["skipped"] == json!(taken.len()),
+                    || format!("import of {codes:?} with {taken:?} live: {job}"),
+                )?;
+                for code in new {
+                    let created_at = self.stored_created_at(code).await?;
+                    self.live[code] = Some(Live {
+                        created_at,
+                        given: *uses as i64,
+                        campaign: true,
+                    });
+                }
+                Ok(())
+            }
+            Op::DeleteCampaignCodes => {
+                let r = self
+                    .t
+                    .send(
+                        delete(&format!("/campaigns/{}/codes", self.campaign))
+                            .token(&self.t.token_a),
+                    )
+                    .await;
+                ensure(r.status == 202, || {
+                    format!("delete campaign codes: {}", describe(&r))
+                })?;
+                let job = self.run_job(&r.string("job_id")).await?;
+                let mut deleted = 0;
+                for live in &mut self.live {
+                    if live.as_ref().is_some_and(|l| l.campaign) {
+                        *live = None;
+                        deleted += 1;
+                    }
+                }
+                ensure(job["deleted"] == json!(deleted), || {
+                    format!("delete of the campaign's {deleted} live codes: {job}")
+                })
             }
             Op::Validate { code, customer } => {
                 let mut query = format!("/coupon/consume?code={}", CODES[*code]);
@@ -618,6 +683,18 @@ impl Run {
             Some(k) => self.reservations[k].id.clone(),
             None => uuid::Uuid::new_v4().to_string(),
         }
+    }
+
+    /// Runs the worker, then answers the job, which must have succeeded.
+    async fn run_job(&self, job_id: &str) -> Result<Value, String> {
+        self.t.run_worker().await;
+        let r = self
+            .t
+            .send(get(&format!("/coupon/jobs/{job_id}")).token(&self.t.token_a))
+            .await;
+        let job = r.json();
+        ensure(job["status"] == "succeeded", || format!("job: {job}"))?;
+        Ok(job)
     }
 
     async fn stored_created_at(&self, code: usize) -> Result<i64, String> {

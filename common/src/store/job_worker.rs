@@ -138,6 +138,19 @@ impl DynamoStore {
         let mut count_out = count_out.filter(|(_, skipped)| *skipped > 0);
         let mut attempts = Attempts::new(ATTEMPTS);
         while attempts.another() {
+            if !count_down && count_out.is_none() {
+                // Nothing to settle beside the job (most batches): one
+                // conditional write, not a transaction (half the units).
+                let mut update = self
+                    .update_job(tenant, job_id)
+                    .update_expression(expression)
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(Some(values.clone()));
+                for (placeholder, name) in &names {
+                    update = update.expression_attribute_names(*placeholder, *name);
+                }
+                return applied(update.send().await);
+            }
             let mut tx = self.transaction();
             let job = tx.update(
                 (job_pk(tenant, job_id), JOB_SK.to_owned()),
