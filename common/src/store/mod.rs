@@ -14,6 +14,7 @@ mod dynamo;
 mod exports;
 mod item;
 mod job_item;
+mod job_record;
 mod job_worker;
 mod jobs;
 mod live_codes;
