@@ -10,10 +10,11 @@ use crate::campaign::CampaignId;
 use crate::tenant::TenantId;
 
 impl DynamoStore {
-    /// Records a job's progress (`expression`, if `condition` holds) in
-    /// one transaction with what it settles: an ending job (`ends`) comes
-    /// off its tenant's count of unfinished jobs, and an import's skipped
-    /// codes (`count_out`) off its campaign's `coupon_count`. `false` if
+    /// Records a job's progress (`expression`, if `condition` holds), in
+    /// one transaction with what it settles, if anything: an ending job
+    /// (`ends`) comes off its tenant's count of unfinished jobs, and an
+    /// import's skipped codes (`count_out`) off its campaign's
+    /// `coupon_count`. `false` if
     /// the condition failed. A count with nothing to take (a job from
     /// before the count existed) does not hold the job up; it is logged.
     #[allow(clippy::too_many_arguments)]

@@ -15,7 +15,7 @@ use common::code::CouponCode;
 use common::coupon::{Coupon, MAX_AVAILABILITY};
 use common::http::job_accepted;
 use common::job::{Job, ListedCode, MAX_IMPORT_CODES};
-use common::request;
+use common::request::{self, lenient};
 use common::store::JobStore;
 use common::tenant::TenantId;
 use common::{ApiError, App};
@@ -194,16 +194,10 @@ fn json_entry(at: String, item: Value) -> Result<Entry, ApiError> {
                 _ => return Err(invalid("code must be given as text")),
             };
             let uses = match fields.remove("availability_count") {
-                None | Some(Value::Null) => None,
-                Some(Value::Number(n)) => Some(
-                    n.as_u64()
-                        .ok_or_else(|| invalid("availability_count must be a whole number"))?,
-                ),
-                Some(Value::String(text)) => Some(
-                    text.parse()
-                        .map_err(|_| invalid("availability_count must be a whole number"))?,
-                ),
-                Some(_) => return Err(invalid("availability_count must be a whole number")),
+                None => None,
+                // `5` or `"5"`, as every route reads a count.
+                Some(value) => lenient::opt_number(value)
+                    .map_err(|_| invalid("availability_count must be a whole number"))?,
             };
             if let Some(other) = fields.keys().next() {
                 return Err(invalid(&format!(

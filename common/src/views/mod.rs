@@ -1,6 +1,7 @@
 //! Every response body of the API, as `#[derive(Serialize)]` views of the
-//! domain types, in one place. Handlers build a view and answer it; nothing
-//! patches a body after the fact. Fields are declared in alphabetical order,
+//! domain types, in this module (jobs' and exports' in its two files).
+//! Handlers build a view and answer it; nothing patches a body after the
+//! fact. Fields are declared in alphabetical order,
 //! the order the bodies had when they were `json!` maps.
 
 use serde::Serialize;
@@ -8,11 +9,15 @@ use serde::Serialize;
 use crate::campaign::{Campaign, CampaignId};
 use crate::coupon::{Coupon, Pricing, Redemption, RedemptionKind, Reservation, ReservationState};
 use crate::dates;
-use crate::export::ExportRecord;
-use crate::job::{Job, JobWork};
 use crate::money::Money;
 use crate::offer::Discount;
 use chrono::{DateTime, Utc};
+
+mod exports;
+mod jobs;
+
+pub use exports::{CodesExportView, ExportView};
+pub use jobs::JobView;
 
 #[derive(Serialize)]
 pub struct CouponView<'a> {
@@ -308,111 +313,6 @@ impl<'a> ReservationView<'a> {
             ..ReservationView::of(held, now)
         }
     }
-}
-
-/// A job's progress. What it counts depends on its kind: a generation
-/// and an import have `created` codes (an import also `skipped` ones that
-/// existed), a delete `deleted` ones.
-#[derive(Serialize)]
-pub struct JobView<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    campaign_id: Option<&'a str>,
-    completed_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    created: Option<u64>,
-    created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deleted: Option<u64>,
-    error: Option<&'a str>,
-    job_id: &'a str,
-    kind: &'static str,
-    links: JobLinks,
-    object: &'static str,
-    quantity: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    skipped: Option<u64>,
-    status: &'static str,
-    updated_at: String,
-}
-
-#[derive(Serialize)]
-struct JobLinks {
-    codes: String,
-    #[serde(rename = "self")]
-    this: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    skipped: Option<String>,
-}
-
-impl<'a> JobView<'a> {
-    pub fn of(job: &'a Job) -> JobView<'a> {
-        let (created, deleted, skipped) = match job.work {
-            JobWork::Generate(_) => (Some(job.created()), None, None),
-            JobWork::Import { .. } => (Some(job.created()), None, Some(job.skipped)),
-            JobWork::DeleteCampaignCodes { .. } => (None, Some(job.created()), None),
-        };
-        JobView {
-            campaign_id: job.work.campaign_id().map(CampaignId::as_str),
-            completed_at: job.completed_at.map(dates::format),
-            created,
-            created_at: dates::format(job.created_at),
-            deleted,
-            error: job.error.as_deref(),
-            job_id: &job.job_id,
-            kind: job.work.kind(),
-            links: JobLinks {
-                codes: format!("/coupon/jobs/{}/codes", job.job_id),
-                this: format!("/coupon/jobs/{}", job.job_id),
-                skipped: skipped.map(|_| format!("/coupon/jobs/{}/skipped", job.job_id)),
-            },
-            object: "job",
-            quantity: job.quantity,
-            skipped,
-            status: job.status.as_str(),
-            updated_at: dates::format(job.updated_at),
-        }
-    }
-}
-
-/// An export as clients see it, with a download link fresh on every answer.
-#[derive(Serialize)]
-pub struct ExportView<'a> {
-    created_at: String,
-    expires_at: String,
-    from: String,
-    key: &'a str,
-    object: &'static str,
-    rows: u64,
-    to: String,
-    url: String,
-}
-
-impl<'a> ExportView<'a> {
-    pub fn of(record: &'a ExportRecord, url: String, expires_at: DateTime<Utc>) -> ExportView<'a> {
-        ExportView {
-            created_at: dates::format(record.created_at),
-            expires_at: dates::format(expires_at),
-            from: dates::format(record.from),
-            key: &record.key,
-            object: "export",
-            rows: record.rows,
-            to: dates::format(record.to),
-            url,
-        }
-    }
-}
-
-/// A campaign's codes written to S3 as CSV, with a download link.
-#[derive(Serialize)]
-pub struct CodesExportView<'a> {
-    pub campaign_id: &'a str,
-    /// Codes in the file (its data rows).
-    pub codes: u64,
-    pub created_at: String,
-    pub expires_at: String,
-    pub key: &'a str,
-    pub object: &'static str,
-    pub url: String,
 }
 
 /// A list: a page of a paginated one (`has_more`, `next_cursor`), a job's
