@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help bootstrap dev test bench soak fmt lint unit-and-integration template-lint openapi-lint fuzz dev-stays-up sam-local clean
+.PHONY: help bootstrap print-tools dev test bench soak fmt lint unit-and-integration template-lint openapi-lint fuzz dev-stays-up sam-local clean
 
 help:
 	@echo "make dev    - local AWS emulator + the whole API on http://127.0.0.1:9000"
@@ -27,8 +27,12 @@ fmt:
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# LibreOffice and poppler from Debian, for the test that prints an export.
+print-tools:
+	@scripts/print-tools.sh
+
 # Unit tests, and integration tests against a moto server this run starts and stops.
-unit-and-integration:
+unit-and-integration: print-tools
 	scripts/with-moto.sh cargo test --workspace
 
 # Benchmarks print Markdown tables for BENCHMARKS.md; they never run in `make test`.

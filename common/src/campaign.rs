@@ -9,6 +9,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::invalid::Invalid;
+use crate::metadata::Metadata;
 use crate::money::Money;
 use crate::offer::{Discount, MAX_PRODUCT_ID_CHARS, parse_label};
 
@@ -112,6 +113,7 @@ pub struct Campaign {
     pub spent: Option<Spent>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub metadata: Metadata,
 }
 
 impl Campaign {
@@ -135,6 +137,7 @@ impl Campaign {
             spent: Some(Spent::default()),
             created_at: now,
             updated_at: now,
+            metadata: Metadata::default(),
         }
     }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::campaign::{BudgetTaken, Campaign, CampaignId, CampaignLink};
 use crate::code::CouponCode;
 use crate::invalid::Invalid;
+use crate::metadata::Metadata;
 use crate::money::Money;
 use crate::offer::Discount;
 use crate::refusal::Refusal;
@@ -79,6 +80,8 @@ pub struct Coupon {
     /// Once read with its campaign (`in_campaign`): the terms above are the
     /// campaign's and `active` is both of theirs.
     pub campaign: Option<Box<CampaignLink>>,
+    /// The coupon's own, also on a campaign code (not a term).
+    pub metadata: Metadata,
 }
 
 impl Coupon {
@@ -279,6 +282,9 @@ pub struct Redemption {
     /// A campaign code's: what the use took from the campaign's budget.
     pub campaign: Option<BudgetTaken>,
     pub consumed_at: DateTime<Utc>,
+    /// The consume's own (its order or CRM ids); a reversal keeps its
+    /// consume's.
+    pub metadata: Metadata,
 }
 
 impl Redemption {
@@ -371,6 +377,8 @@ pub struct CouponPatch {
     pub starts_at: Option<Option<DateTime<Utc>>>,
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub active: Option<bool>,
+    /// Replaces the coupon's metadata (empty: removes it).
+    pub metadata: Option<Metadata>,
 }
 
 impl CouponPatch {
@@ -378,12 +386,13 @@ impl CouponPatch {
         *self == CouponPatch::default()
     }
 
-    /// Whether it changes an offer term (anything but uses and `active`),
-    /// which a campaign code takes from its campaign.
+    /// Whether it changes an offer term (anything but uses, `active` and
+    /// metadata), which a campaign code takes from its campaign.
     pub fn changes_terms(&self) -> bool {
         let own = CouponPatch {
             uses_left: self.uses_left,
             active: self.active,
+            metadata: self.metadata.clone(),
             ..CouponPatch::default()
         };
         *self != own
@@ -428,6 +437,7 @@ impl Coupon {
             updated_at: now,
             campaign_id: None,
             campaign: None,
+            metadata: Metadata::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod job;
 pub mod keyspace;
 pub mod limiter;
 pub mod limits;
+pub mod metadata;
 pub mod money;
 pub mod offer;
 pub mod pattern;

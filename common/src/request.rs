@@ -121,13 +121,41 @@ fn collect_form_pairs(pairs: Vec<(String, String)>) -> Result<Fields, ApiError> 
         } else {
             Value::String(value)
         };
-        if fields.insert(name.clone(), value).is_some() {
-            return Err(ApiError::Invalid(format!(
-                "field {name:?} is given more than once"
-            )));
-        }
+        insert_field(&mut fields, name, value)?;
     }
     Ok(fields)
+}
+
+/// Adds one form or query field. A name `field[key]` (as Stripe's forms
+/// send `metadata[order_id]=...`) is the key `key` of the object `field`.
+fn insert_field(fields: &mut Fields, name: String, value: Value) -> Result<(), ApiError> {
+    let nested = name
+        .strip_suffix(']')
+        .and_then(|n| n.split_once('['))
+        .filter(|(field, key)| !field.is_empty() && !key.contains(['[', ']']));
+    let given_twice = || ApiError::Invalid(format!("field {name:?} is given more than once"));
+    match nested {
+        Some((field, key)) => {
+            let object = fields
+                .entry(field.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(object) = object else {
+                return Err(ApiError::Invalid(format!(
+                    "field {field:?} is given both as a value and as {field}[key]"
+                )));
+            };
+            if object.insert(key.to_owned(), value).is_some() {
+                return Err(given_twice());
+            }
+        }
+        None => {
+            if fields.contains_key(&name) {
+                return Err(given_twice());
+            }
+            fields.insert(name, value);
+        }
+    }
+    Ok(())
 }
 
 /// The query string as fields (strings), each name at most once.
@@ -141,7 +169,11 @@ pub fn query_fields(req: &Request) -> Result<Fields, ApiError> {
                 "query parameter {name:?} is given more than once"
             )));
         }
-        fields.insert(name.to_owned(), Value::String(values[0].to_owned()));
+        insert_field(
+            &mut fields,
+            name.to_owned(),
+            Value::String(values[0].to_owned()),
+        )?;
     }
     Ok(fields)
 }

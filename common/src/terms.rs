@@ -108,6 +108,7 @@ impl TermsFields {
             starts_at: patch(self.starts_at, |t| parse_instant("starts_at", t))?,
             expires_at: patch(self.expiry_date, |t| parse_instant("expiry_date", t))?,
             active: self.active,
+            metadata: None,
         })
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const HEADER: [&str; 14] = [
+const HEADER: [&str; 15] = [
     "redemption_id",
     "kind",
     "reverses",
@@ -24,17 +24,31 @@ const HEADER: [&str; 14] = [
     "discount_amount",
     "consumed_at (UTC)",
     "campaign_id",
+    "metadata",
 ];
 
 /// Consumes `n` uses of a fresh coupon of the token's tenant; the redemptions.
 async fn redeem(t: &TestApp, token: &str, n: usize, fields: Value) -> Vec<Value> {
+    redeem_with(t, token, n, fields, |_| None).await
+}
+
+/// As `redeem`, the `i`th consume with `metadata(i)`'s form fields.
+pub async fn redeem_with(
+    t: &TestApp,
+    token: &str,
+    n: usize,
+    fields: Value,
+    metadata: impl Fn(usize) -> Option<(String, String)>,
+) -> Vec<Value> {
     let created = t.send(post("/coupon").token(token).json(fields)).await;
     let code = created.expect(201).string("code");
     let mut redemptions = Vec::new();
-    for _ in 0..n {
-        let consumed = t
-            .send(post(&format!("/coupon/consume?code={code}")).token(token))
-            .await;
+    for i in 0..n {
+        let mut consume = post(&format!("/coupon/consume?code={code}")).token(token);
+        if let Some((key, value)) = metadata(i) {
+            consume = consume.form(&[(&format!("metadata[{key}]"), &value)]);
+        }
+        let consumed = t.send(consume).await;
         consumed.expect(200);
         redemptions.push(consumed.json());
     }
@@ -114,12 +128,13 @@ fn today() -> String {
 #[tokio::test]
 async fn an_export_holds_every_row_of_the_tenant_and_none_of_another() {
     let t = TestApp::new().await;
-    let mine = redeem(
+    let mine = redeem_with(
         &t,
         &t.token_a,
         3,
         json!({"availability_count": 5, "product_id": "apple123", "promo_type": "voucher",
                "discount_fixed": "4.99", "currency": "EUR"}),
+        |i| (i > 0).then(|| ("order_id".to_owned(), format!("A-{i}"))),
     )
     .await;
     let theirs = redeem(&t, &t.token_b, 2, json!({"availability_count": 5})).await;
@@ -155,13 +170,22 @@ async fn an_export_holds_every_row_of_the_tenant_and_none_of_another() {
     for row in &rows[1..] {
         let code = mine[0]["code"].as_str().unwrap();
         assert_eq!(
-            row[1..],
+            row[1..14],
             [
                 "consume", "", code, "apple123", "voucher", "fixed", "4.99", "EUR", "", "", "",
                 "datetime", ""
             ]
         );
+        // The consume's metadata, as JSON text; none, an empty cell.
+        let consumed = mine.iter().find(|r| r["redemption_id"] == row[0]).unwrap();
+        let metadata = &consumed["metadata"];
+        match metadata.as_object().unwrap().is_empty() {
+            true => assert_eq!(row[14], ""),
+            false => assert_eq!(serde_json::from_str::<Value>(&row[14]).unwrap(), *metadata),
+        }
     }
+    let with_metadata = mine.iter().filter(|r| r["metadata"] != json!({})).count();
+    assert_eq!(with_metadata, 2);
     for other in &theirs {
         let id = other["redemption_id"].as_str().unwrap();
         assert!(!ids.contains(id), "another tenant's row leaked");
@@ -211,8 +235,15 @@ async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
         )
         .unwrap();
         assert!(
-            xml.contains(&format!(r#"<autoFilter ref="A1:N{last_row}"/>"#)),
+            xml.contains(&format!(r#"<autoFilter ref="A1:O{last_row}"/>"#)),
             "sheet {sheet}: {xml}"
+        );
+        // Printed landscape, one page wide and as many down as it takes.
+        assert!(
+            xml.contains(r#"<pageSetUpPr fitToPage="1"/>"#)
+                && xml.contains(r#"orientation="landscape""#)
+                && xml.contains(r#"fitToHeight="0""#),
+            "sheet {sheet} print setup: {xml}"
         );
         assert!(
             xml.contains(r#"state="frozen""#),
@@ -224,6 +255,13 @@ async fn past_the_sheet_limit_the_rows_go_on_in_a_new_sheet() {
             .iter()
             .all(|r| ids.contains(r["redemption_id"].as_str().unwrap()))
     );
+    // Each sheet repeats its header row on every printed page.
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("xl/workbook.xml").unwrap(), &mut xml).unwrap();
+    assert!(xml.contains(r#"name="_xlnm.Print_Titles""#), "{xml}");
+    for sheet in ["Redemptions", "'Redemptions 2'", "'Redemptions 3'"] {
+        assert!(xml.contains(&format!(">{sheet}!$1:$1<")), "{xml}");
+    }
 }
 
 #[tokio::test]

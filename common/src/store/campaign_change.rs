@@ -11,6 +11,7 @@ use super::schema::*;
 use super::transact::Transaction;
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::campaign::Campaign;
+use crate::metadata::Metadata;
 use crate::money::Money;
 use crate::tenant::TenantId;
 
@@ -31,6 +32,8 @@ pub struct CampaignPatch {
     pub active: Option<bool>,
     pub budget_uses: Option<Option<u64>>,
     pub budget_amount: Option<Option<Money>>,
+    /// Replaces the campaign's metadata (empty: removes it).
+    pub metadata: Option<Metadata>,
 }
 
 impl CampaignPatch {
@@ -64,6 +67,7 @@ impl CampaignPatch {
         set(&mut changed.active, &self.active);
         set(&mut changed.budget.uses, &self.budget_uses);
         set(&mut changed.budget.amount, &self.budget_amount);
+        set(&mut changed.metadata, &self.metadata);
         changed
     }
 }
@@ -188,7 +192,11 @@ fn campaign_expression(changed: &Campaign) -> (String, Item) {
         (":revision".to_owned(), n(changed.revision)),
         (":now".to_owned(), time(changed.updated_at)),
     ]);
-    for (name, value) in offer_attrs(&changed.offer, &changed.budget) {
+    let metadata = ("metadata", metadata_attr(&changed.metadata));
+    for (name, value) in offer_attrs(&changed.offer, &changed.budget)
+        .into_iter()
+        .chain([metadata])
+    {
         match value {
             Some(value) => {
                 set.push(format!("{name} = :{name}"));

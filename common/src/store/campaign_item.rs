@@ -33,6 +33,7 @@ pub fn campaign_item(tenant: &TenantId, campaign: &Campaign) -> Item {
     for (name, value) in offer_attrs(offer, &campaign.budget) {
         insert_optional(&mut item, name, value);
     }
+    insert_metadata(&mut item, &campaign.metadata);
     item
 }
 
@@ -103,6 +104,7 @@ pub fn campaign_from(item: &Item) -> Result<Campaign, StoreError> {
         spent: None,
         created_at: req_time(item, "created_at")?,
         updated_at: req_time(item, "updated_at")?,
+        metadata: metadata_of(item)?,
     })
 }
 

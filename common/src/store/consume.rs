@@ -15,6 +15,7 @@ use super::transact::{Attempts, Slot, Transaction};
 use super::{DynamoStore, Missing, StoreError, StoreResult};
 use crate::coupon::{Coupon, Redeem, Redemption, RedemptionKind, Reservation, ReservationState};
 use crate::idempotency::Idempotency;
+use crate::metadata::Metadata;
 use crate::refusal::Refusal;
 use crate::tenant::TenantId;
 
@@ -26,6 +27,8 @@ pub struct ConsumeRequest<'a> {
     /// A held reservation to convert instead of taking a fresh use.
     pub reservation: Option<&'a Reservation>,
     pub idempotency: Option<&'a Idempotency>,
+    /// The consume's own metadata, for its log row.
+    pub metadata: &'a Metadata,
     pub now: DateTime<Utc>,
     /// The response body of a consume that writes this row and leaves the
     /// coupon this many uses: the handler layer renders it, the store keeps
@@ -128,6 +131,7 @@ impl ConsumeStore for DynamoStore {
                 shard,
                 campaign: taken.budget.as_ref().map(|(_, spent)| spent.clone()),
                 consumed_at: now,
+                metadata: request.metadata.clone(),
             };
             let after = Coupon {
                 uses_left: match take {

@@ -388,6 +388,7 @@ fn patch_expression(
         "active",
         patch.active.map(|v| Some(AttributeValue::Bool(v))),
     );
+    assign("metadata", patch.metadata.as_ref().map(metadata_attr));
     let discount = patch.discount.map(|d| d.map(discount_attrs));
     assign(
         "discount_type",

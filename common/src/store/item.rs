@@ -14,6 +14,7 @@ use crate::coupon::{
     Coupon, Pricing, Redemption, RedemptionKind, Reservation, ReservationState, shard_shares,
 };
 use crate::dates::{from_millis, to_millis};
+use crate::metadata::Metadata;
 use crate::money::{Money, Percent};
 use crate::offer::Discount;
 use crate::tenant::TenantId;
@@ -118,6 +119,7 @@ pub fn coupon_item(tenant: &TenantId, coupon: &Coupon) -> Item {
         item.insert("redeemed_count".into(), n(coupon.redeemed_count));
         item.insert("reserved_count".into(), n(coupon.reserved_count));
     }
+    insert_metadata(&mut item, &coupon.metadata);
     if let Some(campaign) = &coupon.campaign_id {
         // A campaign code takes its terms from the campaign, read with it.
         item.insert("campaign_id".into(), s(campaign.as_str()));
@@ -171,6 +173,40 @@ fn budget_taken_of(item: &Item) -> Result<Option<BudgetTaken>, StoreError> {
         shard: req(item, get_n(item, "budget_shard"), "budget_shard")?,
         amount: Money::from_minor(req(item, get_n(item, "budget_amount"), "budget_amount")?),
     }))
+}
+
+/// Metadata as a map of strings, left out when empty.
+pub(super) fn insert_metadata(item: &mut Item, metadata: &Metadata) {
+    insert_optional(item, "metadata", metadata_attr(metadata));
+}
+
+/// The `metadata` map an update sets (`None`: the update removes it).
+pub(super) fn metadata_attr(metadata: &Metadata) -> Option<AttributeValue> {
+    (!metadata.is_empty()).then(|| {
+        AttributeValue::M(
+            metadata
+                .iter()
+                .map(|(key, value)| (key.clone(), s(value)))
+                .collect(),
+        )
+    })
+}
+
+pub(super) fn metadata_of(item: &Item) -> Result<Metadata, StoreError> {
+    let Some(map) = item.get("metadata") else {
+        return Ok(Metadata::default());
+    };
+    let map = map.as_m().map_err(|_| corrupt(item, "metadata"))?;
+    let pairs = map
+        .iter()
+        .map(|(key, value)| {
+            Ok((
+                key.clone(),
+                value.as_s().map_err(|_| corrupt(item, "metadata"))?.clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Metadata::from_stored(pairs))
 }
 
 pub(super) fn insert_optional(item: &mut Item, name: &str, value: Option<AttributeValue>) {
@@ -263,6 +299,7 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         updated_at: req_time(item, "updated_at")?,
         campaign_id: campaign_id_of(item)?,
         campaign: None,
+        metadata: metadata_of(item)?,
     })
 }
 
@@ -311,6 +348,7 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
         &redemption.currency,
         redemption.discount,
     );
+    insert_metadata(&mut item, &redemption.metadata);
     item
 }
 
@@ -344,6 +382,7 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
         shard: get_n(item, "shard"),
         campaign: budget_taken_of(item)?,
         consumed_at: req_time(item, "consumed_at")?,
+        metadata: metadata_of(item)?,
     })
 }
 

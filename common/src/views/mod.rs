@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::campaign::{Campaign, CampaignId};
 use crate::coupon::{Coupon, Pricing, Redemption, RedemptionKind, Reservation, ReservationState};
 use crate::dates;
+use crate::metadata::Metadata;
 use crate::money::Money;
 use crate::offer::Discount;
 use chrono::{DateTime, Utc};
@@ -35,6 +36,7 @@ pub struct CouponView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_discount_amount: Option<String>,
     max_uses_per_customer: Option<u64>,
+    metadata: &'a Metadata,
     min_order_amount: Option<String>,
     object: &'static str,
     product_id: Option<&'a str>,
@@ -65,6 +67,7 @@ impl<'a> CouponView<'a> {
                 .and_then(|c| c.max_discount_amount)
                 .map(|m| m.to_string()),
             max_uses_per_customer: coupon.max_uses_per_customer,
+            metadata: &coupon.metadata,
             min_order_amount: coupon.min_order_amount.map(|m| m.to_string()),
             object: "coupon",
             product_id: coupon.product_id.as_deref(),
@@ -99,6 +102,7 @@ pub struct CampaignView<'a> {
     expiry_date: Option<String>,
     max_discount_amount: Option<String>,
     max_uses_per_customer: Option<u64>,
+    metadata: &'a Metadata,
     min_order_amount: Option<String>,
     name: &'a str,
     object: &'static str,
@@ -133,6 +137,7 @@ impl<'a> CampaignView<'a> {
             expiry_date: offer.expires_at.map(dates::format),
             max_discount_amount: offer.max_discount_amount.map(money),
             max_uses_per_customer: offer.max_uses_per_customer,
+            metadata: &campaign.metadata,
             min_order_amount: offer.min_order_amount.map(money),
             name: &campaign.name,
             object: "campaign",
@@ -215,6 +220,7 @@ pub struct RedemptionView<'a> {
     currency: Option<&'a str>,
     customer_id: Option<&'a str>,
     discount: Option<DiscountView>,
+    metadata: &'a Metadata,
     object: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pricing: Option<PricingView<'a>>,
@@ -257,6 +263,7 @@ impl<'a> RedemptionView<'a> {
             currency: row.currency.as_deref(),
             customer_id: row.customer_id.as_deref(),
             discount: row.discount.map(DiscountView::of),
+            metadata: &row.metadata,
             object: match row.kind {
                 RedemptionKind::Consume => "redemption",
                 RedemptionKind::Reversal => "reversal",

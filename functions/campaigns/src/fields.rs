@@ -5,6 +5,7 @@
 
 use common::ApiError;
 use common::campaign::{parse_budget_uses, parse_name, parse_product_ids};
+use common::metadata::Metadata;
 use common::money::Money;
 use common::request::{self, lenient};
 use common::store::CampaignPatch;
@@ -32,6 +33,7 @@ struct CampaignOnly {
 pub async fn patch(req: &Request) -> Result<CampaignPatch, ApiError> {
     let mut fields = request::body_fields(req).await?;
     let terms = TermsFields::take(&mut fields)?;
+    let metadata = Metadata::take(&mut fields)?;
     let own: CampaignOnly = request::decode(fields)?;
     let terms = terms.parse()?;
     if terms.uses_left.is_some() {
@@ -71,5 +73,6 @@ pub async fn patch(req: &Request) -> Result<CampaignPatch, ApiError> {
             .map(|b| b.map(parse_budget_uses).transpose())
             .transpose()?,
         budget_amount: money("budget_amount", own.budget_amount)?,
+        metadata,
     })
 }

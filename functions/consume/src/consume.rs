@@ -8,6 +8,7 @@ use common::code::CouponCode;
 use common::coupon::{Coupon, Redeem, Redemption, Reservation};
 use common::http::json_text;
 use common::idempotency::{self, Idempotency};
+use common::metadata::Metadata;
 use common::refusal::Refusal;
 use common::store::{ConsumeRequest, ConsumeStore, Consumed, ReservationStore};
 use common::tenant::TenantId;
@@ -29,7 +30,9 @@ pub async fn handle(
         redeem,
         reservation_id,
         ttl_seconds,
+        metadata,
     } = params(req).await?;
+    let metadata = metadata.unwrap_or_default();
     if ttl_seconds.is_some() {
         return Err(ApiError::Invalid(
             "ttl_seconds belongs to /coupon/reserve".into(),
@@ -48,13 +51,20 @@ pub async fn handle(
                 order.map(|o| o.amount.minor()),
                 order.and_then(|o| o.currency.clone()),
                 reservation_id,
+                metadata,
             ]);
             Some(Idempotency::parse(key, &parameters)?)
         }
         None => None,
     };
     let now = app.clock.now();
-    let outcome = take_a_use(app, tenant, code, redeem, reservation_id, &idempotency, now).await;
+    let asked = Asked {
+        code,
+        redeem,
+        reservation_id,
+        metadata,
+    };
+    let outcome = take_a_use(app, tenant, asked, &idempotency, now).await;
     match (outcome, &idempotency) {
         // The key's first request may have consumed already; then its
         // answer stands, even if the coupon has changed, expired, run out
@@ -92,15 +102,27 @@ fn replayed(body: String) -> Response<Body> {
     response
 }
 
+/// What one consume asks for.
+struct Asked {
+    code: CouponCode,
+    redeem: Redeem,
+    reservation_id: Option<String>,
+    metadata: Metadata,
+}
+
 async fn take_a_use(
     app: &App,
     tenant: &TenantId,
-    code: CouponCode,
-    mut redeem: Redeem,
-    reservation_id: Option<String>,
+    asked: Asked,
     idempotency: &Option<Idempotency>,
     now: DateTime<Utc>,
 ) -> Result<Response<Body>, ApiError> {
+    let Asked {
+        code,
+        mut redeem,
+        reservation_id,
+        metadata,
+    } = asked;
     let reservation = match &reservation_id {
         Some(id) => {
             let held = app
@@ -145,6 +167,7 @@ async fn take_a_use(
                 redeem: &redeem,
                 reservation: reservation.as_ref(),
                 idempotency: idempotency.as_ref(),
+                metadata: &metadata,
                 now,
                 render: &render_consumed,
             },

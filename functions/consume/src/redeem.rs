@@ -3,6 +3,7 @@
 
 use common::code::CouponCode;
 use common::coupon::{Coupon, MAX_CUSTOMER_ID_CHARS, Order, Redeem};
+use common::metadata::Metadata;
 use common::money::Money;
 use common::offer::{MAX_PRODUCT_ID_CHARS, parse_currency, parse_label};
 use common::request::{self, lenient};
@@ -39,15 +40,18 @@ pub struct Params {
 pub struct Parsed {
     pub code: CouponCode,
     pub redeem: Redeem,
+    /// Consume only: the consume's own metadata (`None`: not given).
+    pub metadata: Option<Metadata>,
     pub reservation_id: Option<String>,
     pub ttl_seconds: Option<u64>,
 }
 
 pub async fn params(req: &Request) -> Result<Parsed, ApiError> {
-    let fields = request::merge(
+    let mut fields = request::merge(
         request::query_fields(req)?,
         request::body_fields(req).await?,
     )?;
+    let metadata = Metadata::take(&mut fields)?;
     let params: Params = request::decode(fields)?;
     let label = |field: &str, value: Option<String>, max: usize| {
         value.map(|v| parse_label(field, &v, max)).transpose()
@@ -72,6 +76,7 @@ pub async fn params(req: &Request) -> Result<Parsed, ApiError> {
             customer_id: label("customer_id", params.customer_id, MAX_CUSTOMER_ID_CHARS)?,
             order,
         },
+        metadata,
         reservation_id: label("reservation_id", params.reservation_id, 64)?,
         ttl_seconds: params.ttl_seconds,
     })

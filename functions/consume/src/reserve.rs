@@ -26,10 +26,11 @@ pub async fn create(
         redeem,
         reservation_id,
         ttl_seconds,
+        metadata,
     } = params(req).await?;
-    if reservation_id.is_some() {
+    if reservation_id.is_some() || metadata.is_some() {
         return Err(ApiError::Invalid(
-            "reservation_id belongs to /coupon/consume".into(),
+            "reservation_id and metadata belong to /coupon/consume".into(),
         ));
     }
     let ttl = ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);

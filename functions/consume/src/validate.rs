@@ -19,7 +19,8 @@ pub async fn handle(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let parsed = params(req).await?;
-    if parsed.reservation_id.is_some() || parsed.ttl_seconds.is_some() {
+    if parsed.reservation_id.is_some() || parsed.ttl_seconds.is_some() || parsed.metadata.is_some()
+    {
         return Err(ApiError::Invalid(
             "validate takes code, product_id, customer_id, order_amount and currency".into(),
         ));

@@ -9,6 +9,7 @@ use common::coupon::{Coupon, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY};
 use common::http::{job_accepted, json};
 use common::job::{FormatSpec, Job, MAX_JOB_QUANTITY};
 use common::keyspace::{KeyspacePolicy, Shape};
+use common::metadata::Metadata;
 use common::pattern::CodeFormat;
 use common::request::{self, lenient};
 use common::store::{CouponStore, DynamoStore, JobStore, LiveCodeStore};
@@ -81,8 +82,9 @@ pub async fn handle(
     let mut fields = request::body_fields(req).await?;
     let as_list = fields.get("quantity").is_some_and(|q| !q.is_null());
     let terms = TermsFields::take(&mut fields)?;
+    let metadata = Metadata::take(&mut fields)?.unwrap_or_default();
     let body: CreateRequest = request::decode(fields)?;
-    let (codes, template) = parse(body, terms, &app.keyspace, app.clock.now())?;
+    let (codes, template) = parse(body, terms, metadata, &app.keyspace, app.clock.now())?;
     let Some(campaign_id) = template.campaign_id.clone() else {
         return create(app, tenant, codes, template, as_list, None).await;
     };
@@ -192,6 +194,7 @@ async fn create(
 fn parse(
     body: CreateRequest,
     terms: TermsFields,
+    metadata: Metadata,
     keyspace: &KeyspacePolicy,
     now: DateTime<Utc>,
 ) -> Result<(Codes, Coupon), ApiError> {
@@ -290,6 +293,7 @@ fn parse(
         updated_at: now,
         campaign_id,
         campaign: None,
+        metadata,
     };
     Ok((codes, template))
 }

@@ -2,8 +2,9 @@
 //! stays as it is; `null` (or an empty form value) clears an optional one.
 
 use common::code::CouponCode;
-use common::coupon::MAX_AVAILABILITY;
+use common::coupon::{CouponPatch, MAX_AVAILABILITY};
 use common::http::json;
+use common::metadata::Metadata;
 use common::request;
 use common::store::{CouponStore, Missing, StoreError};
 use common::tenant::TenantId;
@@ -21,8 +22,13 @@ pub async fn handle(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let code = CouponCode::parse(code)?;
-    let terms: TermsFields = request::decode(request::body_fields(req).await?)?;
-    let patch = terms.parse()?;
+    let mut fields = request::body_fields(req).await?;
+    let metadata = Metadata::take(&mut fields)?;
+    let terms: TermsFields = request::decode(fields)?;
+    let patch = CouponPatch {
+        metadata,
+        ..terms.parse()?
+    };
     if patch.uses_left.is_some_and(|n| n > MAX_AVAILABILITY) {
         return Err(ApiError::Invalid(format!(
             "availability_count must be 0 to {MAX_AVAILABILITY}"

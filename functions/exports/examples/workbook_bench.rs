@@ -8,6 +8,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration};
 use common::code::CouponCode;
 use common::coupon::{Pricing, Redemption, RedemptionKind};
+use common::metadata::Metadata;
 use common::money::Money;
 use common::offer::Discount;
 use exports::workbook::{MAX_DATA_ROWS_PER_SHEET, RedemptionWorkbook};
@@ -40,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         shard: None,
         campaign: None,
         consumed_at: start,
+        metadata: Metadata::from_stored([("order_id".into(), "ord-1042-7731".into())]),
     };
     for i in 0..rows {
         row.redemption_id = format!("0194c1a0-0000-7000-8000-{i:012}");

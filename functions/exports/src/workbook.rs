@@ -15,7 +15,7 @@ pub const MAX_DATA_ROWS_PER_SHEET: u32 = 1_048_575;
 /// Amounts are signed: a reversal's are negative, so a column's sum is
 /// what the discounts cost net of rollbacks. Columns added later go last,
 /// so spreadsheets built on the earlier ones keep working.
-const COLUMNS: [(&str, f64); 14] = [
+const COLUMNS: [(&str, f64); 15] = [
     ("redemption_id", 38.0),
     ("kind", 11.0),
     ("reverses", 38.0),
@@ -30,6 +30,7 @@ const COLUMNS: [(&str, f64); 14] = [
     ("discount_amount", 16.0),
     ("consumed_at (UTC)", 21.0),
     ("campaign_id", 38.0),
+    ("metadata", 40.0),
 ];
 
 /// Days from Excel's epoch (1899-12-30) to the Unix epoch.
@@ -81,6 +82,12 @@ impl RedemptionWorkbook {
             sheet.set_column_width(col as u16, *width)?;
         }
         sheet.set_freeze_panes(1, 0)?;
+        // Finance prints the log: landscape, every column on one page's
+        // width (as many pages down as it takes), the header on each page.
+        sheet.set_landscape();
+        sheet.set_print_fit_to_pages(1, 0);
+        sheet.set_repeat_rows(0, 0)?;
+        sheet.set_print_gridlines(true);
         self.sheets += 1;
         self.sheet_rows = 0;
         Ok(())
@@ -155,6 +162,9 @@ impl RedemptionWorkbook {
         sheet.write_number_with_format(row, 12, consumed_at, &datetime)?;
         if let Some(campaign) = &redemption.campaign {
             sheet.write_string(row, 13, campaign.campaign_id.as_str())?;
+        }
+        if !redemption.metadata.is_empty() {
+            sheet.write_string(row, 14, redemption.metadata.to_json())?;
         }
         self.sheet_rows += 1;
         self.rows += 1;

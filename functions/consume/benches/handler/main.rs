@@ -312,6 +312,7 @@ fn routes<M: Measurement>(c: &mut Criterion<M>, name: &str) {
                 redeem: &redeem,
                 reservation: None,
                 idempotency: None,
+                metadata: &Default::default(),
                 now: common::dates::now(),
                 render: &|row, left| {
                     serde_json::to_string(&common::views::RedemptionView::consumed(row, left))
