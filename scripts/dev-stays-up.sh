@@ -35,7 +35,7 @@ restarts() { grep -c "outcome resolved" "$dir/dev.log" || true; }
 # a guess); prints the statuses, 000 for no answer.
 expected="200 200 422 200 200 "
 round() {
-  for path in /ping "/coupon?limit=1" /coupon/consume /exports /campaigns; do
+  for path in /ping "/coupon?limit=1" /coupon/consume /exports /campaigns /redemptions; do
     curl -s -o /dev/null -w '%{http_code} ' -m 20 -H "Authorization: Bearer $token" "$url$path"
   done
 }

@@ -36,7 +36,7 @@ stack_env "$env_file" "$moto_port" local info "CMS_API_URL=http://127.0.0.1:$api
   "DAILY_EXPORT_QUEUE_URL=$queue"
 
 # Build first: `cargo lambda watch` would otherwise compile on the first request.
-cargo build --bin ping --bin coupons --bin consume --bin exports --bin campaigns --bin export-schedule \
+cargo build --bin ping --bin coupons --bin consume --bin exports --bin campaigns --bin redemptions --bin export-schedule \
   --bin export-worker --bin coupon-jobs --bin cms-admin
 admin=target/debug/cms-admin
 "$admin" setup --bucket "$EXPORT_BUCKET"

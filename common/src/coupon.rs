@@ -264,6 +264,8 @@ pub struct Redemption {
     pub kind: RedemptionKind,
     /// For a reversal, the redemption it gives back.
     pub reverses: Option<String>,
+    /// For a consume rolled back, its reversal.
+    pub rolled_back_by: Option<String>,
     pub code: CouponCode,
     /// When the coupon was created: a rollback gives the use back only to
     /// the same coupon, not to a later one that reuses its code.

@@ -43,6 +43,16 @@ pub fn parse_start(field: &str, text: &str) -> Result<DateTime<Utc>, Invalid> {
     }
 }
 
+/// Like [`parse_instant`], for the upper end of a range: it includes the
+/// whole of its last second (times are kept in milliseconds).
+pub fn parse_end(field: &str, text: &str) -> Result<DateTime<Utc>, Invalid> {
+    let end = parse_instant(field, text)?;
+    if end.timestamp_subsec_millis() == 0 {
+        return Ok(end + chrono::Duration::milliseconds(999));
+    }
+    Ok(end)
+}
+
 /// Now, to the millisecond: the precision times are stored with, so what a
 /// write answers is what a later read shows.
 pub fn now() -> DateTime<Utc> {

@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod invalid;
 pub mod job;
 pub mod keyspace;
+pub mod ledger;
 pub mod limiter;
 pub mod limits;
 pub mod metadata;

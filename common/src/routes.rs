@@ -36,6 +36,10 @@ pub enum Route {
     CampaignImport,
     /// A campaign's codes deleted by a job.
     CampaignCodes,
+    /// The redemption log, queried.
+    Redemptions,
+    /// One row of the log, with its reversal.
+    Redemption,
 }
 
 /// The Lambda function that serves a route, by its binary's name.
@@ -46,6 +50,7 @@ pub enum Function {
     Consume,
     Exports,
     Campaigns,
+    Redemptions,
 }
 
 impl Function {
@@ -56,6 +61,7 @@ impl Function {
             Function::Consume => "consume",
             Function::Exports => "exports",
             Function::Campaigns => "campaigns",
+            Function::Redemptions => "redemptions",
         }
     }
 }
@@ -179,6 +185,18 @@ pub const ROUTES: &[RouteSpec] = &[
         methods: "DELETE",
         function: Function::Campaigns,
     },
+    RouteSpec {
+        route: Route::Redemptions,
+        path: "/redemptions",
+        methods: "GET",
+        function: Function::Redemptions,
+    },
+    RouteSpec {
+        route: Route::Redemption,
+        path: "/redemptions/{redemption_id}",
+        methods: "GET",
+        function: Function::Redemptions,
+    },
 ];
 
 /// The route a path matched, and the value of its one `{parameter}`.
@@ -255,6 +273,8 @@ mod tests {
             ("/campaigns/cmp_1/import", Route::CampaignImport, "cmp_1"),
             ("/campaigns/cmp_1/codes/", Route::CampaignCodes, "cmp_1"),
             ("/exports", Route::Exports, ""),
+            ("/redemptions/", Route::Redemptions, ""),
+            ("/redemptions/r-1", Route::Redemption, "r-1"),
             ("/campaigns/", Route::Campaigns, ""),
             ("/campaigns/cmp_1", Route::Campaign, "cmp_1"),
             (

@@ -174,6 +174,7 @@ impl TestApp {
             Function::Coupons => coupons::handle(self.app(), req).await,
             Function::Exports => exports::handle(&self.state, req).await,
             Function::Campaigns => ::campaigns::handle(&self.state, req).await,
+            Function::Redemptions => ::redemptions::handle(self.app(), req).await,
         };
         TestResponse::from(
             response.expect("handlers answer Ok, with a problem response if need be"),

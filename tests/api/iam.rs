@@ -158,6 +158,7 @@ fn granted() -> BTreeMap<String, BTreeSet<Grant>> {
 const TABLE: &str = "CouponTable.Arn";
 const GSI1: &str = "CouponTable.Arn/index/GSI1";
 const GSI2: &str = "CouponTable.Arn/index/GSI2";
+const GSI3: &str = "CouponTable.Arn/index/GSI3";
 const EXPORTS: &str = "ExportBucket.Arn/exports/*";
 const QUEUE: &str = "DailyExportQueue.Arn";
 
@@ -305,6 +306,17 @@ fn needed(function: &str) -> BTreeSet<Grant> {
             tenant(&["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
             on(GSI1, &["dynamodb:Query"]),
             on(EXPORTS, &["s3:PutObject", "s3:GetObject"]),
+        ]
+        .concat(),
+        // The log by day (the table), by code (GSI1), customer (GSI2) and
+        // campaign (GSI3); a row and its reversal by id, the tenant's first
+        // day; the limiter's bucket.
+        "RedemptionsFunction" => [
+            read(&["dynamodb:GetItem"]),
+            tenant(&["dynamodb:UpdateItem", "dynamodb:Query"]),
+            on(GSI1, &["dynamodb:Query"]),
+            on(GSI2, &["dynamodb:Query"]),
+            on(GSI3, &["dynamodb:Query"]),
         ]
         .concat(),
         // The tenants (GSI1), one message each.
@@ -563,6 +575,27 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     }
     record("ConsumeFunction");
 
+    // The log: by time, code, customer and campaign, and a row with its
+    // reversal.
+    // Each code: a consume, a converted reservation, a reversal; all alice's.
+    for (query, rows) in [
+        (String::new(), 9),
+        (format!("code={plain}"), 3),
+        ("customer_id=alice".to_owned(), 9),
+        (format!("campaign_id={campaign}"), 3),
+    ] {
+        let page = t
+            .send(get(&format!("/redemptions?{query}")).token(&a))
+            .await;
+        let found = page.json()["data"].as_array().unwrap().len();
+        assert_eq!(found, rows, "{query}: {}", page.text());
+    }
+    let entry = t
+        .send(get(&format!("/redemptions/{}", redemptions[0])).token(&a))
+        .await;
+    assert!(entry.json()["reversal"].is_object(), "{}", entry.text());
+    record("RedemptionsFunction");
+
     // Deleting coupons with customer counts and shards, and a campaign's
     // code (coupons again), then its campaign.
     for code in [&plain, &hot, &campaign_code] {
@@ -652,5 +685,5 @@ async fn every_call_a_function_makes_is_granted_to_it() {
             .collect();
         assert_eq!(reached, dynamodb, "{function}");
     }
-    assert_eq!(observed.len(), 8 - 1, "every function but ping ran");
+    assert_eq!(observed.len(), 9 - 1, "every function but ping ran");
 }

@@ -20,6 +20,7 @@ mod helpers;
 mod iam;
 mod jobs;
 mod keyspace;
+mod ledger;
 mod limiter_cost;
 mod malformed;
 mod metadata;

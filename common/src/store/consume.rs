@@ -114,6 +114,7 @@ impl ConsumeStore for DynamoStore {
                 redemption_id: Redemption::new_id(now),
                 kind: RedemptionKind::Consume,
                 reverses: None,
+                rolled_back_by: None,
                 code: seen.code.clone(),
                 coupon_created_at: seen.created_at,
                 product_id: redeem

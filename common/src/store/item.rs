@@ -306,6 +306,23 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
 pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
     let at = redemption.consumed_at;
     let (pk, sk) = redemption_key(tenant, at, &redemption.redemption_id);
+    let shard = log_shard(&redemption.redemption_id);
+    let mut indexes = vec![LogIndex::Code(redemption.code.clone())];
+    indexes.extend(redemption.customer_id.clone().map(LogIndex::Customer));
+    indexes.extend(
+        redemption
+            .campaign
+            .as_ref()
+            .map(|c| LogIndex::Campaign(c.campaign_id.clone())),
+    );
+    let index_keys = indexes.iter().flat_map(|index| {
+        let (_, index_pk, index_sk) = index.index();
+        [
+            (index_pk.to_owned(), s(index.pk(tenant, shard))),
+            (index_sk.to_owned(), s(&sk)),
+        ]
+    });
+    let index_keys: Vec<_> = index_keys.collect();
     let mut item = Item::from([
         (PK.into(), s(pk)),
         (SK.into(), s(sk)),
@@ -320,6 +337,7 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
         ),
         ("consumed_at".into(), time(at)),
     ]);
+    item.extend(index_keys);
     insert_optional(&mut item, "reverses", redemption.reverses.clone().map(s));
     insert_optional(
         &mut item,
@@ -369,6 +387,7 @@ pub fn redemption_from(item: &Item) -> Result<Redemption, StoreError> {
             Some(kind) => RedemptionKind::parse(kind).ok_or_else(|| corrupt(item, "kind"))?,
         },
         reverses: get_s(item, "reverses").map(str::to_owned),
+        rolled_back_by: get_s(item, "rolled_back_by").map(str::to_owned),
         code: code_of(item)?,
         coupon_created_at: req_time(item, "coupon_created_at")?,
         product_id: get_s(item, "product_id").map(str::to_owned),

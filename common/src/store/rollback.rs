@@ -60,6 +60,7 @@ impl RollbackStore for DynamoStore {
             redemption_id: Redemption::new_id(now),
             kind: RedemptionKind::Reversal,
             reverses: Some(original.redemption_id.clone()),
+            rolled_back_by: None,
             reservation_id: None,
             consumed_at: now,
             ..original.clone()

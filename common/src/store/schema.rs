@@ -17,10 +17,15 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
-/// A sparse index: only campaign codes carry its keys.
+/// A sparse index: campaign codes (by campaign) and log rows (by customer)
+/// carry its keys.
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+/// A third sparse index: the redemption log by campaign.
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
 
 /// The coupon item's key.
 pub fn coupon_key(tenant: &TenantId, code: &CouponCode) -> (String, String) {
@@ -198,6 +203,40 @@ pub fn redemption_key(
     )
 }
 
+/// The log's indexes: a row is in GSI1 by its code, in GSI2 by its
+/// customer and in GSI3 by its campaign (when it has them), sorted by its
+/// table sort key (time, then id). Like the day partitions, each index
+/// partition is split into `LOG_SHARDS` by the row's shard, so a code, a
+/// customer id many orders share, or a campaign can take more rows a
+/// second than one partition writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogIndex {
+    Code(CouponCode),
+    Customer(String),
+    Campaign(CampaignId),
+}
+
+impl LogIndex {
+    /// The GSI and its partition key attribute.
+    pub fn index(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            LogIndex::Code(_) => (GSI1, GSI1PK, GSI1SK),
+            LogIndex::Customer(_) => (GSI2, GSI2PK, GSI2SK),
+            LogIndex::Campaign(_) => (GSI3, GSI3PK, GSI3SK),
+        }
+    }
+
+    /// One shard's partition. The shard, one digit, comes last: no two
+    /// customer ids give the same key, whatever characters they hold.
+    pub fn pk(&self, tenant: &TenantId, shard: u32) -> String {
+        match self {
+            LogIndex::Code(code) => format!("T#{tenant}#L#CODE#{code}#{shard}"),
+            LogIndex::Customer(customer) => format!("T#{tenant}#L#CUST#{customer}#{shard}"),
+            LogIndex::Campaign(campaign) => format!("T#{tenant}#L#CAMP#{campaign}#{shard}"),
+        }
+    }
+}
+
 /// A tenant's count of live generated codes of one shape (length, alphabet).
 pub fn live_codes_pk(tenant: &TenantId, shape: &str) -> String {
     format!("T#{tenant}#SHAPE#{shape}")
@@ -267,6 +306,8 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
             attr(GSI1SK)?,
             attr(GSI2PK)?,
             attr(GSI2SK)?,
+            attr(GSI3PK)?,
+            attr(GSI3SK)?,
         ]))
         .set_key_schema(Some(vec![
             key(PK, KeyType::Hash)?,
@@ -275,6 +316,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
         .set_global_secondary_indexes(Some(vec![
             index(GSI1, GSI1PK, GSI1SK)?,
             index(GSI2, GSI2PK, GSI2SK)?,
+            index(GSI3, GSI3PK, GSI3SK)?,
         ]))
         .send()
         .await;

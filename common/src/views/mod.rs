@@ -231,6 +231,9 @@ pub struct RedemptionView<'a> {
     reservation_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reverses: Option<&'a str>,
+    /// A consume's reversal, once rolled back (on the log's rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rolled_back_by: Option<&'a str>,
     /// A rollback's: whether the use went back (not when the coupon was
     /// deleted since; the reversal is logged all the same).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,6 +253,14 @@ impl<'a> RedemptionView<'a> {
     pub fn reversal(row: &'a Redemption, use_returned: bool) -> RedemptionView<'a> {
         RedemptionView {
             use_returned: Some(use_returned),
+            ..RedemptionView::of(row)
+        }
+    }
+
+    /// A row of the log as `GET /redemptions` lists it.
+    pub fn logged(row: &'a Redemption) -> RedemptionView<'a> {
+        RedemptionView {
+            rolled_back_by: row.rolled_back_by.as_deref(),
             ..RedemptionView::of(row)
         }
     }
@@ -274,9 +285,20 @@ impl<'a> RedemptionView<'a> {
             redemption_id: &row.redemption_id,
             reservation_id: row.reservation_id.as_deref(),
             reverses: row.reverses.as_deref(),
+            rolled_back_by: None,
             use_returned: None,
         }
     }
+}
+
+/// `GET /redemptions/{redemption_id}`: a row of the log, with its reversal
+/// when it is a consume that was rolled back.
+#[derive(Serialize)]
+pub struct LedgerEntryView<'a> {
+    #[serde(flatten)]
+    pub row: RedemptionView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversal: Option<RedemptionView<'a>>,
 }
 
 #[derive(Serialize)]

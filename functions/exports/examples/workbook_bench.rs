@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         redemption_id: String::new(),
         kind: RedemptionKind::Consume,
         reverses: None,
+        rolled_back_by: None,
         code: CouponCode::parse("SUMMER24ABCD")?,
         coupon_created_at: start,
         product_id: Some("apple123".into()),

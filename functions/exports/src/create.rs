@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use common::ApiError;
-use common::dates::{parse_instant, parse_start};
+use common::dates::{parse_end, parse_start};
 use common::http::json;
 use common::request::{self, lenient};
 use common::tenant::TenantId;
@@ -28,12 +28,8 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let body: ExportRequest = request::decode(request::body_fields(req).await?)?;
     // A day alone means all of it: `from` its first instant, `to` its last.
-    // `to` includes the whole of its last second (times are kept in ms).
     let from = parse_start("from", &body.from)?;
-    let mut to = parse_instant("to", &body.to)?;
-    if to.timestamp_subsec_millis() == 0 {
-        to += Duration::milliseconds(999);
-    }
+    let to = parse_end("to", &body.to)?;
     if to < from {
         return Err(ApiError::Invalid("to must not be before from".into()));
     }
