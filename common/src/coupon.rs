@@ -82,6 +82,9 @@ pub struct Coupon {
     pub campaign: Option<Box<CampaignLink>>,
     /// The coupon's own, also on a campaign code (not a term).
     pub metadata: Metadata,
+    /// A personal code's customer: only a request naming this customer may
+    /// validate, reserve or consume it; to anyone else it does not exist.
+    pub owner: Option<String>,
 }
 
 impl Coupon {
@@ -133,6 +136,20 @@ impl Coupon {
             .pricing(redeem)
             .map_or(Money::from_minor(0), |p| p.discount_amount);
         campaign.uses_left == Some(0) || campaign.amount_left.is_some_and(|left| left < discount)
+    }
+
+    /// Whether this is another customer's personal code (or `redeem`
+    /// names no customer): then it is answered as if it did not exist.
+    pub fn hidden_from(&self, redeem: &Redeem) -> bool {
+        self.owner
+            .as_ref()
+            .is_some_and(|owner| redeem.customer_id.as_ref() != Some(owner))
+    }
+
+    /// Whether it is one of its campaign's unassigned codes, which
+    /// `POST /coupon/assign` hands out (a sharded one never is).
+    pub fn in_pool(&self) -> bool {
+        self.campaign_id.is_some() && self.owner.is_none() && self.shards == 0
     }
 
     /// "Exhausted" is not final while some of the coupon's uses sit in
@@ -440,6 +457,7 @@ impl Coupon {
             campaign_id: None,
             campaign: None,
             metadata: Metadata::default(),
+            owner: None,
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// A campaign with codes; they go first.
     #[error("the campaign still has {count} codes; delete them first")]
     CampaignNotEmpty { count: u64 },
+    /// A campaign whose codes are all assigned to customers.
+    #[error("campaign {campaign} has no unassigned code left")]
+    PoolEmpty { campaign: String },
     /// The tenant has `max` bulk generation jobs not finished yet.
     #[error("this tenant has {max} bulk generation jobs not finished yet; wait for one to finish")]
     TooManyJobs { max: u32 },
@@ -68,7 +71,8 @@ impl ApiError {
             ApiError::AlreadyExists(_)
             | ApiError::Refused(_)
             | ApiError::TooManyJobs { .. }
-            | ApiError::CampaignNotEmpty { .. } => StatusCode::CONFLICT,
+            | ApiError::CampaignNotEmpty { .. }
+            | ApiError::PoolEmpty { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,6 +90,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::TooManyJobs { .. } => "too_many_jobs",
             ApiError::CampaignNotEmpty { .. } => "campaign_not_empty",
+            ApiError::PoolEmpty { .. } => "pool_empty",
             ApiError::Refused(refusal) => refusal.code(),
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
@@ -179,6 +184,9 @@ impl From<StoreError> for ApiError {
             StoreError::TooManyJobs(max) => ApiError::TooManyJobs { max },
             StoreError::Invalid(invalid) => invalid.into(),
             StoreError::CampaignNotEmpty(count) => ApiError::CampaignNotEmpty { count },
+            StoreError::PoolEmpty(campaign) => ApiError::PoolEmpty {
+                campaign: campaign.to_string(),
+            },
             StoreError::BudgetBelowSpent { .. } => ApiError::Invalid(e.to_string()),
         }
     }

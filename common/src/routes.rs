@@ -16,6 +16,8 @@ pub enum Route {
     Coupons,
     /// Change or delete one coupon.
     Coupon,
+    /// A campaign's unassigned code handed to a customer.
+    Assign,
     Job,
     JobCodes,
     /// The codes an import found existing.
@@ -112,6 +114,12 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/coupon/reserve",
         methods: "POST",
         function: Function::Consume,
+    },
+    RouteSpec {
+        route: Route::Assign,
+        path: "/coupon/assign",
+        methods: "POST",
+        function: Function::Coupons,
     },
     RouteSpec {
         route: Route::Coupon,
@@ -265,6 +273,7 @@ mod tests {
             ("/coupon/AYSB23X2/", Route::Coupon, "AYSB23X2"),
             ("/coupon/consume/", Route::Consume, ""),
             ("/coupon/reserve", Route::Reservations, ""),
+            ("/coupon/assign/", Route::Assign, ""),
             ("/coupon/reserve/r-1", Route::Reservation, "r-1"),
             ("/coupon/consume/x-1/rollback/", Route::Rollback, "x-1"),
             ("/coupon/jobs/j-1", Route::Job, "j-1"),

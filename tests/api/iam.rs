@@ -262,7 +262,9 @@ fn needed(function: &str) -> BTreeSet<Grant> {
         // Create (coupons, shards, jobs, keyspace counters, a campaign's
         // code count, the undo of a failed create), details (shards,
         // campaigns), update, delete (a transaction of deletes and the
-        // clean-up task), list (GSI1; a campaign's codes, GSI2), job codes.
+        // clean-up task), list (GSI1; a campaign's codes, GSI2; a
+        // customer's, GSI3), job codes, assign (the pool, GSI3; the code
+        // and the assignment record in a transaction).
         "CouponsFunction" => [
             read(&["dynamodb:GetItem", "dynamodb:BatchGetItem"]),
             tenant(&[
@@ -274,6 +276,7 @@ fn needed(function: &str) -> BTreeSet<Grant> {
             ]),
             on(GSI1, &["dynamodb:Query"]),
             on(GSI2, &["dynamodb:Query"]),
+            on(GSI3, &["dynamodb:Query"]),
         ]
         .concat(),
         // A campaign with its shards (BatchGetItem), created, changed and
@@ -515,6 +518,16 @@ async fn every_call_a_function_makes_is_granted_to_it() {
         .send(get(&format!("/coupon?campaign_id={campaign}")).token(&a))
         .await;
     listed.expect(200);
+    // A pool code of the printed campaign handed to a customer, whose
+    // personal codes are then listed.
+    let assigned = t
+        .send(post("/coupon/assign").token(&a).json(json!({
+            "campaign_id": printed, "customer_id": "bob", "source_id": "order-1"
+        })))
+        .await;
+    assigned.expect(201);
+    let personal = t.send(get("/coupon?customer_id=bob").token(&a)).await;
+    assert_eq!(personal.json()["data"].as_array().unwrap().len(), 1);
     record("CouponsFunction");
 
     // Consume: validate, consume (plain, sharded and a campaign's code),

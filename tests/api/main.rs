@@ -27,6 +27,7 @@ mod metadata;
 mod model;
 mod money_path;
 mod observability;
+mod personal;
 mod printed_export;
 mod rate_limits;
 mod request_counts;

@@ -77,7 +77,11 @@ async fn a_burst_of_40_gets_the_bucket_then_429_until_it_refills() {
 /// An app whose tenants may miss `per_tenant` codes before they are under
 /// pressure, each identity `per_identity` (`under_pressure` while its
 /// tenant is), before a ten-minute cool-down (no refill meanwhile).
-async fn guessing_app(per_tenant: u32, per_identity: u32, under_pressure: u32) -> TestApp {
+pub(crate) async fn guessing_app(
+    per_tenant: u32,
+    per_identity: u32,
+    under_pressure: u32,
+) -> TestApp {
     let slow = Duration::from_secs(600);
     let guessing = GuessingPolicy {
         per_tenant: Rule::every(slow, per_tenant),

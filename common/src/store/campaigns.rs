@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::budget::budget_key;
 use super::campaign_change::CampaignPatch;
 use super::campaign_item::*;
+use super::coupons::CodeIndex;
 use super::item::*;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts, write_failed};
@@ -352,29 +353,7 @@ impl CampaignStore for DynamoStore {
         after: Option<&crate::code::CouponCode>,
     ) -> StoreResult<Page<Coupon>> {
         let partition = campaign_codes_gsi2pk(tenant, id);
-        let start = after.map(|code| {
-            Item::from([
-                (PK.to_owned(), s(coupon_pk(tenant, code))),
-                (SK.to_owned(), s(COUPON_SK)),
-                (GSI2PK.to_owned(), s(&partition)),
-                (GSI2SK.to_owned(), s(code.as_str())),
-            ])
-        });
-        let (items, more) = self
-            .index_page((GSI2, GSI2PK), partition, limit, start, false)
-            .await?;
-        let mut coupons = items
-            .iter()
-            .map(coupon_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.add_shard_counts(tenant, &mut coupons).await?;
-        self.join_campaigns(tenant, &mut coupons).await?;
-        let next = more
-            .then(|| coupons.last().map(|c| c.code.clone()))
-            .flatten();
-        Ok(Page {
-            items: coupons,
-            next,
-        })
+        self.coupons_by_code(tenant, CodeIndex::GSI2, partition, limit, after)
+            .await
     }
 }

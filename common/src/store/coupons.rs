@@ -44,6 +44,14 @@ pub trait CouponStore: Send + Sync {
         limit: u32,
         after: Option<&CouponCode>,
     ) -> impl Future<Output = StoreResult<Page<Coupon>>> + Send;
+    /// A customer's personal codes, by code.
+    fn list_customer_coupons(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+        limit: u32,
+        after: Option<&CouponCode>,
+    ) -> impl Future<Output = StoreResult<Page<Coupon>>> + Send;
     fn update_coupon(
         &self,
         tenant: &TenantId,
@@ -189,6 +197,51 @@ impl DynamoStore {
     }
 }
 
+/// An index whose partitions list coupons by code: its name and keys.
+pub(super) struct CodeIndex(&'static str, &'static str, &'static str);
+
+impl CodeIndex {
+    /// A tenant's coupons.
+    pub(super) const GSI1: CodeIndex = CodeIndex(GSI1, GSI1PK, GSI1SK);
+    /// A campaign's codes.
+    pub(super) const GSI2: CodeIndex = CodeIndex(GSI2, GSI2PK, GSI2SK);
+    /// A customer's personal codes; a campaign's pool.
+    pub(super) const GSI3: CodeIndex = CodeIndex(GSI3, GSI3PK, GSI3SK);
+}
+
+impl DynamoStore {
+    /// A page of the coupons in `partition` of `index`, after the code
+    /// `after`, with their counts and campaigns.
+    pub(super) async fn coupons_by_code(
+        &self,
+        tenant: &TenantId,
+        CodeIndex(index, pk, sk): CodeIndex,
+        partition: String,
+        limit: u32,
+        after: Option<&CouponCode>,
+    ) -> StoreResult<Page<Coupon>> {
+        let start = after.map(|code| {
+            Item::from([
+                (PK.to_owned(), s(coupon_pk(tenant, code))),
+                (SK.to_owned(), s(COUPON_SK)),
+                (pk.to_owned(), s(&partition)),
+                (sk.to_owned(), s(code.as_str())),
+            ])
+        });
+        let (items, more) = self
+            .index_page((index, pk), partition, limit, start, false)
+            .await?;
+        let mut items = items
+            .iter()
+            .map(coupon_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.add_shard_counts(tenant, &mut items).await?;
+        self.join_campaigns(tenant, &mut items).await?;
+        let next = more.then(|| items.last().map(|c| c.code.clone())).flatten();
+        Ok(Page { items, next })
+    }
+}
+
 impl CouponStore for DynamoStore {
     async fn insert_new_coupons(
         &self,
@@ -243,25 +296,21 @@ impl CouponStore for DynamoStore {
         limit: u32,
         after: Option<&CouponCode>,
     ) -> StoreResult<Page<Coupon>> {
-        let start = after.map(|code| {
-            Item::from([
-                (PK.to_owned(), s(coupon_pk(tenant, code))),
-                (SK.to_owned(), s(COUPON_SK)),
-                (GSI1PK.to_owned(), s(coupons_gsi1pk(tenant))),
-                (GSI1SK.to_owned(), s(code.as_str())),
-            ])
-        });
-        let (items, more) = self
-            .gsi1_page(coupons_gsi1pk(tenant), limit, start, false)
-            .await?;
-        let mut items = items
-            .iter()
-            .map(coupon_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.add_shard_counts(tenant, &mut items).await?;
-        self.join_campaigns(tenant, &mut items).await?;
-        let next = more.then(|| items.last().map(|c| c.code.clone())).flatten();
-        Ok(Page { items, next })
+        let partition = coupons_gsi1pk(tenant);
+        self.coupons_by_code(tenant, CodeIndex::GSI1, partition, limit, after)
+            .await
+    }
+
+    async fn list_customer_coupons(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+        limit: u32,
+        after: Option<&CouponCode>,
+    ) -> StoreResult<Page<Coupon>> {
+        let partition = owner_gsi3pk(tenant, customer);
+        self.coupons_by_code(tenant, CodeIndex::GSI3, partition, limit, after)
+            .await
     }
 
     async fn update_coupon(

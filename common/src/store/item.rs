@@ -120,6 +120,16 @@ pub fn coupon_item(tenant: &TenantId, coupon: &Coupon) -> Item {
         item.insert("reserved_count".into(), n(coupon.reserved_count));
     }
     insert_metadata(&mut item, &coupon.metadata);
+    let gsi3pk = match (&coupon.owner, &coupon.campaign_id) {
+        (Some(owner), _) => Some(owner_gsi3pk(tenant, owner)),
+        (None, Some(campaign)) if coupon.in_pool() => Some(pool_gsi3pk(tenant, campaign)),
+        _ => None,
+    };
+    if let Some(gsi3pk) = gsi3pk {
+        item.insert(GSI3PK.into(), s(gsi3pk));
+        item.insert(GSI3SK.into(), s(coupon.code.as_str()));
+    }
+    insert_optional(&mut item, "customer_id", coupon.owner.clone().map(s));
     if let Some(campaign) = &coupon.campaign_id {
         // A campaign code takes its terms from the campaign, read with it.
         item.insert("campaign_id".into(), s(campaign.as_str()));
@@ -300,6 +310,7 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         campaign_id: campaign_id_of(item)?,
         campaign: None,
         metadata: metadata_of(item)?,
+        owner: get_s(item, "customer_id").map(str::to_owned),
     })
 }
 

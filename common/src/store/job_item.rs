@@ -75,7 +75,7 @@ pub fn job_item(tenant: &TenantId, job: &Job) -> Result<Item, StoreError> {
 /// A template coupon as a map, without the keys a coupon item has.
 fn template_attr(tenant: &TenantId, template: &Coupon) -> AttributeValue {
     let mut template = coupon_item(tenant, template);
-    for key in [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK] {
+    for key in [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK] {
         template.remove(key);
     }
     AttributeValue::M(template)

@@ -1,6 +1,7 @@
 //! Persistence, one trait per capability. `DynamoStore` implements them all
 //! against the single table described in the README.
 
+mod assign;
 mod buckets;
 mod budget;
 mod campaign_change;
@@ -30,6 +31,7 @@ mod tenants;
 mod transact;
 mod usable;
 
+pub use assign::{AssignStore, Assigned, Assignment};
 pub use campaign_change::CampaignPatch;
 pub use campaigns::CampaignStore;
 pub use cleanup::{CLEANUP_TYPE, CleanupStore, DeletedCoupon};
@@ -83,6 +85,9 @@ pub enum StoreError {
     /// A campaign that still has this many codes cannot be deleted.
     #[error("the campaign has {0} codes")]
     CampaignNotEmpty(u64),
+    /// Every code of this campaign is assigned to a customer.
+    #[error("campaign {0} has no unassigned code")]
+    PoolEmpty(crate::campaign::CampaignId),
     /// A budget lowered below what the campaign has spent (and holds).
     #[error("{field} {asked} is below the {spent} the campaign has spent or holds")]
     BudgetBelowSpent {

@@ -22,7 +22,8 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
-/// A third sparse index: the redemption log by campaign.
+/// A third sparse index: personal codes by customer, a campaign's
+/// unassigned codes (its pool), and the redemption log by campaign.
 pub const GSI3: &str = "GSI3";
 pub const GSI3PK: &str = "GSI3PK";
 pub const GSI3SK: &str = "GSI3SK";
@@ -54,6 +55,25 @@ pub fn campaigns_gsi1pk(tenant: &TenantId) -> String {
 pub fn campaign_codes_gsi2pk(tenant: &TenantId, campaign: &CampaignId) -> String {
     format!("T#{tenant}#CAMP#{campaign}#CODES")
 }
+
+/// GSI3 partition of one customer's personal codes, by code.
+pub fn owner_gsi3pk(tenant: &TenantId, customer: &str) -> String {
+    format!("T#{tenant}#OWNER#{customer}")
+}
+/// GSI3 partition of a campaign's unassigned codes (its pool), by code.
+pub fn pool_gsi3pk(tenant: &TenantId, campaign: &CampaignId) -> String {
+    format!("T#{tenant}#POOL#{campaign}")
+}
+/// One assignment from a pool, by the customer and the shop's own id for
+/// it: a retry finds the code it got. The customer id's length comes first,
+/// so ids holding `#` never run into each other.
+pub fn assignment_pk(tenant: &TenantId, customer: &str, source_id: &str) -> String {
+    format!(
+        "T#{tenant}#ASSIGN#{}#{customer}#{source_id}",
+        customer.len()
+    )
+}
+pub const ASSIGNMENT_SK: &str = "ASSIGNMENT";
 
 /// One budget shard of a campaign: its own partition, like a coupon shard.
 pub fn budget_shard_pk(tenant: &TenantId, campaign: &CampaignId, shard: u32) -> String {

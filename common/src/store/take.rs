@@ -158,6 +158,9 @@ impl<'a> Source<'a> {
     /// its other rules are checked here, on a fresh read before refusing.
     pub(super) async fn refusal_before_writing(&mut self) -> StoreResult<()> {
         loop {
+            if self.seen.hidden_from(self.redeem) {
+                return Err(StoreError::NotFound(Missing::Coupon));
+            }
             // A reservation's use was held in the coupon it was made on; a
             // coupon created later under the same code has none of it (the
             // write's condition pins `created_at` to the reservation's).
@@ -329,6 +332,9 @@ impl<'a> Source<'a> {
             return Err(StoreError::NotFound(Missing::Coupon));
         };
         let current = coupon_from(current)?;
+        if current.hidden_from(self.redeem) {
+            return Err(StoreError::NotFound(Missing::Coupon));
+        }
         let seen = std::mem::replace(&mut self.seen, current);
         self.read_here = true;
         if self.seen.created_at != seen.created_at || self.seen.shards > 0 {

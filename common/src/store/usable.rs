@@ -30,6 +30,17 @@ pub(super) fn usable_condition(
     if needs_a_use {
         condition.push_str(" AND uses_left > :zero");
     }
+    // A personal code is its customer's alone, whoever it was assigned to
+    // since `seen` was read.
+    match &redeem.customer_id {
+        Some(customer) => {
+            condition.push_str(
+                " AND (attribute_not_exists(customer_id) OR customer_id = :asked_customer)",
+            );
+            values.insert(":asked_customer".into(), s(customer));
+        }
+        None => condition.push_str(" AND attribute_not_exists(customer_id)"),
+    }
     if let Some(product_id) = &redeem.product_id {
         condition
             .push_str(" AND (attribute_not_exists(product_id) OR product_id = :asked_product)");

@@ -29,6 +29,8 @@ pub struct CouponView<'a> {
     code: &'a str,
     created_at: String,
     currency: Option<&'a str>,
+    /// A personal code's customer.
+    customer_id: Option<&'a str>,
     discount: Option<DiscountView>,
     expiry_date: Option<String>,
     high_demand: bool,
@@ -60,6 +62,7 @@ impl<'a> CouponView<'a> {
             code: coupon.code.as_str(),
             created_at: dates::format(coupon.created_at),
             currency: coupon.currency.as_deref(),
+            customer_id: coupon.owner.as_deref(),
             discount: coupon.discount.map(DiscountView::of),
             expiry_date: coupon.expires_at.map(dates::format),
             high_demand: coupon.shards > 0,

@@ -18,7 +18,7 @@ use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use crate::redeem::{Parsed, params, read_coupon};
+use crate::redeem::{Parsed, params, read_coupon, shown_to, write_failed};
 
 pub async fn handle(
     app: &App,
@@ -153,6 +153,8 @@ async fn take_a_use(
         Some(coupon) => (coupon, false),
         None => (read_coupon(app, tenant, &code).await?, true),
     };
+    // The write checks the owner too: the code may be assigned since.
+    let coupon = shown_to(coupon, &redeem)?;
     coupon.require_details(&redeem)?;
     // Refuse early, without a write, what a fresh read says cannot work.
     if fresh {
@@ -181,7 +183,7 @@ async fn take_a_use(
         Ok(Consumed::Replayed { body }) => Ok(replayed(body)),
         Err(e) => {
             app.recent_coupons.remove(&key);
-            Err(e.into())
+            Err(write_failed(e, &key.1))
         }
     }
 }

@@ -7,7 +7,7 @@ use common::metadata::Metadata;
 use common::money::Money;
 use common::offer::{MAX_PRODUCT_ID_CHARS, parse_currency, parse_label};
 use common::request::{self, lenient};
-use common::store::CouponStore;
+use common::store::{CouponStore, Missing, StoreError};
 use common::tenant::TenantId;
 use common::{ApiError, App};
 use lambda_http::Request;
@@ -96,7 +96,31 @@ pub async fn read_coupon(
         }
         None => {
             app.recent_coupons.remove(&key);
-            Err(ApiError::NotFound(format!("no coupon {code}")))
+            Err(no_coupon(code))
         }
+    }
+}
+
+/// The answer for a code the caller may not see: an unknown one, or
+/// another customer's personal code. Both are the same 404, word for word,
+/// and both count as a miss against guessing.
+pub fn no_coupon(code: &CouponCode) -> ApiError {
+    ApiError::NotFound(format!("no coupon {code}"))
+}
+
+/// `coupon`, unless it is a personal code `redeem` may not use.
+pub fn shown_to(coupon: Coupon, redeem: &Redeem) -> Result<Coupon, ApiError> {
+    if coupon.hidden_from(redeem) {
+        return Err(no_coupon(&coupon.code));
+    }
+    Ok(coupon)
+}
+
+/// A store error of a consume or reserve of `code`, as the client hears it:
+/// a coupon gone (or found to be someone else's) at the write is `no_coupon`.
+pub fn write_failed(e: StoreError, code: &CouponCode) -> ApiError {
+    match e {
+        StoreError::NotFound(Missing::Coupon) => no_coupon(code),
+        e => e.into(),
     }
 }

@@ -11,7 +11,7 @@ use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::redeem::{Parsed, params, read_coupon};
+use crate::redeem::{Parsed, params, read_coupon, shown_to, write_failed};
 
 pub const DEFAULT_TTL_SECONDS: u64 = 15 * 60;
 pub const MAX_TTL_SECONDS: u64 = 24 * 3600;
@@ -39,7 +39,7 @@ pub async fn create(
             "ttl_seconds must be 1 to {MAX_TTL_SECONDS}"
         )));
     }
-    let coupon = read_coupon(app, tenant, &code).await?;
+    let coupon = shown_to(read_coupon(app, tenant, &code).await?, &redeem)?;
     coupon.require_details(&redeem)?;
     let now = app.clock.now();
     match coupon.refusal(now, &redeem) {
@@ -62,7 +62,7 @@ pub async fn create(
         }
         Err(e) => {
             app.recent_coupons.remove(&key);
-            Err(e.into())
+            Err(write_failed(e, &key.1))
         }
     }
 }

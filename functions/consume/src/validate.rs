@@ -11,7 +11,7 @@ use common::{ApiError, App};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use crate::redeem::{params, read_coupon};
+use crate::redeem::{params, read_coupon, shown_to};
 
 pub async fn handle(
     app: &App,
@@ -26,7 +26,7 @@ pub async fn handle(
         ));
     }
     let redeem = parsed.redeem;
-    let mut coupon = read_coupon(app, tenant, &parsed.code).await?;
+    let mut coupon = shown_to(read_coupon(app, tenant, &parsed.code).await?, &redeem)?;
     // What is left of a campaign's budgets lives in its shards: read them
     // too, so validate can say `budget_exhausted` (consume's write decides
     // without this read).

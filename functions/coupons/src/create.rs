@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use common::campaign::{Campaign, CampaignId};
 use common::campaign_codes;
 use common::code::{CouponCode, MIN_GENERATED_LENGTH};
-use common::coupon::{Coupon, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY};
+use common::coupon::{Coupon, HIGH_DEMAND_SHARDS, MAX_AVAILABILITY, MAX_CUSTOMER_ID_CHARS};
 use common::http::{job_accepted, json};
 use common::job::{FormatSpec, Job, MAX_JOB_QUANTITY};
 use common::keyspace::{KeyspacePolicy, Shape};
 use common::metadata::Metadata;
+use common::offer::parse_label;
 use common::pattern::CodeFormat;
 use common::request::{self, lenient};
 use common::store::{CouponStore, DynamoStore, JobStore, LiveCodeStore};
@@ -50,6 +51,9 @@ struct CreateRequest {
     /// The codes belong to this campaign and take its terms.
     #[serde(default, deserialize_with = "lenient::opt_text")]
     campaign_id: Option<String>,
+    /// Personal codes: only this customer may use them.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    customer_id: Option<String>,
 }
 
 /// Where the codes come from.
@@ -250,6 +254,17 @@ fn parse(
         .campaign_id
         .map(|id| CampaignId::parse(&id))
         .transpose()?;
+    let owner = body
+        .customer_id
+        .map(|c| parse_label("customer_id", &c, MAX_CUSTOMER_ID_CHARS))
+        .transpose()?;
+    if owner.is_some() && (high_demand || codes.quantity() > MAX_SYNC_QUANTITY) {
+        return Err(ApiError::Invalid(
+            "customer_id makes personal codes: not with high_demand, nor for more than \
+             1,000 codes (a job); hand a campaign's codes out with POST /coupon/assign"
+                .into(),
+        ));
+    }
     let terms = terms.parse()?;
     if campaign_id.is_some() && terms.changes_terms() {
         return Err(ApiError::Invalid(
@@ -294,6 +309,7 @@ fn parse(
         campaign_id,
         campaign: None,
         metadata,
+        owner,
     };
     Ok((codes, template))
 }

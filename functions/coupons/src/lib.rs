@@ -1,7 +1,9 @@
 //! `/coupon` and `/coupon/{code}`: create, details, list, update, delete;
+//! `/coupon/assign`: a campaign's unassigned code handed to a customer;
 //! `/coupon/jobs/{job_id}`: jobs (bulk generation, campaign imports and
 //! deletes), their codes and an import's skipped codes.
 
+mod assign;
 mod create;
 mod delete;
 mod details;
@@ -32,26 +34,21 @@ async fn route(
     let id = matched.param();
     match (req.method(), matched.route()) {
         (&Method::POST, Route::Coupons) => create::handle(app, &tenant, req).await,
+        (&Method::POST, Route::Assign) => assign::handle(app, &tenant, req).await,
         (&Method::GET, Route::Coupons) => {
             let query: CouponQuery = request::decode(request::query_fields(req)?)?;
-            let lists =
-                query.limit.is_some() || query.cursor.is_some() || query.campaign_id.is_some();
-            match query.code {
-                Some(code) if !lists => details::handle(app, &tenant, &code).await,
+            let lists = query.limit.is_some()
+                || query.cursor.is_some()
+                || query.campaign_id.is_some()
+                || query.customer_id.is_some();
+            match &query.code {
+                Some(code) if !lists => details::handle(app, &tenant, code).await,
                 Some(_) => Err(ApiError::Invalid(
-                    "give code for one coupon, or limit, cursor and campaign_id for a list, not both"
+                    "give code for one coupon, or limit, cursor and campaign_id or customer_id \
+                     for a list, not both"
                         .into(),
                 )),
-                None => {
-                    list::handle(
-                        app,
-                        &tenant,
-                        query.limit,
-                        query.cursor.as_deref(),
-                        query.campaign_id.as_deref(),
-                    )
-                    .await
-                }
+                None => list::handle(app, &tenant, query).await,
             }
         }
         (&Method::GET, Route::Job) => jobs::show(app, &tenant, id).await,
@@ -72,7 +69,7 @@ async fn route(
 /// `GET /coupon`'s query: one coupon by `code`, or a page of them.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CouponQuery {
+pub(crate) struct CouponQuery {
     #[serde(default, deserialize_with = "lenient::opt_text")]
     code: Option<String>,
     #[serde(default, deserialize_with = "lenient::opt_number")]
@@ -82,6 +79,9 @@ struct CouponQuery {
     /// Lists one campaign's codes.
     #[serde(default, deserialize_with = "lenient::opt_text")]
     campaign_id: Option<String>,
+    /// Lists one customer's personal codes.
+    #[serde(default, deserialize_with = "lenient::opt_text")]
+    customer_id: Option<String>,
 }
 
 /// `GET /coupon/jobs/{job_id}/codes`'s and `/skipped`'s query.
