@@ -64,7 +64,8 @@ use common::keyspace::KeyspacePolicy;
 use common::limits::GuessingPolicy;
 use common::store::DynamoStore;
 use common::store::schema::{
-    GSI1PK, GSI1SK, GSI2PK, GSI2SK, PK, SK, log_shard, redemption_sk, redemptions_pk,
+    GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, PK, SK, log_shard, redemption_sk,
+    redemptions_pk,
 };
 use exports::{Exporter, ExportsApp};
 use serde_json::{Value, json};
@@ -74,11 +75,11 @@ use crate::helpers::*;
 // ------------------------------------------------------------- the meter ---
 
 /// One DynamoDB item as stored: its size, and its key in each global
-/// secondary index (GSI1, GSI2) where it has one.
+/// secondary index (GSI1, GSI2, GSI3) where it has one.
 #[derive(Debug, Clone, PartialEq)]
 struct Image {
     size: usize,
-    index_keys: [Option<(String, String)>; 2],
+    index_keys: [Option<(String, String)>; 3],
     attributes: HashMap<String, AttributeValue>,
 }
 
@@ -92,7 +93,11 @@ impl Image {
         };
         Image {
             size: item_size(&attributes),
-            index_keys: [key(GSI1PK, GSI1SK), key(GSI2PK, GSI2SK)],
+            index_keys: [
+                key(GSI1PK, GSI1SK),
+                key(GSI2PK, GSI2SK),
+                key(GSI3PK, GSI3SK),
+            ],
             attributes,
         }
     }
@@ -325,7 +330,7 @@ fn write_units(target: &Target, before: Option<&Image>, after: Option<&Image>) -
     let entry = |i: &Image| units(i.size, 1024);
     // Each index projects every attribute: an item in it costs an entry
     // write whenever it changes (two when its index key changes).
-    let index = (0..2)
+    let index = (0..3)
         .map(|n| {
             match (
                 before.filter(|i| i.index_keys[n].is_some()),
@@ -994,9 +999,22 @@ async fn fill_log(t: &TestApp, from: DateTime<Utc>, to: DateTime<Utc>, total: us
             let offset = (span * (i as f64 + 0.5) / new as f64) as i64;
             let at = from + chrono::Duration::milliseconds(offset);
             let id = Redemption::new_id(at);
-            let pk = redemptions_pk(&t.tenant_a, at.date_naive(), log_shard(&id));
+            let shard = log_shard(&id);
+            let pk = redemptions_pk(&t.tenant_a, at.date_naive(), shard);
+            let sk = redemption_sk(at, &id);
+            // The log's index keys (by code, customer, campaign) follow
+            // the copy's id: its shard ends the partition, its key sorts.
+            for (index_pk, index_sk) in [(GSI1PK, GSI1SK), (GSI2PK, GSI2SK), (GSI3PK, GSI3SK)] {
+                let Some(AttributeValue::S(partition)) = row.get(index_pk) else {
+                    continue;
+                };
+                let (base, _) = partition.rsplit_once('#').unwrap();
+                let partition = format!("{base}#{shard}");
+                row.insert(index_pk.to_owned(), AttributeValue::S(partition));
+                row.insert(index_sk.to_owned(), AttributeValue::S(sk.clone()));
+            }
             row.insert(PK.to_owned(), AttributeValue::S(pk));
-            row.insert(SK.to_owned(), AttributeValue::S(redemption_sk(at, &id)));
+            row.insert(SK.to_owned(), AttributeValue::S(sk));
             row.insert("redemption_id".to_owned(), AttributeValue::S(id));
             let millis = at.timestamp_millis().to_string();
             row.insert("consumed_at".to_owned(), AttributeValue::N(millis));
@@ -1320,6 +1338,74 @@ async fn capacity_units_and_cost_per_operation() {
     };
     rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, export).await);
 
+    // The log as an API, over the 10,000 rows above.
+    let spec = Spec::new(
+        "log by code, one page (`GET /redemptions?code=`, 25 rows)",
+        "limiter; a `Query` of each of the code's eight shards of the log by code (GSI1), 26 items at most each, eventually consistent; merged newest first",
+    );
+    let by_code = |_| get(&format!("/redemptions?code={code}")).token(&token);
+    rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, by_code).await);
+    let spec = Spec::new(
+        "log by customer, one page (`GET /redemptions?customer_id=`)",
+        "limiter; a `Query` of each of the customer's eight shards of the log by customer (GSI2); this customer has about 20 rows",
+    );
+    let by_customer = |_| get("/redemptions?customer_id=cust-0001").token(&token);
+    rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, by_customer).await);
+    let spec = Spec::new(
+        "log by time, one page (`GET /redemptions`, 25 rows)",
+        "limiter; the tenant's first day (`GetItem`, cached with the tenant); a `Query` of each of the day's eight log partitions",
+    );
+    let by_time = |_| get("/redemptions").token(&token);
+    rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, by_time).await);
+    let newest = t.send(get("/redemptions?limit=1").token(&token)).await;
+    let newest = newest.json()["data"][0]["redemption_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let spec = Spec::new(
+        "one log row (`GET /redemptions/{id}`)",
+        "limiter; strongly consistent `GetItem` of the row (its id locates it)",
+    );
+    let entry = |_| get(&format!("/redemptions/{newest}")).token(&token);
+    rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, entry).await);
+
+    // Personal codes: a pool of a campaign's codes handed out one by one.
+    let pool = t
+        .send(
+            post("/campaigns")
+                .token(&token)
+                .json(json!({"name": "Pool", "discount_fixed": "5"})),
+        )
+        .await
+        .string("campaign_id");
+    let made = t
+        .send(
+            post("/coupon")
+                .token(&token)
+                .json(json!({"campaign_id": pool, "quantity": 150})),
+        )
+        .await;
+    made.expect(201);
+    let spec = Spec {
+        status: 201,
+        ..Spec::new(
+            "assign a pool code (`POST /coupon/assign`, with `source_id`)",
+            "limiter; the assignment record `GetItem`; a `Query` of 25 pool codes (GSI3); one transaction: the code `Update` (owner, GSI3 entry moved) and the record `Put`; the code read back with its campaign",
+        )
+    };
+    let assign = |i: usize| {
+        post("/coupon/assign").token(&token).json(json!({
+            "campaign_id": pool, "customer_id": format!("assignee-{i}"), "source_id": format!("src-{i}"),
+        }))
+    };
+    rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, assign).await);
+    let spec = Spec::new(
+        "a customer's codes (`GET /coupon?customer_id=`)",
+        "limiter; one GSI3 `Query`; the code's campaign (`BatchGetItem`)",
+    );
+    let personal = |_| get("/coupon?customer_id=assignee-101").token(&token);
+    rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, personal).await);
+
     print_tables(&rows);
     let sizes = [
         ("coupon", rows[6].measured.largest_item("GetItem")),
@@ -1426,9 +1512,11 @@ async fn campaign_jobs_capacity_per_code() {
 /// Write and read units of the two hottest routes, warm (a few requests;
 /// part of `make test`): validate reads the coupon once, strongly (1 RCU)
 /// after the limiter's write (1 WCU); consume writes the limiter (1), the
-/// coupon and the log row in a transaction (2 × 2) and the coupon's GSI1
-/// entry (1). Both read their identity's guessing block beside the
-/// limiter's write (0.5 RCU, eventually consistent).
+/// coupon and the log row in a transaction (2 × 2), the coupon's GSI1
+/// entry (1) and the row's entry in the log by code (GSI1, 1); with a
+/// customer id, also in the log by customer (GSI2, 1). Both read their
+/// identity's guessing block beside the limiter's write (0.5 RCU,
+/// eventually consistent).
 #[tokio::test]
 async fn warm_validate_and_consume_capacity_units() {
     let app = TestApp::new().await;
@@ -1460,8 +1548,14 @@ async fn warm_validate_and_consume_capacity_units() {
     assert_eq!(
         units(meter.take()),
         (
-            (0.5, 5.0, 1.0),
+            (0.5, 5.0, 2.0),
             "3: UpdateItem 1, GetItem 1, TransactWriteItems 1".to_owned()
         )
     );
+    let by_customer = format!("{path}&customer_id=c-1");
+    assert_eq!(
+        m.send(post(&by_customer).token(&m.token_a)).await.status,
+        200
+    );
+    assert_eq!(units(meter.take()).0, (0.5, 5.0, 3.0));
 }

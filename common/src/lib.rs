@@ -25,6 +25,7 @@ pub mod metadata;
 pub mod money;
 pub mod offer;
 pub mod pattern;
+pub mod redemption;
 pub mod refusal;
 pub mod request;
 pub mod routes;

@@ -41,6 +41,8 @@ struct Objects {
     campaign: String,
     /// A cursor into A's campaign list (A has two campaigns).
     campaign_cursor: String,
+    /// A cursor into A's redemption log (A has two rows).
+    log_cursor: String,
 }
 
 async fn make_objects(t: &TestApp) -> Objects {
@@ -55,6 +57,23 @@ async fn make_objects(t: &TestApp) -> Objects {
         )
         .await;
     let redemption = consumed.expect(200).string("redemption_id");
+    // A second row of A's log, by alice, on alice's personal code.
+    let personal = t
+        .create_coupon(json!({"code": "TENANT-A-ALICE", "customer_id": "alice"}))
+        .await;
+    t.send(
+        post(&format!(
+            "/coupon/consume?code={personal}&customer_id=alice"
+        ))
+        .token(&t.token_a),
+    )
+    .await
+    .expect(200);
+    let page = t
+        .send(get("/redemptions?limit=1").token(&t.token_a))
+        .await
+        .json();
+    let log_cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let held = t
         .send(
             post("/coupon/reserve")
@@ -99,6 +118,7 @@ async fn make_objects(t: &TestApp) -> Objects {
         export_cursor,
         campaign: campaigns.pop().unwrap(),
         campaign_cursor,
+        log_cursor,
     }
 }
 
@@ -116,6 +136,9 @@ async fn snapshot(t: &TestApp, o: &Objects) -> Value {
         "/campaigns".to_owned(),
         format!("/campaigns/{}", o.campaign),
         format!("/coupon?campaign_id={}", o.campaign),
+        "/coupon?customer_id=alice".to_owned(),
+        "/redemptions".to_owned(),
+        format!("/redemptions/{}", o.redemption),
     ] {
         let response = t.send(get(&path).token(&t.token_a)).await;
         assert_eq!(response.status, 200, "{path}: {}", response.text());
@@ -310,6 +333,48 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
             "createCampaign",
             post("/campaigns").token(b).json(json!({"name": "B's own"})),
             Expect::Created,
+        ),
+        (
+            "getCoupons (A's customer)",
+            get("/coupon?customer_id=alice").token(b),
+            Expect::EmptyList,
+        ),
+        (
+            "assignCoupon (A's campaign)",
+            post("/coupon/assign")
+                .token(b)
+                .json(json!({"campaign_id": o.campaign, "customer_id": "mallory"})),
+            Expect::NotFound,
+        ),
+        (
+            "listRedemptions",
+            get("/redemptions").token(b),
+            Expect::EmptyList,
+        ),
+        (
+            "listRedemptions (A's code)",
+            get(&format!("/redemptions?code={code}")).token(b),
+            Expect::EmptyList,
+        ),
+        (
+            "listRedemptions (A's customer)",
+            get("/redemptions?customer_id=alice").token(b),
+            Expect::EmptyList,
+        ),
+        (
+            "listRedemptions (A's campaign)",
+            get(&format!("/redemptions?campaign_id={}", o.campaign)).token(b),
+            Expect::EmptyList,
+        ),
+        (
+            "listRedemptions (A's cursor)",
+            get(&format!("/redemptions?cursor={}", urlencode(&o.log_cursor))).token(b),
+            Expect::Refused,
+        ),
+        (
+            "getRedemption",
+            get(&format!("/redemptions/{redemption}")).token(b),
+            Expect::NotFound,
         ),
     ];
     let mut covered = std::collections::BTreeSet::new();

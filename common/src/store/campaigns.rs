@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::budget::budget_key;
 use super::campaign_change::CampaignPatch;
 use super::campaign_item::*;
-use super::coupons::CodeIndex;
+use super::coupon_index::CodeIndex;
 use super::item::*;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts, write_failed};

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::customers::count_customer_use;
 use super::item::*;
+use super::log_item::redemption_item;
 use super::schema::*;
 use super::take::{Source, Take};
 use super::transact::{Attempts, Slot, Transaction};

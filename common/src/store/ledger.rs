@@ -11,6 +11,7 @@ use chrono::{DateTime, Days, NaiveTime, TimeZone, Utc};
 use futures_util::future::join_all;
 
 use super::item::*;
+use super::log_item::redemption_from;
 use super::schema::*;
 use super::transact::unavailable;
 use super::{DynamoStore, StoreResult};

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::future::join_all;
 
 use super::item::*;
+use super::log_item::redemption_from;
 use super::schema::*;
 use super::transact::unavailable;
 use super::{DynamoStore, StoreResult};

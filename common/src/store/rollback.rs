@@ -6,6 +6,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use super::item::*;
+use super::log_item::{redemption_from, redemption_item};
 use super::release::GiveBack;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts};
