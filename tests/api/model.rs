@@ -4,7 +4,8 @@
 //! with a reservation and with an `Idempotency-Key`, keyed retries,
 //! rollback, validate, the campaign's budgets and switch changed, codes
 //! imported into the campaign and all its codes deleted by jobs, the
-//! clock moving on, the instance's coupon cache running out) drive the
+//! campaign's unassigned codes handed to customers (and those assignments
+//! retried), the clock moving on, the instance's coupon cache running out) drive the
 //! real handlers against moto. After every step the table is read whole and held against
 //! what the answers so far say must be true:
 //!
@@ -18,6 +19,11 @@
 //! - a keyed retry of a request that succeeded answers its first response
 //!   byte for byte;
 //! - `exhausted` only when no use is left;
+//! - a code assigned to a customer is that customer's alone: anyone else's
+//!   validate, reserve or consume is the unknown code's 404; an assignment
+//!   takes a code only from the pool (the campaign's unassigned codes), a
+//!   retried one answers its code while that coupon lives, and the stored
+//!   owner and index keys say the same;
 //! - the campaign's budget shards add up to its log rows and held
 //!   reservations (uses and discount), never spend past a budget, have
 //!   exactly the room a budget leaves, and its `coupon_count` is its live
@@ -111,6 +117,12 @@ enum Op {
     },
     /// Every code of the campaign deleted by a job.
     DeleteCampaignCodes,
+    /// `POST /coupon/assign`: a pool code for `customer`, with the shop's
+    /// `source` id (few, so retries happen).
+    Assign {
+        customer: usize,
+        source: usize,
+    },
     /// `PUT /campaigns/{id}`.
     Campaign {
         change: CampaignChange,
@@ -175,6 +187,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (proptest::sample::subsequence((0..CODES.len()).collect::<Vec<_>>(), 1..=CODES.len()), 1u64..4)
             .prop_map(|(codes, uses)| Op::Import { codes, uses }),
         1 => Just(Op::DeleteCampaignCodes),
+        2 => (0..CUSTOMERS.len(), 0usize..2).prop_map(|(customer, source)| Op::Assign { customer, source }),
     ]
 }
 
@@ -186,15 +199,33 @@ struct Live {
     given: i64,
     /// A code of the campaign.
     campaign: bool,
+    high_demand: bool,
+    /// The customer it was assigned to.
+    owner: Option<usize>,
+}
+
+impl Live {
+    /// One of the campaign's unassigned codes, which assignments take.
+    fn in_pool(&self) -> bool {
+        self.campaign && !self.high_demand && self.owner.is_none()
+    }
+
+    /// Another customer's code (or `customer` is none): it must answer
+    /// as if it did not exist.
+    fn hidden_from(&self, customer: Option<usize>) -> bool {
+        self.owner.is_some_and(|owner| customer != Some(owner))
+    }
 }
 
 struct Reservation {
     id: String,
     created_at: i64,
+    customer: Option<usize>,
 }
 
 struct Keyed {
     code: usize,
+    customer: Option<usize>,
     key: String,
     fields: Value,
     reservation: Option<usize>,
@@ -213,6 +244,9 @@ struct Run {
     began: chrono::DateTime<chrono::Utc>,
     /// The one campaign's id.
     campaign: String,
+    /// Assignments by (customer, source): the code and the coupon (its
+    /// `created_at`) they took.
+    assignments: HashMap<(usize, usize), (usize, i64)>,
 }
 
 type Checked = Result<(), String>;
@@ -277,6 +311,7 @@ impl Run {
             keyed: Vec::new(),
             began: chrono::Utc::now(),
             campaign,
+            assignments: HashMap::new(),
         }
     }
 
@@ -324,6 +359,8 @@ impl Run {
                         created_at,
                         given: *uses as i64,
                         campaign: *in_campaign,
+                        high_demand: *high_demand,
+                        owner: None,
                     });
                     Ok(())
                 }
@@ -409,6 +446,8 @@ impl Run {
                         created_at,
                         given: *uses as i64,
                         campaign: true,
+                        high_demand: false,
+                        owner: None,
                     });
                 }
                 Ok(())
@@ -436,13 +475,65 @@ impl Run {
                     format!("delete of the campaign's {deleted} live codes: {job}")
                 })
             }
+            Op::Assign { customer, source } => {
+                let r = self
+                    .t
+                    .send(post("/coupon/assign").token(&self.t.token_a).json(json!({
+                        "campaign_id": self.campaign,
+                        "customer_id": CUSTOMERS[*customer],
+                        "source_id": format!("src-{source}"),
+                    })))
+                    .await;
+                not_a_fault(&r)?;
+                if let Some(&(code, created_at)) = self.assignments.get(&(*customer, *source)) {
+                    // A retry: its code while that coupon lives, else gone.
+                    let lives = self.live[code]
+                        .as_ref()
+                        .is_some_and(|l| l.created_at == created_at);
+                    return match lives {
+                        true => ensure(r.status == 200 && r.json()["code"] == CODES[code], || {
+                            format!("a retried assignment of {}: {}", CODES[code], describe(&r))
+                        }),
+                        false => ensure(r.status == 404, || {
+                            format!("a retried assignment of a deleted code: {}", describe(&r))
+                        }),
+                    };
+                }
+                let pool: Vec<usize> = (0..CODES.len())
+                    .filter(|&c| self.live[c].as_ref().is_some_and(Live::in_pool))
+                    .collect();
+                if pool.is_empty() {
+                    return ensure(r.status == 409 && r.json()["code"] == "pool_empty", || {
+                        format!("an assignment from an empty pool: {}", describe(&r))
+                    });
+                }
+                ensure(r.status == 201, || {
+                    format!("assign from {pool:?}: {}", describe(&r))
+                })?;
+                let code = CODES
+                    .iter()
+                    .position(|c| r.json()["code"] == *c)
+                    .filter(|c| pool.contains(c))
+                    .ok_or_else(|| {
+                        format!("assigned a code not in the pool {pool:?}: {}", r.text())
+                    })?;
+                let live = self.live[code].as_mut().ok_or("assigned a deleted code")?;
+                live.owner = Some(*customer);
+                let incarnation = live.created_at;
+                self.assignments
+                    .insert((*customer, *source), (code, incarnation));
+                Ok(())
+            }
             Op::Validate { code, customer } => {
                 let mut query = format!("/coupon/consume?code={}", CODES[*code]);
                 if let Some(c) = customer {
                     query.push_str(&format!("&customer_id={}", CUSTOMERS[*c]));
                 }
                 let r = self.t.send(get(&query).token(&self.t.token_a)).await;
-                let expected = if self.live[*code].is_some() { 200 } else { 404 };
+                let shown = self.live[*code]
+                    .as_ref()
+                    .is_some_and(|l| !l.hidden_from(*customer));
+                let expected = if shown { 200 } else { 404 };
                 ensure(r.status == expected, || {
                     format!("validate: {}", describe(&r))
                 })
@@ -460,6 +551,7 @@ impl Run {
                     .send(post("/coupon/reserve").token(&self.t.token_a).json(fields))
                     .await;
                 not_a_fault(&r)?;
+                self.hidden_only_to_others(*code, *customer, &r)?;
                 if r.status == 201 {
                     let live = self.live[*code]
                         .as_ref()
@@ -467,6 +559,7 @@ impl Run {
                     self.reservations.push(Reservation {
                         id: r.string("reservation_id"),
                         created_at: live.created_at,
+                        customer: *customer,
                     });
                 } else {
                     self.refused_only_when_right(*code, None, &r).await?;
@@ -494,18 +587,22 @@ impl Run {
                 if let Some(k) = reservation {
                     fields["reservation_id"] = json!(self.reservations[k].id);
                 }
+                // Without one, a converted reservation's customer is used.
+                let customer =
+                    customer.or_else(|| reservation.and_then(|k| self.reservations[k].customer));
                 let key = keyed.then(|| uuid::Uuid::new_v4().to_string());
                 let r = self.consume(&fields, key.as_deref()).await;
                 if let Some(key) = key {
                     self.keyed.push(Keyed {
                         code: *code,
+                        customer,
                         key,
                         fields,
                         reservation,
                         first_success: None,
                     });
                 }
-                self.after_consume(*code, reservation, &r).await?;
+                self.after_consume(*code, customer, reservation, &r).await?;
                 if let (Some(keyed), 200) = (self.keyed.last_mut().filter(|_| *keyed), r.status) {
                     keyed.first_success = Some(r.body.clone());
                 }
@@ -533,8 +630,9 @@ impl Run {
                     )?;
                     return Ok(());
                 }
-                let (code, reservation) = (self.keyed[k].code, self.keyed[k].reservation);
-                self.after_consume(code, reservation, &r).await?;
+                let keyed = &self.keyed[k];
+                let (code, customer, reservation) = (keyed.code, keyed.customer, keyed.reservation);
+                self.after_consume(code, customer, reservation, &r).await?;
                 if r.status == 200 {
                     self.keyed[k].first_success = Some(r.body.clone());
                 }
@@ -623,10 +721,12 @@ impl Run {
     async fn after_consume(
         &mut self,
         code: usize,
+        customer: Option<usize>,
         reservation: Option<usize>,
         r: &TestResponse,
     ) -> Checked {
         not_a_fault(r)?;
+        self.hidden_only_to_others(code, customer, r)?;
         if r.status != 200 {
             return self.refused_only_when_right(code, reservation, r).await;
         }
@@ -644,6 +744,22 @@ impl Run {
         }
         self.redemptions.push(r.string("redemption_id"));
         Ok(())
+    }
+
+    /// Another customer's code: never used, and refused as unknown (or,
+    /// converting a reservation of another customer, 422).
+    fn hidden_only_to_others(
+        &self,
+        code: usize,
+        customer: Option<usize>,
+        r: &TestResponse,
+    ) -> Checked {
+        let hidden = self.live[code]
+            .as_ref()
+            .is_some_and(|l| l.hidden_from(customer));
+        ensure(!hidden || r.status == 404 || r.status == 422, || {
+            format!("another customer's code answered: {}", describe(r))
+        })
     }
 
     /// A refusal of `exhausted` means no use is left, not even one held by
@@ -791,6 +907,24 @@ impl Run {
             ensure(books.customers_agree, || {
                 format!("{name}: a customer's count differs from their uses and holds: {books:?}")
             })?;
+            let coupon = items
+                .iter()
+                .find(|i| {
+                    text(i, schema::PK) == Some(&coupon_pk(&self.t, code))
+                        && text(i, schema::SK) == Some("COUPON")
+                })
+                .ok_or("no coupon item")?;
+            let owner = live.owner.map(|c| CUSTOMERS[c]);
+            let index = match owner {
+                Some(owner) => Some(format!("T#tenant-a#OWNER#{owner}")),
+                None if live.in_pool() => Some(format!("T#tenant-a#POOL#{}", self.campaign)),
+                None => None,
+            };
+            ensure(
+                text(coupon, "customer_id") == owner
+                    && text(coupon, schema::GSI3PK) == index.as_deref(),
+                || format!("{name}: owner {owner:?} and pool key {index:?} are not as stored"),
+            )?;
         }
         let books = CampaignBooks::of(&items);
         ensure(books.redeemed == books.consumes - books.reversals, || {

@@ -87,14 +87,15 @@ impl AssignStore for DynamoStore {
             if pool.is_empty() {
                 return Err(StoreError::PoolEmpty(campaign.clone()));
             }
-            let code = code_of(&pool[rand::rng().random_range(0..pool.len())])?;
+            let picked = &pool[rand::rng().random_range(0..pool.len())];
+            let (code, created_at) = (code_of(picked)?, req_time(picked, "created_at")?);
 
             let mut tx = self.transaction();
             // The index may lag: the condition, not the read, decides.
             let take = tx.update(
                 coupon_key(tenant, &code),
                 "SET customer_id = :customer, GSI3PK = :owner, updated_at = :now",
-                "attribute_exists(PK) AND attribute_not_exists(customer_id) \
+                "created_at = :created_at AND attribute_not_exists(customer_id) \
                  AND campaign_id = :campaign AND attribute_not_exists(shards)",
                 &[],
                 Item::from([
@@ -102,6 +103,7 @@ impl AssignStore for DynamoStore {
                     (":owner".into(), s(owner_gsi3pk(tenant, customer))),
                     (":now".into(), time(now)),
                     (":campaign".into(), s(campaign.as_str())),
+                    (":created_at".into(), time(created_at)),
                 ]),
             )?;
             let record = match (&record_key, source_id) {
@@ -114,6 +116,8 @@ impl AssignStore for DynamoStore {
                         ("customer_id".into(), s(customer)),
                         ("source_id".into(), s(source_id)),
                         ("campaign_id".into(), s(campaign.as_str())),
+                        // The coupon it took, not one made later under its code.
+                        ("coupon_created_at".into(), time(created_at)),
                         ("created_at".into(), time(now)),
                     ]),
                     Some("attribute_not_exists(PK)"),
@@ -123,9 +127,8 @@ impl AssignStore for DynamoStore {
             };
             let token = uuid::Uuid::new_v4().to_string();
             let Some(cancelled) = self.transact(tx, Some(&token)).await? else {
-                return Ok(Assigned::Fresh(Box::new(
-                    self.assigned(tenant, &code).await?,
-                )));
+                let coupon = self.assigned(tenant, &code, created_at).await?;
+                return Ok(Assigned::Fresh(Box::new(coupon)));
             };
             // The same assignment, racing this one, came first.
             if let Some(record) = cancelled.failed(record) {
@@ -143,9 +146,17 @@ impl AssignStore for DynamoStore {
 }
 
 impl DynamoStore {
-    async fn assigned(&self, tenant: &TenantId, code: &CouponCode) -> StoreResult<Coupon> {
+    /// The coupon an assignment took, as it is now: gone (`NotFound`) once
+    /// deleted, even when a later coupon has its code.
+    async fn assigned(
+        &self,
+        tenant: &TenantId,
+        code: &CouponCode,
+        created_at: DateTime<Utc>,
+    ) -> StoreResult<Coupon> {
         self.get_coupon(tenant, code)
             .await?
+            .filter(|coupon| coupon.created_at == created_at)
             .ok_or(StoreError::NotFound(Missing::Coupon))
     }
 
@@ -162,9 +173,8 @@ impl DynamoStore {
                 get_s(record, "campaign_id").unwrap_or("?")
             ))));
         }
-        let code = code_of(record)?;
-        Ok(Assigned::Again(Box::new(
-            self.assigned(tenant, &code).await?,
-        )))
+        let (code, created_at) = (code_of(record)?, req_time(record, "coupon_created_at")?);
+        let coupon = self.assigned(tenant, &code, created_at).await?;
+        Ok(Assigned::Again(Box::new(coupon)))
     }
 }
