@@ -1408,8 +1408,8 @@ async fn capacity_units_and_cost_per_operation() {
 
     print_tables(&rows);
     let sizes = [
-        ("coupon", rows[6].measured.largest_item("GetItem")),
-        ("log row", rows[10].measured.largest_item("Query")),
+        ("coupon", rows[8].measured.largest_item("GetItem")),
+        ("log row", rows[12].measured.largest_item("Query")),
     ];
     println!("Largest items read: {sizes:?} bytes.");
 }
