@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::ApiError;
 use crate::invalid::Invalid;
-use crate::request::Fields;
 
 pub const MAX_KEYS: usize = 50;
 pub const MAX_KEY_CHARS: usize = 40;
@@ -79,17 +77,6 @@ impl Metadata {
         Ok(Metadata(pairs))
     }
 
-    /// Takes `metadata` out of a request's fields: `None` when the request
-    /// leaves it out. An error names the field.
-    pub fn take(fields: &mut Fields) -> Result<Option<Metadata>, ApiError> {
-        fields
-            .remove(FIELD)
-            .map(|value| {
-                Metadata::parse(value).map_err(|e| ApiError::Invalid(format!("{FIELD}: {e}")))
-            })
-            .transpose()
-    }
-
     /// Pairs as stored: trusted, not checked again.
     pub fn from_stored(pairs: impl IntoIterator<Item = (String, String)>) -> Metadata {
         Metadata(pairs.into_iter().collect())
@@ -152,14 +139,5 @@ mod tests {
                 .collect(),
         );
         assert_eq!(Metadata::parse(fifty).unwrap().iter().count(), MAX_KEYS);
-    }
-
-    #[test]
-    fn an_error_names_the_field() {
-        let mut fields = Fields::new();
-        fields.insert(FIELD.into(), json!({"k": ["v"]}));
-        let e = Metadata::take(&mut fields).unwrap_err();
-        assert!(e.to_string().contains("metadata: key \"k\""), "{e}");
-        assert!(fields.is_empty());
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::invalid::Invalid;
+use crate::metadata::{self, Metadata};
 
 /// Bodies above this size are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -193,6 +194,18 @@ pub fn merge(mut query: Fields, body: Fields) -> Result<Fields, ApiError> {
         }
     }
     Ok(query)
+}
+
+/// Takes `metadata` out of a request's fields: `None` when the request
+/// leaves it out. An error names the field.
+pub fn take_metadata(fields: &mut Fields) -> Result<Option<Metadata>, ApiError> {
+    fields
+        .remove(metadata::FIELD)
+        .map(|value| {
+            Metadata::parse(value)
+                .map_err(|e| ApiError::Invalid(format!("{}: {e}", metadata::FIELD)))
+        })
+        .transpose()
 }
 
 /// Items a list page holds unless `limit` says otherwise, and at most.
@@ -432,6 +445,15 @@ mod tests {
             prop_assert_eq!(decode::<Counted>(as_number).unwrap(), Counted { count: n });
             prop_assert_eq!(decode::<Counted>(as_text).unwrap(), Counted { count: n });
         }
+    }
+
+    #[test]
+    fn a_metadata_error_names_the_field() {
+        let mut fields = Fields::new();
+        fields.insert("metadata".into(), serde_json::json!({"k": ["v"]}));
+        let e = take_metadata(&mut fields).unwrap_err();
+        assert!(e.to_string().contains("metadata: key \"k\""), "{e}");
+        assert!(fields.is_empty());
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use super::item::*;
-use super::log_item::{redemption_from, redemption_item};
+use super::ledger::LedgerStore;
+use super::log_item::redemption_item;
 use super::release::GiveBack;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts};
@@ -40,15 +41,8 @@ impl RollbackStore for DynamoStore {
         tenant: &TenantId,
         redemption_id: &str,
     ) -> StoreResult<Option<Redemption>> {
-        let Some(at) = Redemption::time_of_id(redemption_id) else {
-            return Ok(None);
-        };
-        let (pk, sk) = redemption_key(tenant, at, redemption_id);
-        let item = self.get(pk, &sk).await?;
-        match item.as_ref().map(redemption_from).transpose()? {
-            Some(row) if row.kind == RedemptionKind::Consume => Ok(Some(row)),
-            _ => Ok(None),
-        }
+        let row = self.ledger_entry(tenant, redemption_id).await?;
+        Ok(row.filter(|row| row.kind == RedemptionKind::Consume))
     }
 
     async fn roll_back(

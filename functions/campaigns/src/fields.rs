@@ -5,7 +5,6 @@
 
 use common::ApiError;
 use common::campaign::{parse_budget_uses, parse_name, parse_product_ids};
-use common::metadata::Metadata;
 use common::money::Money;
 use common::request::{self, lenient};
 use common::store::CampaignPatch;
@@ -33,7 +32,7 @@ struct CampaignOnly {
 pub async fn patch(req: &Request) -> Result<CampaignPatch, ApiError> {
     let mut fields = request::body_fields(req).await?;
     let terms = TermsFields::take(&mut fields)?;
-    let metadata = Metadata::take(&mut fields)?;
+    let metadata = request::take_metadata(&mut fields)?;
     let own: CampaignOnly = request::decode(fields)?;
     let terms = terms.parse()?;
     if terms.uses_left.is_some() {

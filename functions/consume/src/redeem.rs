@@ -51,7 +51,7 @@ pub async fn params(req: &Request) -> Result<Parsed, ApiError> {
         request::query_fields(req)?,
         request::body_fields(req).await?,
     )?;
-    let metadata = Metadata::take(&mut fields)?;
+    let metadata = request::take_metadata(&mut fields)?;
     let params: Params = request::decode(fields)?;
     let label = |field: &str, value: Option<String>, max: usize| {
         value.map(|v| parse_label(field, &v, max)).transpose()

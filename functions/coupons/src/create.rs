@@ -86,7 +86,7 @@ pub async fn handle(
     let mut fields = request::body_fields(req).await?;
     let as_list = fields.get("quantity").is_some_and(|q| !q.is_null());
     let terms = TermsFields::take(&mut fields)?;
-    let metadata = Metadata::take(&mut fields)?.unwrap_or_default();
+    let metadata = request::take_metadata(&mut fields)?.unwrap_or_default();
     let body: CreateRequest = request::decode(fields)?;
     let (codes, template) = parse(body, terms, metadata, &app.keyspace, app.clock.now())?;
     let Some(campaign_id) = template.campaign_id.clone() else {

@@ -4,7 +4,6 @@
 use common::code::CouponCode;
 use common::coupon::{CouponPatch, MAX_AVAILABILITY};
 use common::http::json;
-use common::metadata::Metadata;
 use common::request;
 use common::store::{CouponStore, Missing, StoreError};
 use common::tenant::TenantId;
@@ -23,7 +22,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let code = CouponCode::parse(code)?;
     let mut fields = request::body_fields(req).await?;
-    let metadata = Metadata::take(&mut fields)?;
+    let metadata = request::take_metadata(&mut fields)?;
     let terms: TermsFields = request::decode(fields)?;
     let patch = CouponPatch {
         metadata,
