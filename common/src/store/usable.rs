@@ -130,7 +130,7 @@ mod tests {
             "attribute_exists(PK) AND active = :true AND created_at = :seen_created_at \
              AND (attribute_not_exists(starts_at) OR starts_at <= :now) \
              AND (attribute_not_exists(expires_at) OR expires_at >= :expiry_second) \
-             AND uses_left > :zero \
+             AND uses_left > :zero AND attribute_not_exists(customer_id) \
              AND (attribute_not_exists(product_id) OR product_id = :asked_product) \
              AND product_id = :seen_product_id AND attribute_not_exists(promo_type) \
              AND currency = :seen_currency AND discount_type = :seen_discount_type \
@@ -155,5 +155,20 @@ mod tests {
             ]
         );
         assert_eq!(values[":seen_discount_value"], n(2_000));
+
+        // Naming a customer: a code with no owner, or that customer's.
+        let redeem = Redeem {
+            customer_id: Some("ann".into()),
+            ..redeem
+        };
+        let mut values = Item::new();
+        let condition = usable_condition(&seen, &redeem, true, now, &mut values);
+        assert!(
+            condition.contains(
+                " AND (attribute_not_exists(customer_id) OR customer_id = :asked_customer) "
+            ),
+            "{condition}"
+        );
+        assert_eq!(values[":asked_customer"], s("ann"));
     }
 }
