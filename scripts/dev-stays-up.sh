@@ -33,7 +33,7 @@ restarts() { grep -c "outcome resolved" "$dir/dev.log" || true; }
 
 # One request to each HTTP function (validate without a code: a 422 that is not
 # a guess); prints the statuses, 000 for no answer.
-expected="200 200 422 200 200 "
+expected="200 200 422 200 200 200 "
 round() {
   for path in /ping "/coupon?limit=1" /coupon/consume /exports /campaigns /redemptions; do
     curl -s -o /dev/null -w '%{http_code} ' -m 20 -H "Authorization: Bearer $token" "$url$path"
