@@ -1353,7 +1353,7 @@ async fn capacity_units_and_cost_per_operation() {
     rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, by_customer).await);
     let spec = Spec::new(
         "log by time, one page (`GET /redemptions`, 25 rows)",
-        "limiter; the tenant's first day (`GetItem`, cached with the tenant); a `Query` of each of the day's eight log partitions",
+        "limiter; the tenant item (`GetItem`: the first day the walk may reach; auth caches its own read, not this one); a `Query` of each of the day's eight log partitions",
     );
     let by_time = |_| get("/redemptions").token(&token);
     rows.push(row(&t, &m, &meter, spec, &warm, |_, _| {}, by_time).await);

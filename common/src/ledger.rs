@@ -40,14 +40,6 @@ pub struct LedgerCursor {
 const AFTER_EVERY_ID: &str = "~";
 
 impl LedgerCursor {
-    /// The cursor just after `row` (the last of a page).
-    pub fn after(row: &Redemption) -> LedgerCursor {
-        LedgerCursor {
-            at: row.consumed_at,
-            id: Some(row.redemption_id.clone()),
-        }
-    }
-
     /// The id part of the log's sort key at this cursor's instant.
     pub fn id_part(&self) -> &str {
         self.id.as_deref().unwrap_or(AFTER_EVERY_ID)

@@ -21,7 +21,7 @@ use crate::tenant::TenantId;
 
 /// Days of the log one page reads at most when only time narrows it: a
 /// range of empty days costs a page per month, not one long request.
-pub const DAYS_PER_PAGE: u64 = 31;
+const DAYS_PER_PAGE: u64 = 31;
 
 #[derive(Debug)]
 pub struct LedgerPage {
@@ -320,17 +320,15 @@ fn plan(query: &LedgerQuery) -> (Option<LogIndex>, Filter) {
     } else {
         query.campaign_id.clone().map(LogIndex::Campaign)
     };
-    let narrowed = |wanted: &LogIndex| index.as_ref() == Some(wanted);
-    if let Some(customer) = &query.customer_id
-        && !narrowed(&LogIndex::Customer(customer.clone()))
-    {
+    // The index narrows by code, else customer, else campaign; a filter
+    // narrows by what it did not.
+    if let Some(customer) = query.customer_id.as_ref().filter(|_| query.code.is_some()) {
         filter.conditions.push("#customer_id = :customer_id");
         filter.names.push(("#customer_id", "customer_id"));
         filter.values.insert(":customer_id".into(), s(customer));
     }
-    if let Some(campaign) = &query.campaign_id
-        && !narrowed(&LogIndex::Campaign(campaign.clone()))
-    {
+    let by_campaign = query.code.is_none() && query.customer_id.is_none();
+    if let Some(campaign) = query.campaign_id.as_ref().filter(|_| !by_campaign) {
         filter.conditions.push("#campaign_id = :campaign_id");
         filter.names.push(("#campaign_id", "campaign_id"));
         filter

@@ -23,17 +23,9 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
             .as_ref()
             .map(|c| LogIndex::Campaign(c.campaign_id.clone())),
     );
-    let index_keys = indexes.iter().flat_map(|index| {
-        let (_, index_pk, index_sk) = index.index();
-        [
-            (index_pk.to_owned(), s(index.pk(tenant, shard))),
-            (index_sk.to_owned(), s(&sk)),
-        ]
-    });
-    let index_keys: Vec<_> = index_keys.collect();
     let mut item = Item::from([
         (PK.into(), s(pk)),
-        (SK.into(), s(sk)),
+        (SK.into(), s(&sk)),
         ("type".into(), s("redemption")),
         ("tenant_id".into(), s(tenant.as_str())),
         ("redemption_id".into(), s(&redemption.redemption_id)),
@@ -45,7 +37,14 @@ pub fn redemption_item(tenant: &TenantId, redemption: &Redemption) -> Item {
         ),
         ("consumed_at".into(), time(at)),
     ]);
-    item.extend(index_keys);
+    // Each index sorts the row by its table sort key.
+    item.extend(indexes.iter().flat_map(|index| {
+        let (_, index_pk, index_sk) = index.index();
+        [
+            (index_pk.to_owned(), s(index.pk(tenant, shard))),
+            (index_sk.to_owned(), s(&sk)),
+        ]
+    }));
     insert_optional(&mut item, "reverses", redemption.reverses.clone().map(s));
     insert_optional(
         &mut item,

@@ -44,7 +44,7 @@ pub use dynamo::DynamoStore;
 pub use exports::ExportStore;
 pub use job_worker::{BatchRecord, JobWorkerStore, SlotWrite};
 pub use jobs::{JobListing, JobStore};
-pub use ledger::{DAYS_PER_PAGE, LedgerPage, LedgerStore};
+pub use ledger::{LedgerPage, LedgerStore};
 pub use live_codes::LiveCodeStore;
 pub use redemption_log::RedemptionLogStore;
 pub use release::ReleaseStore;

@@ -44,15 +44,21 @@ pub async fn handle(
                 .to_str()
                 .map_err(|_| ApiError::Invalid("Idempotency-Key must be printable ASCII".into()))?;
             let order = redeem.order.as_ref();
-            let parameters = json!([
+            let mut parameters = json!([
                 code.as_str(),
                 redeem.product_id,
                 redeem.customer_id,
                 order.map(|o| o.amount.minor()),
                 order.and_then(|o| o.currency.clone()),
                 reservation_id,
-                metadata,
             ]);
+            // Only when given: a key stored before metadata existed keeps
+            // its fingerprint, so its retry across the upgrade replays.
+            if !metadata.is_empty()
+                && let Some(parameters) = parameters.as_array_mut()
+            {
+                parameters.push(json!(metadata));
+            }
             Some(Idempotency::parse(key, &parameters)?)
         }
         None => None,
