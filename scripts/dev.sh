@@ -31,7 +31,8 @@ else
   echo "dev: moto server on 127.0.0.1:$moto_port (log $dev_dir/moto.log)"
 fi
 # The daily export queue (deployed: template.yaml's DailyExportQueue).
-queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" daily-export-local)
+queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" daily-export-local \
+  DailyExportQueue)
 stack_env "$env_file" "$moto_port" local info "CMS_API_URL=http://127.0.0.1:$api_port" \
   "DAILY_EXPORT_QUEUE_URL=$queue"
 

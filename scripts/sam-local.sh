@@ -104,7 +104,8 @@ PY
 moto_port=$(scripts/moto.sh free-port)
 pids+=("$(scripts/moto.sh start "$moto_port" "$dir/moto.log")")
 . scripts/stack.sh
-queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" daily-export-sam)
+queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" daily-export-sam \
+  DailyExportQueue)
 stack_env "$dir/env" "$moto_port" sam info "DAILY_EXPORT_QUEUE_URL=$queue"
 cargo build -q --bin cms-admin
 target/debug/cms-admin setup --bucket "$EXPORT_BUCKET" >/dev/null

@@ -45,6 +45,9 @@ pub enum ApiError {
     /// The tenant has `max` bulk generation jobs not finished yet.
     #[error("this tenant has {max} bulk generation jobs not finished yet; wait for one to finish")]
     TooManyJobs { max: u32 },
+    /// The tenant has `max` webhooks, the most it may have.
+    #[error("this tenant has {max} webhooks, the most it may have; delete one first")]
+    TooManyWebhooks { max: u32 },
     /// A dependency (DynamoDB) failed, throttled or did not answer.
     #[error("{0}")]
     Unavailable(String),
@@ -71,6 +74,7 @@ impl ApiError {
             ApiError::AlreadyExists(_)
             | ApiError::Refused(_)
             | ApiError::TooManyJobs { .. }
+            | ApiError::TooManyWebhooks { .. }
             | ApiError::CampaignNotEmpty { .. }
             | ApiError::PoolEmpty { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -89,6 +93,7 @@ impl ApiError {
             ApiError::AlreadyExists(_) => "already_exists",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::TooManyJobs { .. } => "too_many_jobs",
+            ApiError::TooManyWebhooks { .. } => "too_many_webhooks",
             ApiError::CampaignNotEmpty { .. } => "campaign_not_empty",
             ApiError::PoolEmpty { .. } => "pool_empty",
             ApiError::Refused(refusal) => refusal.code(),
@@ -150,6 +155,13 @@ impl From<Invalid> for ApiError {
     }
 }
 
+/// A webhook URL the SSRF rules refuse: the client's to fix.
+impl From<crate::ssrf::UnsafeTarget> for ApiError {
+    fn from(e: crate::ssrf::UnsafeTarget) -> ApiError {
+        ApiError::Invalid(e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
@@ -182,6 +194,7 @@ impl From<StoreError> for ApiError {
             StoreError::Refused(refusal) => ApiError::Refused(refusal),
             StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             StoreError::TooManyJobs(max) => ApiError::TooManyJobs { max },
+            StoreError::TooManyWebhooks(max) => ApiError::TooManyWebhooks { max },
             StoreError::Invalid(invalid) => invalid.into(),
             StoreError::CampaignNotEmpty(count) => ApiError::CampaignNotEmpty { count },
             StoreError::PoolEmpty(campaign) => ApiError::PoolEmpty {

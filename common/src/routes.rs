@@ -42,6 +42,14 @@ pub enum Route {
     Redemptions,
     /// One row of the log, with its reversal.
     Redemption,
+    /// Register and list webhooks.
+    Webhooks,
+    /// Read or delete one webhook.
+    Webhook,
+    /// A webhook's new signing secret.
+    WebhookSecretRotation,
+    /// A webhook's recent delivery attempts.
+    WebhookDeliveries,
 }
 
 /// The Lambda function that serves a route, by its binary's name.
@@ -53,6 +61,7 @@ pub enum Function {
     Exports,
     Campaigns,
     Redemptions,
+    Webhooks,
 }
 
 impl Function {
@@ -64,6 +73,7 @@ impl Function {
             Function::Exports => "exports",
             Function::Campaigns => "campaigns",
             Function::Redemptions => "redemptions",
+            Function::Webhooks => "webhooks",
         }
     }
 }
@@ -205,6 +215,30 @@ pub const ROUTES: &[RouteSpec] = &[
         methods: "GET",
         function: Function::Redemptions,
     },
+    RouteSpec {
+        route: Route::Webhooks,
+        path: "/webhooks",
+        methods: "GET, POST",
+        function: Function::Webhooks,
+    },
+    RouteSpec {
+        route: Route::WebhookSecretRotation,
+        path: "/webhooks/{webhook_id}/rotate-secret",
+        methods: "POST",
+        function: Function::Webhooks,
+    },
+    RouteSpec {
+        route: Route::WebhookDeliveries,
+        path: "/webhooks/{webhook_id}/deliveries",
+        methods: "GET",
+        function: Function::Webhooks,
+    },
+    RouteSpec {
+        route: Route::Webhook,
+        path: "/webhooks/{webhook_id}",
+        methods: "GET, DELETE",
+        function: Function::Webhooks,
+    },
 ];
 
 /// The route a path matched, and the value of its one `{parameter}`.
@@ -284,6 +318,18 @@ mod tests {
             ("/exports", Route::Exports, ""),
             ("/redemptions/", Route::Redemptions, ""),
             ("/redemptions/r-1", Route::Redemption, "r-1"),
+            ("/webhooks/", Route::Webhooks, ""),
+            ("/webhooks/wh_1", Route::Webhook, "wh_1"),
+            (
+                "/webhooks/wh_1/rotate-secret",
+                Route::WebhookSecretRotation,
+                "wh_1",
+            ),
+            (
+                "/webhooks/wh_1/deliveries/",
+                Route::WebhookDeliveries,
+                "wh_1",
+            ),
             ("/campaigns/", Route::Campaigns, ""),
             ("/campaigns/cmp_1", Route::Campaign, "cmp_1"),
             (

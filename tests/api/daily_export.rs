@@ -21,8 +21,9 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use chrono::{DateTime, Utc};
 use common::admin;
+use common::queue::MessageQueue;
 use common::tenant::{Tenant, TenantId};
-use export_schedule::{DailyExportQueue, ScheduleApp};
+use export_schedule::ScheduleApp;
 use exports::{Exporter, ExportsApp};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -99,7 +100,7 @@ impl Queues {
     pub fn schedule(&self, t: &TestApp) -> ScheduleApp {
         ScheduleApp {
             store: t.app().store.clone(),
-            queue: DailyExportQueue::new(self.sqs.clone(), &self.url),
+            queue: MessageQueue::new(self.sqs.clone(), &self.url),
         }
     }
 

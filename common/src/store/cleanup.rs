@@ -32,14 +32,17 @@ pub struct DeletedCoupon {
 impl DeletedCoupon {
     /// Puts the task item in the delete's transaction; `delete_id` names
     /// the transaction that writes it.
+    /// `by_job` names the campaign delete job that deleted the coupon (its
+    /// codes get one `job.completed` event, not a `coupon.deleted` each).
     pub(super) fn task(
         &self,
         tx: &mut Transaction,
         delete_id: &str,
+        by_job: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<Slot> {
         let (tenant, code) = (&self.tenant, &self.code);
-        let item = Item::from([
+        let mut item = Item::from([
             (PK.into(), s(cleanup_pk(tenant, code, self.created_at))),
             (SK.into(), s(CLEANUP_SK)),
             (GSI1PK.into(), s(PENDING_CLEANUPS_GSI1PK)),
@@ -54,6 +57,7 @@ impl DeletedCoupon {
             ("deleted_at".into(), time(now)),
             ("delete_id".into(), s(delete_id)),
         ]);
+        insert_optional(&mut item, "job_id", by_job.map(s));
         // Conditional, so that a retried delete whose first try committed
         // finds its own task, by its `delete_id` (see `delete_coupon`).
         tx.put(item, Some("attribute_not_exists(PK)"), Item::new())

@@ -109,10 +109,11 @@ impl ConsumeStore for DynamoStore {
                 _ => None,
             };
             let mut tx = self.transaction();
-            let taken = source.write(&mut tx)?;
+            let redemption_id = Redemption::new_id(now);
+            let taken = source.write(&mut tx, &redemption_id)?;
             let shard = taken.shard;
             let redemption = Redemption {
-                redemption_id: Redemption::new_id(now),
+                redemption_id,
                 kind: RedemptionKind::Consume,
                 reverses: None,
                 rolled_back_by: None,

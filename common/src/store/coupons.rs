@@ -68,6 +68,7 @@ pub trait CouponStore: Send + Sync {
         &self,
         tenant: &TenantId,
         code: &CouponCode,
+        by_job: Option<&str>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
 }
@@ -104,14 +105,15 @@ impl DynamoStore {
     /// Deletes a coupon and gives its generated code's keyspace back: one
     /// code of `DELETE /coupon/{code}` or of a campaign's delete job. An
     /// over-count after a failure of the second step only makes the
-    /// guessing policy stricter.
+    /// guessing policy stricter. `by_job` names the delete job, if any.
     pub async fn retire_coupon(
         &self,
         tenant: &TenantId,
         code: &CouponCode,
+        by_job: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        if let Some(shape) = self.delete_coupon(tenant, code, now).await?
+        if let Some(shape) = self.delete_coupon(tenant, code, by_job, now).await?
             && let Err(e) = self.release_live_codes(tenant, &shape, 1).await
         {
             tracing::warn!(error = %e, "could not give back a deleted code's live-code count");
@@ -290,6 +292,7 @@ impl CouponStore for DynamoStore {
         &self,
         tenant: &TenantId,
         code: &CouponCode,
+        by_job: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
         let mut attempts = Attempts::new(ATTEMPTS);
@@ -328,7 +331,7 @@ impl CouponStore for DynamoStore {
                 created_at: coupon.created_at,
             };
             let token = uuid::Uuid::new_v4().to_string();
-            let task = leftovers.task(&mut tx, &token, now)?;
+            let task = leftovers.task(&mut tx, &token, by_job, now)?;
             let Some(cancelled) = self.transact(tx, Some(&token)).await? else {
                 return Ok(shape);
             };

@@ -80,7 +80,7 @@ fn export_item(tenant: &TenantId, record: &ExportRecord) -> Item {
     ])
 }
 
-fn export_from(item: &Item) -> Result<ExportRecord, StoreError> {
+pub(super) fn export_from(item: &Item) -> Result<ExportRecord, StoreError> {
     Ok(ExportRecord {
         key: req(item, get_s(item, "key"), "key")?.to_owned(),
         rows: req(item, get_n(item, "rows"), "rows")?,

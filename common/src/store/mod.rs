@@ -12,6 +12,7 @@ mod consume;
 mod coupon_index;
 mod coupons;
 mod customers;
+mod deliveries;
 mod dynamo;
 mod exports;
 mod item;
@@ -28,10 +29,12 @@ mod reservations;
 mod rollback;
 pub mod schema;
 mod shards;
+mod stream;
 mod take;
 mod tenants;
 mod transact;
 mod usable;
+mod webhooks;
 
 pub use assign::{AssignStore, Assigned, Assignment};
 pub use campaign_change::CampaignPatch;
@@ -40,6 +43,7 @@ pub use cleanup::{CLEANUP_TYPE, CleanupStore, DeletedCoupon};
 pub use consume::{ConsumeRequest, ConsumeStore, Consumed};
 pub use coupons::CouponStore;
 pub use customers::CustomerCountStore;
+pub use deliveries::{DeliveryStore, is_delivery_cursor};
 pub use dynamo::DynamoStore;
 pub use exports::ExportStore;
 pub use job_worker::{BatchRecord, JobWorkerStore, SlotWrite};
@@ -50,7 +54,9 @@ pub use redemption_log::RedemptionLogStore;
 pub use release::ReleaseStore;
 pub use reservations::ReservationStore;
 pub use rollback::RollbackStore;
+pub use stream::StreamChange;
 pub use tenants::TenantStore;
+pub use webhooks::WebhookStore;
 
 use crate::code::CouponCode;
 use crate::refusal::Refusal;
@@ -81,6 +87,9 @@ pub enum StoreError {
     /// The tenant has this many bulk jobs not finished yet.
     #[error("{0} unfinished jobs")]
     TooManyJobs(u32),
+    /// The tenant has this many webhooks, the most it may.
+    #[error("{0} webhooks")]
+    TooManyWebhooks(u32),
     /// A change the domain refuses, found only against the stored state.
     #[error(transparent)]
     Invalid(#[from] crate::invalid::Invalid),
@@ -110,6 +119,7 @@ pub enum Missing {
     Redemption,
     Tenant,
     Token,
+    Webhook,
 }
 
 impl Missing {
@@ -121,6 +131,7 @@ impl Missing {
             Missing::Redemption => "redemption",
             Missing::Tenant => "tenant",
             Missing::Token => "token",
+            Missing::Webhook => "webhook",
         }
     }
 }

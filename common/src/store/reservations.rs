@@ -51,7 +51,8 @@ impl ReservationStore for DynamoStore {
             let seen = &source.seen;
             let count_customer = seen.max_uses_per_customer.zip(redeem.customer_id.clone());
             let mut tx = self.transaction();
-            let taken = source.write(&mut tx)?;
+            // A hold redeems nothing: no log row for the item to name.
+            let taken = source.write(&mut tx, "")?;
             let (take, shard) = (taken.slot, taken.shard);
             let reservation = Reservation {
                 reservation_id: uuid::Uuid::new_v4().to_string(),

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
@@ -176,6 +176,21 @@ pub fn cleanup_pk(
 pub const CLEANUP_SK: &str = "CLEANUP";
 pub const PENDING_CLEANUPS_GSI1PK: &str = "CLEANUPS#PENDING";
 
+/// A tenant's webhooks (sort key: the webhook id) and their count.
+pub fn webhooks_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#WEBHOOKS")
+}
+pub const WEBHOOK_COUNT_SK: &str = "COUNT";
+/// One webhook's delivery attempts, by time.
+pub fn deliveries_pk(tenant: &TenantId, hook: &crate::webhook::WebhookId) -> String {
+    format!("T#{tenant}#WEBHOOK#{}#DELIVERIES", hook.as_str())
+}
+/// The mark of an event handed on by the events function.
+pub fn event_marker_pk(tenant: &TenantId, event_id: &str) -> String {
+    format!("T#{tenant}#EVENT#{event_id}")
+}
+pub const EVENT_MARKER_SK: &str = "EVENT";
+
 /// The table's TTL attribute (epoch seconds), as `template.yaml` declares it.
 pub const EXPIRES_TTL: &str = "expires_ttl";
 
@@ -338,6 +353,13 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
             index(GSI2, GSI2PK, GSI2SK)?,
             index(GSI3, GSI3PK, GSI3SK)?,
         ]))
+        // The stream feeds the job worker and the events function.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()?,
+        )
         .send()
         .await;
     match result {

@@ -46,14 +46,16 @@ impl Take<'_> {
     fn expression(self) -> &'static str {
         match self {
             Take::Use => {
-                "SET uses_left = uses_left - :one, redeemed_count = redeemed_count + :one, updated_at = :now"
+                "SET uses_left = uses_left - :one, redeemed_count = redeemed_count + :one, \
+                 updated_at = :now, last_redemption_id = :redemption_id"
             }
             Take::Hold => {
                 "SET uses_left = uses_left - :one, updated_at = :now, \
                  reserved_count = if_not_exists(reserved_count, :zero) + :one"
             }
             Take::Convert(_) => {
-                "SET redeemed_count = redeemed_count + :one, reserved_count = reserved_count - :one, updated_at = :now"
+                "SET redeemed_count = redeemed_count + :one, reserved_count = reserved_count - :one, \
+                 updated_at = :now, last_redemption_id = :redemption_id"
             }
         }
     }
@@ -195,9 +197,11 @@ impl<'a> Source<'a> {
     /// Pushes the conditional writes that take from the coupon or a shard
     /// (for a conversion, the shard the reservation holds its use in) and,
     /// for a campaign code, from a budget shard of its campaign. A
-    /// conversion requires a held use there to redeem.
-    pub(super) fn write(&self, tx: &mut Transaction) -> StoreResult<Taken> {
-        let (slot, shard) = self.write_use(tx)?;
+    /// conversion requires a held use there to redeem. A redeemed use
+    /// names its log row on the item (`last_redemption_id`), so the stream
+    /// can tell which use took a coupon's last (`coupon.exhausted`).
+    pub(super) fn write(&self, tx: &mut Transaction, redemption_id: &str) -> StoreResult<Taken> {
+        let (slot, shard) = self.write_use(tx, redemption_id)?;
         let budget = self.write_budget(tx)?;
         Ok(Taken {
             slot,
@@ -223,7 +227,11 @@ impl<'a> Source<'a> {
         Ok(Some((slot, taken)))
     }
 
-    fn write_use(&self, tx: &mut Transaction) -> StoreResult<(Slot, Option<u32>)> {
+    fn write_use(
+        &self,
+        tx: &mut Transaction,
+        redemption_id: &str,
+    ) -> StoreResult<(Slot, Option<u32>)> {
         let (seen, take, now) = (&self.seen, self.take, self.now);
         let tenant = self.tenant;
         let mut values = Item::from([
@@ -231,6 +239,9 @@ impl<'a> Source<'a> {
             (":one".into(), n(1)),
             (":zero".into(), n(0)),
         ]);
+        if take != Take::Hold {
+            values.insert(":redemption_id".into(), s(redemption_id));
+        }
         if seen.shards == 0 {
             let mut condition =
                 usable_condition(seen, self.redeem, take.needs_a_use(), now, &mut values);

@@ -1,5 +1,5 @@
 //! Every response body of the API, as `#[derive(Serialize)]` views of the
-//! domain types, in this module (jobs' and exports' in its two files).
+//! domain types, in this module (events', jobs' and exports' in its files).
 //! Handlers build a view and answer it; nothing patches a body after the
 //! fact. Fields are declared in alphabetical order,
 //! the order the bodies had when they were `json!` maps.
@@ -14,9 +14,14 @@ use crate::money::Money;
 use crate::offer::Discount;
 use chrono::{DateTime, Utc};
 
+mod events;
 mod exports;
 mod jobs;
 
+pub use events::{
+    BusEventView, DeletedCouponView, DeliveryView, EventView, ExhaustedCouponView,
+    WebhookSecretView, WebhookView, WrittenExportView,
+};
 pub use exports::{CodesExportView, ExportView};
 pub use jobs::JobView;
 

@@ -198,7 +198,7 @@ impl Run<'_> {
             let deletes = chunk.iter().map(|coupon| async move {
                 match self
                     .store
-                    .retire_coupon(self.tenant, &coupon.code, now)
+                    .retire_coupon(self.tenant, &coupon.code, Some(&job.job_id), now)
                     .await
                 {
                     Ok(()) => Ok(Some(coupon.code.clone())),

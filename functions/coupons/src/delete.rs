@@ -11,7 +11,7 @@ pub async fn handle(app: &App, tenant: &TenantId, code: &str) -> Result<Response
     let code = CouponCode::parse(code)?;
     match app
         .store
-        .retire_coupon(tenant, &code, app.clock.now())
+        .retire_coupon(tenant, &code, None, app.clock.now())
         .await
     {
         Ok(()) => Ok(no_content()),

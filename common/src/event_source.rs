@@ -1,0 +1,121 @@
+//! Events from the table's stream: each committed change that clients hear
+//! about becomes one event, with an id that the same change always gets
+//! (`Event::new`), however often the stream hands it over.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::{Event, EventType};
+use crate::redemption::RedemptionKind;
+use crate::store::{DynamoStore, StoreError, StoreResult, StreamChange};
+use crate::views::{
+    CouponView, DeletedCouponView, ExhaustedCouponView, JobView, RedemptionView, WrittenExportView,
+};
+
+/// The events a batch of stream records (Lambda's `Records`) holds, in
+/// stream order, each once.
+pub async fn events_of(store: &DynamoStore, records: &[Value]) -> StoreResult<Vec<Event>> {
+    let mut events: Vec<Event> = Vec::new();
+    for record in records {
+        let Some(change) = StreamChange::of(record)? else {
+            continue;
+        };
+        if let Some(event) = event_of(store, change).await?
+            && !events.iter().any(|e| e.id == event.id)
+        {
+            events.push(event);
+        }
+    }
+    Ok(events)
+}
+
+async fn event_of(store: &DynamoStore, change: StreamChange) -> StoreResult<Option<Event>> {
+    Ok(Some(match change {
+        StreamChange::Logged(tenant, row) => {
+            let kind = match row.kind {
+                RedemptionKind::Consume => EventType::RedemptionSucceeded,
+                RedemptionKind::Reversal => EventType::RedemptionRolledBack,
+            };
+            let data = json(RedemptionView::logged(&row))?;
+            Event::new(&tenant, kind, &row.redemption_id, row.consumed_at, data)
+        }
+        StreamChange::CouponCreated(tenant, coupon) => {
+            let subject = format!("{}@{}", coupon.code, coupon.created_at.timestamp_millis());
+            let data = json(CouponView::of(&coupon))?;
+            Event::new(
+                &tenant,
+                EventType::CouponCreated,
+                &subject,
+                coupon.created_at,
+                data,
+            )
+        }
+        StreamChange::CouponDeleted { deleted, at } => {
+            let subject = format!("{}@{}", deleted.code, deleted.created_at.timestamp_millis());
+            let data = json(DeletedCouponView::of(&deleted.code, deleted.created_at, at))?;
+            Event::new(
+                &deleted.tenant,
+                EventType::CouponDeleted,
+                &subject,
+                at,
+                data,
+            )
+        }
+        StreamChange::CouponEmptied {
+            tenant,
+            code,
+            created_at,
+            redemption_id,
+            at,
+        } => {
+            let data = json(ExhaustedCouponView::of(&code, created_at, &redemption_id))?;
+            Event::new(
+                &tenant,
+                EventType::CouponExhausted,
+                &redemption_id,
+                at,
+                data,
+            )
+        }
+        StreamChange::ShardEmptied {
+            tenant,
+            code,
+            created_at,
+        } => {
+            let Some(redemption_id) = store.sharded_exhaustion(&tenant, &code, created_at).await?
+            else {
+                return Ok(None);
+            };
+            let at =
+                crate::redemption::Redemption::time_of_id(&redemption_id).unwrap_or(created_at);
+            let data = json(ExhaustedCouponView::of(&code, created_at, &redemption_id))?;
+            Event::new(
+                &tenant,
+                EventType::CouponExhausted,
+                &redemption_id,
+                at,
+                data,
+            )
+        }
+        StreamChange::JobFinished(tenant, job) => {
+            let at = job.completed_at.unwrap_or(job.updated_at);
+            let data = json(JobView::of(&job))?;
+            Event::new(&tenant, EventType::JobCompleted, &job.job_id, at, data)
+        }
+        StreamChange::ExportWritten(tenant, record) => {
+            let subject = format!("{}@{}", record.key, record.created_at.timestamp_millis());
+            let data = json(WrittenExportView::of(&record))?;
+            Event::new(
+                &tenant,
+                EventType::ExportCompleted,
+                &subject,
+                record.created_at,
+                data,
+            )
+        }
+    }))
+}
+
+fn json(view: impl Serialize) -> StoreResult<Value> {
+    serde_json::to_value(view).map_err(|e| StoreError::Unavailable(format!("event data: {e}")))
+}

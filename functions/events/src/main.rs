@@ -1,0 +1,10 @@
+use lambda_runtime::{Error, run, service_fn};
+
+// One thread: Lambda hands an instance one event at a time (README, Architecture).
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    common::telemetry::init();
+    // Clients and config are built once per cold start and shared by reference.
+    let app = events::EventsApp::from_env()?;
+    run(service_fn(|event| events::handle(&app, event))).await
+}

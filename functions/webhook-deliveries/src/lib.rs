@@ -1,0 +1,232 @@
+//! The webhook deliveries function: each message of the webhook queue is
+//! one event for one webhook (put there by the `events` function). It is
+//! POSTed as the Standard Webhooks specification says: headers
+//! `webhook-id` (the event's id, the same at every attempt, so receivers
+//! drop duplicates), `webhook-timestamp` and `webhook-signature`.
+//!
+//! A 2xx within 10 s is delivered. Anything else is tried again after the
+//! retry schedule's next wait (`WEBHOOK_RETRY_SCHEDULE`): the message is
+//! made invisible that long and reported failed, so SQS hands it over
+//! again then. After the schedule's last attempt it is dropped. A webhook
+//! whose deliveries have all failed for a day is disabled, and its
+//! messages are dropped from then on. The URL is checked against the SSRF
+//! rules at every attempt, and only the addresses checked are connected to.
+
+mod http;
+
+pub use http::{DELIVERY_TIMEOUT, WebhookClient};
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use common::config::{Config, SettingError};
+use common::dates::Clock;
+use common::queue::MessageQueue;
+use common::ssrf::{AddressPolicy, WebhookUrl};
+use common::store::{DeliveryStore, DynamoStore, StoreError, WebhookStore};
+use common::tenant::TenantId;
+use common::webhook::{
+    DISABLE_AFTER_FAILING, Delivery, DeliveryMessage, RetrySchedule, Webhook, WebhookId,
+    signature_header,
+};
+use futures_util::future::join_all;
+use lambda_runtime::{Error, LambdaEvent};
+
+/// What the deliveries function builds once per cold start.
+pub struct Courier {
+    pub store: DynamoStore,
+    /// The webhook queue, whose messages' visibility sets the next attempt.
+    pub queue: MessageQueue,
+    pub schedule: RetrySchedule,
+    pub policy: AddressPolicy,
+    pub client: WebhookClient,
+    /// How long a webhook may fail every delivery before it is disabled.
+    pub disable_after: chrono::Duration,
+    pub clock: Clock,
+}
+
+impl Courier {
+    pub fn from_env() -> Result<Courier, SettingError> {
+        let sdk = common::app::sdk_config()?;
+        let config = Config::from_env()?;
+        Ok(Courier {
+            store: DynamoStore::new(common::app::dynamodb_client(&sdk), config.table_name),
+            queue: MessageQueue::from_env(&sdk, "WEBHOOK_QUEUE_URL")?,
+            schedule: RetrySchedule::from_env()?,
+            policy: AddressPolicy::from_env()?,
+            client: WebhookClient::new(),
+            disable_after: chrono::Duration::from_std(DISABLE_AFTER_FAILING).unwrap_or_default(),
+            clock: Clock::default(),
+        })
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Delivered, or never to be: the message is done.
+    Done,
+    /// To be tried again when SQS shows the message again.
+    Again,
+}
+
+pub async fn handle(
+    courier: &Courier,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    // The batch's messages go to different receivers: one slow receiver
+    // must not hold the others up.
+    let outcomes = join_all(event.payload.records.iter().map(|message| async move {
+        let outcome = courier.deliver(message).await.unwrap_or_else(|e| {
+            // The store failed: the message comes back after the queue's
+            // visibility timeout.
+            tracing::warn!(error = %e, "delivery not recorded; SQS will hand it over again");
+            Outcome::Again
+        });
+        (message, outcome)
+    }))
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (message, outcome) in outcomes {
+        if outcome == Outcome::Again {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    Ok(response)
+}
+
+impl Courier {
+    async fn deliver(&self, message: &SqsMessage) -> Result<Outcome, StoreError> {
+        let body = message.body.as_deref().unwrap_or_default();
+        let Ok(delivery) = serde_json::from_str::<DeliveryMessage>(body) else {
+            tracing::error!(body, "not a delivery message; dropped");
+            return Ok(Outcome::Done);
+        };
+        let (Ok(tenant), Some(hook_id)) = (
+            TenantId::parse(&delivery.tenant),
+            WebhookId::parse(&delivery.webhook_id),
+        ) else {
+            tracing::error!(
+                body,
+                "a delivery message naming no tenant or webhook; dropped"
+            );
+            return Ok(Outcome::Done);
+        };
+        let Some(hook) = self.store.get_webhook(&tenant, &hook_id).await? else {
+            return Ok(Outcome::Done);
+        };
+        if hook.disabled.is_some() {
+            return Ok(Outcome::Done);
+        }
+        // SQS counts the receives; the first is the first attempt.
+        let attempt: u32 = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1);
+        let now = self.clock.now();
+        let status = self.post(&hook, &delivery, now).await;
+        let delivered = status
+            .0
+            .as_ref()
+            .is_ok_and(|code| (200..300).contains(code));
+        let wait = (!delivered).then(|| self.schedule.after(attempt)).flatten();
+        let record = Delivery {
+            event_id: delivery.event_id.clone(),
+            event_type: delivery.event_type.clone(),
+            attempt,
+            attempted_at: now,
+            status_code: status.0.as_ref().ok().copied(),
+            error: match &status.0 {
+                Ok(code) if !delivered => Some(format!("the receiver answered {code}")),
+                Ok(_) => None,
+                Err(reason) => Some(reason.clone()),
+            },
+            duration_ms: status.1,
+            next_attempt_at: wait.map(|w| now + chrono::Duration::from_std(w).unwrap_or_default()),
+        };
+        self.store
+            .record_delivery(&tenant, &hook_id, &record)
+            .await?;
+        tracing::info!(tenant = %tenant, webhook = hook_id.as_str(), event_id = %delivery.event_id, attempt, delivered, error = ?record.error, "webhook delivery");
+        if delivered {
+            if hook.failing_since.is_some() {
+                self.store.delivery_succeeded(&tenant, &hook_id).await?;
+            }
+            return Ok(Outcome::Done);
+        }
+        let after = self
+            .store
+            .delivery_failed(&tenant, &hook_id, now, self.disable_after)
+            .await?;
+        if after.is_none_or(|hook| hook.disabled.is_some()) {
+            tracing::warn!(tenant = %tenant, webhook = hook_id.as_str(), "webhook disabled or gone; its deliveries stop");
+            return Ok(Outcome::Done);
+        }
+        let Some(wait) = wait else {
+            tracing::warn!(tenant = %tenant, webhook = hook_id.as_str(), event_id = %delivery.event_id, attempt, "last attempt failed; the event is not delivered");
+            return Ok(Outcome::Done);
+        };
+        self.show_again_after(message, wait).await;
+        Ok(Outcome::Again)
+    }
+
+    /// POSTs the event, signed; the status (or why there is none) and the
+    /// milliseconds it took.
+    async fn post(
+        &self,
+        hook: &Webhook,
+        delivery: &DeliveryMessage,
+        now: DateTime<Utc>,
+    ) -> (Result<u16, String>, u64) {
+        // Checked at every attempt: what a name resolves to can change.
+        let url = match WebhookUrl::parse(&hook.url, self.policy) {
+            Ok(url) => url,
+            Err(e) => return (Err(e.to_string()), 0),
+        };
+        let addresses = match url.resolve(self.policy).await {
+            Ok(addresses) => addresses,
+            Err(e) => return (Err(e.to_string()), 0),
+        };
+        let timestamp = now.timestamp();
+        let signature = signature_header(
+            &hook.signing_secrets(now),
+            &delivery.event_id,
+            timestamp,
+            &delivery.body,
+        );
+        let headers = [
+            ("content-type", "application/json".to_owned()),
+            ("user-agent", "coupon-service-webhooks/1".to_owned()),
+            ("webhook-id", delivery.event_id.clone()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ];
+        let posted = self
+            .client
+            .post(url.as_str(), addresses, &headers, delivery.body.clone())
+            .await;
+        (posted.status, posted.took.as_millis() as u64)
+    }
+
+    /// Makes the message invisible for `wait`, so SQS hands it over again
+    /// then. If that fails, the queue's visibility timeout applies instead.
+    async fn show_again_after(&self, message: &SqsMessage, wait: std::time::Duration) {
+        let Some(receipt) = &message.receipt_handle else {
+            return;
+        };
+        let result = self
+            .queue
+            .client()
+            .change_message_visibility()
+            .queue_url(self.queue.url())
+            .receipt_handle(receipt)
+            .visibility_timeout(wait.as_secs() as i32)
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "could not set the next attempt's time");
+        }
+    }
+}
