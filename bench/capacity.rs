@@ -629,6 +629,7 @@ async fn instance(t: &TestApp, meter: Option<&Meter>) -> TestApp {
         tenant_a: t.tenant_a.clone(),
         token_a: t.token_a.clone(),
         token_b: t.token_b.clone(),
+        webhook_policy: t.webhook_policy,
     }
 }
 

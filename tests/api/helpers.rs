@@ -18,6 +18,7 @@ use common::auth::Authenticator;
 use common::keyspace::KeyspacePolicy;
 use common::limits::{GuessingPolicy, Limits};
 use common::routes::Function;
+use common::ssrf::AddressPolicy;
 use common::store::{DynamoStore, schema};
 use common::tenant::{IssuedToken, Tenant, TenantId};
 use exports::{Exporter, ExportsApp};
@@ -34,6 +35,9 @@ pub struct TestApp {
     pub tenant_a: TenantId,
     pub token_a: String,
     pub token_b: String,
+    /// Where `POST /webhooks` lets URLs point: loopback too, unless a
+    /// test of the SSRF rules says otherwise.
+    pub webhook_policy: AddressPolicy,
 }
 
 /// How a test's app differs from the defaults.
@@ -143,6 +147,9 @@ impl TestApp {
             tenant_a: TenantId::parse("tenant-a").unwrap(),
             token_a,
             token_b,
+            webhook_policy: AddressPolicy {
+                allow_loopback: true,
+            },
         }
     }
 
@@ -175,6 +182,7 @@ impl TestApp {
             Function::Exports => exports::handle(&self.state, req).await,
             Function::Campaigns => ::campaigns::handle(&self.state, req).await,
             Function::Redemptions => ::redemptions::handle(self.app(), req).await,
+            Function::Webhooks => ::webhooks::handle(self.app(), self.webhook_policy, req).await,
         };
         TestResponse::from(
             response.expect("handlers answer Ok, with a problem response if need be"),
