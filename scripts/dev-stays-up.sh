@@ -33,9 +33,9 @@ restarts() { grep -c "outcome resolved" "$dir/dev.log" || true; }
 
 # One request to each HTTP function (validate without a code: a 422 that is not
 # a guess); prints the statuses, 000 for no answer.
-expected="200 200 422 200 200 200 "
+expected="200 200 422 200 200 200 200 "
 round() {
-  for path in /ping "/coupon?limit=1" /coupon/consume /exports /campaigns /redemptions; do
+  for path in /ping "/coupon?limit=1" /coupon/consume /exports /campaigns /redemptions /webhooks; do
     curl -s -o /dev/null -w '%{http_code} ' -m 20 -H "Authorization: Bearer $token" "$url$path"
   done
 }
@@ -97,4 +97,6 @@ scripts/seed-examples.sh "$url" "$token" || failed=1
 worker="cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port $api_port \
   --data-file events/10-resume-jobs.json"
 scripts/campaign-jobs-example.sh "$url" "$token" "$worker" || failed=1
+# Events from the table's stream to a webhook, through make dev's pollers.
+scripts/webhook-example.sh "$url" "$token" || failed=1
 exit "$failed"

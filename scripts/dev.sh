@@ -33,12 +33,20 @@ fi
 # The daily export queue (deployed: template.yaml's DailyExportQueue).
 queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" daily-export-local \
   DailyExportQueue)
+# The webhook queue and the event bus (deployed: WebhookQueue, EventBus).
+webhook_queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" \
+  webhooks-local WebhookQueue --visibility 30)
+.venv/bin/python scripts/local_queue.py create-bus "http://127.0.0.1:$moto_port" coupon-events-local
+# Retries seconds apart, so one can be watched, and loopback receivers
+# allowed (template.yaml never sets this).
 stack_env "$env_file" "$moto_port" local info "CMS_API_URL=http://127.0.0.1:$api_port" \
-  "DAILY_EXPORT_QUEUE_URL=$queue"
+  "DAILY_EXPORT_QUEUE_URL=$queue" "WEBHOOK_QUEUE_URL=$webhook_queue" \
+  "EVENT_BUS_NAME=coupon-events-local" "WEBHOOK_RETRY_SCHEDULE=2,4,8,16" \
+  "WEBHOOK_ALLOW_LOOPBACK=true"
 
 # Build first: `cargo lambda watch` would otherwise compile on the first request.
 cargo build --bin ping --bin coupons --bin consume --bin exports --bin campaigns --bin redemptions --bin export-schedule \
-  --bin export-worker --bin coupon-jobs --bin cms-admin
+  --bin export-worker --bin coupon-jobs --bin webhooks --bin events --bin webhook-deliveries --bin cms-admin
 admin=target/debug/cms-admin
 "$admin" setup --bucket "$EXPORT_BUCKET"
 token_args=()
@@ -76,5 +84,15 @@ pids+=("$!")
 .venv/bin/python scripts/local_queue.py poll "http://127.0.0.1:$moto_port" "$queue" \
   "http://127.0.0.1:$api_port/2015-03-31/functions/export-worker/invocations" \
   >>"$dev_dir/exports.log" 2>&1 &
+pids+=("$!")
+# Deployed, the table's stream feeds the events function and an SQS event
+# source mapping the webhook deliveries; locally, these two pollers do.
+.venv/bin/python scripts/local_stream.py "http://127.0.0.1:$moto_port" "$TABLE_NAME" \
+  "http://127.0.0.1:$api_port/2015-03-31/functions/events/invocations" \
+  >>"$dev_dir/events.log" 2>&1 &
+pids+=("$!")
+.venv/bin/python scripts/local_queue.py poll "http://127.0.0.1:$moto_port" "$webhook_queue" \
+  "http://127.0.0.1:$api_port/2015-03-31/functions/webhook-deliveries/invocations" --batch-size 10 \
+  >>"$dev_dir/webhooks.log" 2>&1 &
 pids+=("$!")
 wait "$watch_pid"

@@ -43,7 +43,7 @@ trap 'exit 130' INT TERM
 pids+=("$(scripts/moto.sh start "$moto_port" "$dir/moto.log")")
 
 # cargo lambda watch compiles a function on its first request: build them all first.
-cargo build -p ping -p coupons -p consume -p exports -p campaigns -p redemptions -p cms-admin
+cargo build -p ping -p coupons -p consume -p exports -p campaigns -p redemptions -p webhooks -p cms-admin
 admin=target/debug/cms-admin
 "$admin" setup --bucket "$EXPORT_BUCKET" >/dev/null
 # A high rate limit, so that the token bucket does not answer most requests.
@@ -64,6 +64,7 @@ curl -sS -o /dev/null "${auth[@]}" "$base/coupon/consume?code=WARMUP"
 curl -sS -o /dev/null "${auth[@]}" "$base/exports?limit=1"
 curl -sS -o /dev/null "${auth[@]}" "$base/campaigns?limit=1"
 curl -sS -o /dev/null "${auth[@]}" "$base/redemptions?limit=1"
+curl -sS -o /dev/null "${auth[@]}" "$base/webhooks"
 # A few coupons for the generated requests to find.
 for code in FUZZ1 FUZZ2 FUZZ3; do
   curl -sS -o /dev/null "${auth[@]}" -X POST "$base/coupon" \

@@ -1,5 +1,5 @@
-"""The SQS queues of a local stack, and Lambda's SQS event source mapping
-for them, which moto does not have.
+"""The SQS queues and the event bus of a local stack, and Lambda's SQS
+event source mapping for the queues, which moto does not have.
 
   local_queue.py create ENDPOINT NAME RESOURCE [--visibility SECONDS]
       creates queue NAME and its dead-letter queue NAME-dlq as template.yaml
@@ -7,6 +7,9 @@ for them, which moto does not have.
       after the resource's RedrivePolicy.maxReceiveCount receives, with the
       visibility timeout shortened to SECONDS (default 5); prints the
       queue's URL
+  local_queue.py create-bus ENDPOINT NAME
+      creates the EventBridge bus NAME (template.yaml's EventBus), unless
+      it exists
   local_queue.py poll ENDPOINT QUEUE_URL INVOKE_URL [--batch-size N]
       receives up to N messages at a time (BatchSize, default 1) and
       invokes the function at INVOKE_URL with them as an SQS event, each
@@ -95,6 +98,20 @@ def create(endpoint, name, resource, visibility):
         Attributes={"VisibilityTimeout": str(visibility), "RedrivePolicy": json.dumps(redrive)},
     )["QueueUrl"]
     print(url)
+
+
+def create_bus(endpoint, name):
+    events = boto3.client(
+        "events",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    try:
+        events.create_event_bus(Name=name)
+    except events.exceptions.ResourceAlreadyExistsException:
+        pass
 
 
 def message_attributes(message):
@@ -222,6 +239,9 @@ def main():
     created.add_argument("name")
     created.add_argument("resource")
     created.add_argument("--visibility", type=int, default=5, metavar="SECONDS")
+    bus = commands.add_parser("create-bus")
+    bus.add_argument("endpoint")
+    bus.add_argument("name")
     polled = commands.add_parser("poll")
     polled.add_argument("endpoint")
     polled.add_argument("queue_url")
@@ -230,6 +250,8 @@ def main():
     args = parser.parse_args()
     if args.command == "create":
         create(args.endpoint, args.name, args.resource, args.visibility)
+    elif args.command == "create-bus":
+        create_bus(args.endpoint, args.name)
     else:
         if args.batch_size < 1:
             parser.error("--batch-size must be at least 1")

@@ -19,12 +19,13 @@ that took it is not invoked again. A result `{"batchItemFailures":
 URL retry the batch from the lowest sequence number it names.
 
 Where moto's stream differs from DynamoDB's, this reads it as DynamoDB's:
-- A cancelled TransactWriteItems puts back a copy of the whole table, its
-  stream shard included; a shard iterator taken before keeps reading the
-  discarded shard (the cancelled writes, then nothing ever again). So each
-  poll takes a fresh iterator after the last record delivered (LATEST is
-  the shard's last record at start-up), never NextShardIterator; with
-  moto_server.py's one request at a time, no poll sees a cancelled write.
+- Plain moto puts back a copy of the whole table, its stream shard
+  included, when a TransactWriteItems is cancelled; a shard iterator taken
+  before would keep reading the discarded shard (the cancelled writes,
+  then nothing ever again). scripts/moto_server.py keeps the live shard
+  and cuts the cancelled writes from it instead; all the same, each poll
+  takes a fresh iterator after the last record delivered (LATEST is the
+  shard's last record at start-up), never NextShardIterator.
 - UpdateItem of a new item (alone or in a transaction) writes two INSERTs,
   the key alone and then the item; DynamoDB writes one, the second.
 - Records come with eventVersion 1.0 and no eventSourceARN; Lambda's have

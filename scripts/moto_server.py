@@ -49,16 +49,28 @@ def serialised(app):
 class _CopyOncePerTransaction:
     """`copy` as moto's DynamoDB backend sees it: inside TransactWriteItems,
     a deep copy of an object already copied in this transaction is that
-    copy (all are taken before any item is applied, so they are equal)."""
+    copy (all are taken before any item is applied, so they are equal).
+
+    A table's stream shard is not copied: the snapshot shares the live one,
+    and a cancelled transaction cuts it back to its length before (see
+    `snapshot_once`). Copying it would cost every transaction a copy of
+    every stream record the table ever had, and a reader's shard iterator
+    would go on reading the copy that the rollback threw away."""
 
     def __init__(self) -> None:
         self.snapshots = None
+        self.streams = None
 
     def deepcopy(self, obj, *args, **kwargs):
         if self.snapshots is None:
             return copy.deepcopy(obj, *args, **kwargs)
         if id(obj) not in self.snapshots:
-            self.snapshots[id(obj)] = copy.deepcopy(obj, *args, **kwargs)
+            memo = {}
+            shard = getattr(obj, "stream_shard", None)
+            if shard is not None:
+                memo[id(shard)] = shard
+                self.streams.append((shard, len(shard.items)))
+            self.snapshots[id(obj)] = copy.deepcopy(obj, memo)
         return self.snapshots[id(obj)]
 
     def __getattr__(self, name):
@@ -74,10 +86,17 @@ def snapshot_once() -> None:
 
     def transact_write_items(self, *args, **kwargs):
         shim.snapshots = {}
+        shim.streams = []
         try:
             return transact(self, *args, **kwargs)
+        except Exception:
+            # Rolled back: the cancelled writes leave no stream record.
+            for shard, length in shim.streams:
+                del shard.items[length:]
+            raise
         finally:
             shim.snapshots = None
+            shim.streams = None
 
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
 

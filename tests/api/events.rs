@@ -22,6 +22,10 @@ enum Outcome {
     Exported,
     /// The worker's schedule, which finishes the bulk job created before.
     JobsFinished,
+    /// Table stream records, of which this many events are handed on.
+    HandedOn(u64),
+    /// A webhook queue message that no delivery reports failed.
+    Delivered,
 }
 use Outcome::*;
 
@@ -39,6 +43,8 @@ fn expected() -> Vec<(String, String, Outcome)> {
                 ["enqueued"] => Enqueued,
                 ["exported"] => Exported,
                 ["jobs-finished"] => JobsFinished,
+                ["handed-on", events] => HandedOn(events.parse().unwrap()),
+                ["delivered"] => Delivered,
                 _ => panic!("events/expected.txt: {line}"),
             };
             (fields[0].to_owned(), fields[1].to_owned(), outcome)
@@ -68,6 +74,7 @@ async fn every_sample_event_replays_with_its_status() {
     .unwrap();
 
     let queues = crate::daily_export::Queues::new().await;
+    let pipeline = crate::pipeline::Pipeline::new(&t, "1").await;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -142,6 +149,21 @@ async fn every_sample_event_replays_with_its_status() {
                     .unwrap_or_else(|| panic!("no job in {runs}"));
                 assert_eq!(job["tenant"], "demo", "{runs}");
                 assert_eq!(job["outcome"], "succeeded", "{runs}");
+            }
+            HandedOn(events) => {
+                let event: serde_json::Value =
+                    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                let report = pipeline.hand_on(event["Records"].as_array().unwrap()).await;
+                assert_eq!(report["events"], *events, "{file}: {report}");
+            }
+            Delivered => {
+                let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+                let event =
+                    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+                let response = webhook_deliveries::handle(&pipeline.courier, event)
+                    .await
+                    .expect("the deliveries function runs");
+                assert!(response.batch_item_failures.is_empty(), "{file}");
             }
         }
     }

@@ -161,6 +161,12 @@ const GSI2: &str = "CouponTable.Arn/index/GSI2";
 const GSI3: &str = "CouponTable.Arn/index/GSI3";
 const EXPORTS: &str = "ExportBucket.Arn/exports/*";
 const QUEUE: &str = "DailyExportQueue.Arn";
+const WEBHOOK_QUEUE: &str = "WebhookQueue.Arn";
+const STREAM_READ: [&str; 3] = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+];
 
 /// The wildcards AWS requires, each with its reason in template.yaml.
 fn allowed_wildcard(g: &Grant) -> bool {
@@ -360,15 +366,59 @@ fn needed(function: &str) -> BTreeSet<Grant> {
             ]),
             on(GSI1, &["dynamodb:Query"]),
             on(GSI2, &["dynamodb:Query"]),
+            on("CouponTable.StreamArn", &STREAM_READ),
+            on("CouponTable.Arn/stream/*", &["dynamodb:ListStreams"]),
+        ]
+        .concat(),
+        // Webhooks: the caller's token and tenant, a webhook (GetItem);
+        // created and deleted with their count in transactions, rotated,
+        // listed with their deliveries; the limiter's bucket.
+        "WebhooksFunction" => [
+            read(&["dynamodb:GetItem"]),
+            tenant(&[
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+            ]),
+        ]
+        .concat(),
+        // The stream; event marks (BatchGetItem, BatchWriteItem), a
+        // tenant's webhooks (Query), a high_demand coupon and its shards
+        // (GetItem, BatchGetItem); the bus, the webhook queue, and the
+        // queue of records it failed on for good.
+        "EventsFunction" => [
+            tenant(&[
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:Query",
+            ]),
+            on("EventBus.Arn", &["events:PutEvents"]),
+            on(WEBHOOK_QUEUE, &["sqs:SendMessage"]),
+            on("EventsFailedRecords.Arn", &["sqs:SendMessage"]),
+            on("CouponTable.StreamArn", &STREAM_READ),
+            on("CouponTable.Arn/stream/*", &["dynamodb:ListStreams"]),
+        ]
+        .concat(),
+        // A webhook (GetItem), its failing and disabled marks (UpdateItem),
+        // each attempt (PutItem); the queue, polled by the event source
+        // mapping, a failed message's next attempt set by the function.
+        "WebhookDeliveriesFunction" => [
+            tenant(&[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ]),
             on(
-                "CouponTable.StreamArn",
+                WEBHOOK_QUEUE,
                 &[
-                    "dynamodb:DescribeStream",
-                    "dynamodb:GetRecords",
-                    "dynamodb:GetShardIterator",
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
                 ],
             ),
-            on("CouponTable.Arn/stream/*", &["dynamodb:ListStreams"]),
         ]
         .concat(),
         other => panic!("no expected policy for {other}: add one here"),
@@ -410,7 +460,11 @@ fn table_writes_are_held_to_tenant_keys() {
     for (function, grants) in granted() {
         let worker = matches!(
             function.as_str(),
-            "ExportScheduleFunction" | "ExportWorkerFunction" | "CouponJobsFunction"
+            "ExportScheduleFunction"
+                | "ExportWorkerFunction"
+                | "CouponJobsFunction"
+                | "EventsFunction"
+                | "WebhookDeliveriesFunction"
         );
         for g in grants.iter().filter(|g| g.resource == TABLE) {
             if worker || writes.contains(&g.action.as_str()) {
@@ -658,6 +712,58 @@ async fn every_call_a_function_makes_is_granted_to_it() {
     coupon_jobs::handle(&t.app().store, event).await.unwrap();
     record("CouponJobsFunction");
 
+    // Webhooks: two made (one for coupon.exhausted, at a receiver that
+    // refuses its first delivery), listed, read, rotated, their
+    // deliveries listed, one deleted.
+    let receiver = crate::pipeline::Receiver::start();
+    receiver.control("/fail/iam/1", "");
+    let mut hooks = Vec::new();
+    for url in [receiver.url("iam"), receiver.url("other")] {
+        let made = t
+            .send(
+                post("/webhooks")
+                    .token(&a)
+                    .json(json!({"url": url, "events": ["coupon.exhausted"]})),
+            )
+            .await;
+        hooks.push(made.expect(201).string("id"));
+    }
+    for path in [
+        "/webhooks".to_owned(),
+        format!("/webhooks/{}", hooks[0]),
+        format!("/webhooks/{}/deliveries", hooks[0]),
+    ] {
+        assert_eq!(t.send(get(&path).token(&a)).await.status, 200, "{path}");
+    }
+    let rotated = t
+        .send(post(&format!("/webhooks/{}/rotate-secret", hooks[0])).token(&a))
+        .await;
+    rotated.expect(200);
+    let deleted = t
+        .send(delete(&format!("/webhooks/{}", hooks[1])).token(&a))
+        .await;
+    deleted.expect(204);
+    record("WebhooksFunction");
+    // A high_demand coupon used up (its shards read by the events function).
+    let dry = t
+        .create_coupon(json!({"availability_count": 1, "high_demand": true}))
+        .await;
+    let consumed = t
+        .send(post(&format!("/coupon/consume?code={dry}")).token(&a))
+        .await;
+    consumed.expect(200);
+    counter.take_actions();
+    // The events of this whole run, then their deliveries: refused once,
+    // then delivered.
+    let mut pipeline = crate::pipeline::Pipeline::new(&t, "0").await;
+    counter.take_actions();
+    pipeline.pump().await;
+    record("EventsFunction");
+    pipeline.deliver().await;
+    let received = receiver.received("iam");
+    assert_eq!(received.len(), 2, "{received:?}");
+    record("WebhookDeliveriesFunction");
+
     let granted = granted();
     // These runs reach every DynamoDB grant of their function but the ones
     // named here (failure paths), so the expected sets above are what the
@@ -698,5 +804,5 @@ async fn every_call_a_function_makes_is_granted_to_it() {
             .collect();
         assert_eq!(reached, dynamodb, "{function}");
     }
-    assert_eq!(observed.len(), 9 - 1, "every function but ping ran");
+    assert_eq!(observed.len(), 12 - 1, "every function but ping ran");
 }

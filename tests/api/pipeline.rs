@@ -270,9 +270,8 @@ impl Pipeline {
 
 /// The table's stream, read with moto's DynamoDB Streams API over plain
 /// HTTP (its JSON records are what Lambda hands a function). Each read
-/// starts from a fresh iterator after the last record read: moto undoes a
-/// cancelled transaction by swapping in a copy of the table, stream and
-/// all, and an older iterator goes on reading the copy it left behind.
+/// starts from a fresh iterator after the last record read, as
+/// scripts/local_stream.py does.
 struct StreamReader {
     endpoint: String,
     arn: String,

@@ -90,6 +90,25 @@ async fn the_created_table_has_the_templates_keys() {
             declared["Projection"]["ProjectionType"].as_str()
         );
     }
+    // The stream the job worker and the events function read.
+    let stream = described.stream_specification().expect("a stream");
+    assert!(stream.stream_enabled());
+    assert_eq!(
+        stream.stream_view_type().map(|v| v.as_str()),
+        table["StreamSpecification"]["StreamViewType"].as_str()
+    );
+}
+
+/// Loopback webhook URLs are for a local stack only: nothing deployed
+/// allows them.
+#[test]
+fn no_deployed_function_may_deliver_webhooks_to_loopback() {
+    let text = repo_file("template.yaml");
+    assert!(
+        !text.contains("WEBHOOK_ALLOW_LOOPBACK"),
+        "template.yaml sets WEBHOOK_ALLOW_LOOPBACK"
+    );
+    assert!(repo_file("scripts/dev.sh").contains("WEBHOOK_ALLOW_LOOPBACK=true"));
 }
 
 #[test]
