@@ -292,3 +292,62 @@ fn matches(pattern: &Value, value: &Value) -> bool {
         other => other == value,
     }
 }
+
+/// Events meet the other features: a keyed retry writes nothing, so it is
+/// no event; a reservation converted on the last use exhausts the coupon
+/// with that use; a code deleted and made again is two coupons, each with
+/// its own events.
+#[tokio::test]
+async fn retries_reservations_and_recreated_codes_each_give_their_own_events() {
+    let t = TestApp::new().await;
+    let mut pipeline = Pipeline::new(&t, "1").await;
+    catch_all_hook(&t, "http://127.0.0.1:9/hook").await;
+    t.create_coupon(json!({"code": "AGAIN", "availability_count": 2}))
+        .await;
+    for _ in 0..2 {
+        t.send(consume(&t, json!({"code": "AGAIN"})).header("idempotency-key", "order-1"))
+            .await
+            .expect(200);
+    }
+    let held = t
+        .send(
+            post("/coupon/reserve")
+                .token(&t.token_a)
+                .json(json!({"code": "AGAIN"})),
+        )
+        .await;
+    let reservation = held.expect(201).string("reservation_id");
+    let converted = t
+        .send(consume(
+            &t,
+            json!({"code": "AGAIN", "reservation_id": reservation}),
+        ))
+        .await;
+    converted.expect(200);
+    let last_use = converted.string("redemption_id");
+    t.send(delete("/coupon/AGAIN").token(&t.token_a))
+        .await
+        .expect(204);
+    t.create_coupon(json!({"code": "AGAIN", "availability_count": 1}))
+        .await;
+    pipeline.pump().await;
+    let queued = queued_by_type(&pipeline).await;
+    assert_eq!(
+        queued["redemption.succeeded"].len(),
+        2,
+        "the keyed retry is no event"
+    );
+    let exhausted = &queued["coupon.exhausted"];
+    assert_eq!(exhausted.len(), 1);
+    assert_eq!(exhausted[0]["data"]["redemption_id"], last_use.as_str());
+    let created = &queued["coupon.created"];
+    assert_eq!(created.len(), 2, "one per coupon made under the code");
+    assert_ne!(created[0]["id"], created[1]["id"]);
+    assert_eq!(queued["coupon.deleted"].len(), 1);
+    let deleted_one = &queued["coupon.deleted"][0]["data"]["coupon_created_at"];
+    assert!(
+        created
+            .iter()
+            .any(|c| &c["data"]["created_at"] == deleted_one)
+    );
+}

@@ -368,3 +368,47 @@ async fn urls_reaching_the_services_own_network_are_refused() {
     assert!(error.contains("loopback"), "{error}");
     assert_eq!(listed["data"][0]["status_code"], Value::Null);
 }
+
+/// The cap holds under concurrent registrations: the count is changed in
+/// the same transaction as the webhook, on a condition, never read and
+/// written back.
+#[tokio::test]
+async fn concurrent_registrations_never_pass_the_cap() {
+    let t = TestApp::new().await;
+    let answers = futures_util::future::join_all((0..40).map(|n| {
+        let body = json!({"url": format!("http://127.0.0.1:9/{n}"), "events": ["*"]});
+        t.send(a(&t, post("/webhooks")).json(body))
+    }))
+    .await;
+    let created: Vec<String> = answers
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.string("id"))
+        .collect();
+    let refused = answers.iter().filter(|r| r.status == 409).count();
+    assert_eq!((created.len(), refused), (16, 24));
+    let listed = t.send(a(&t, get("/webhooks"))).await.json();
+    assert_eq!(listed["count"], 16);
+    // Deleted at once, every one: the count goes back to zero, not below.
+    let deleted = futures_util::future::join_all(
+        created
+            .iter()
+            .map(|id| t.send(a(&t, delete(&format!("/webhooks/{id}"))))),
+    )
+    .await;
+    assert!(deleted.iter().all(|r| r.status == 204));
+    for n in 0..16 {
+        t.send(
+            a(&t, post("/webhooks"))
+                .json(json!({"url": format!("http://127.0.0.1:9/again-{n}"), "events": ["*"]})),
+        )
+        .await
+        .expect(201);
+    }
+    t.send(
+        a(&t, post("/webhooks"))
+            .json(json!({"url": "http://127.0.0.1:9/one-more", "events": ["*"]})),
+    )
+    .await
+    .assert_problem(409, "too_many_webhooks");
+}
