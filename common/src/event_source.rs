@@ -2,11 +2,12 @@
 //! about becomes one event, with an id that the same change always gets
 //! (`Event::new`), however often the stream hands it over.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::event::{Event, EventType};
-use crate::redemption::RedemptionKind;
+use crate::redemption::{Redemption, RedemptionKind};
 use crate::store::{DynamoStore, StoreError, StoreResult, StreamChange};
 use crate::views::{
     CouponView, DeletedCouponView, ExhaustedCouponView, JobView, RedemptionView, WrittenExportView,
@@ -30,36 +31,36 @@ pub async fn events_of(store: &DynamoStore, records: &[Value]) -> StoreResult<Ve
 }
 
 async fn event_of(store: &DynamoStore, change: StreamChange) -> StoreResult<Option<Event>> {
-    Ok(Some(match change {
+    let (tenant, kind, subject, at, data) = match change {
         StreamChange::Logged(tenant, row) => {
             let kind = match row.kind {
                 RedemptionKind::Consume => EventType::RedemptionSucceeded,
                 RedemptionKind::Reversal => EventType::RedemptionRolledBack,
             };
             let data = json(RedemptionView::logged(&row))?;
-            Event::new(&tenant, kind, &row.redemption_id, row.consumed_at, data)
+            (
+                tenant,
+                kind,
+                row.redemption_id.clone(),
+                row.consumed_at,
+                data,
+            )
         }
         StreamChange::CouponCreated(tenant, coupon) => {
-            let subject = format!("{}@{}", coupon.code, coupon.created_at.timestamp_millis());
             let data = json(CouponView::of(&coupon))?;
-            Event::new(
-                &tenant,
+            let subject = made(coupon.code.as_str(), coupon.created_at);
+            (
+                tenant,
                 EventType::CouponCreated,
-                &subject,
+                subject,
                 coupon.created_at,
                 data,
             )
         }
         StreamChange::CouponDeleted { deleted, at } => {
-            let subject = format!("{}@{}", deleted.code, deleted.created_at.timestamp_millis());
             let data = json(DeletedCouponView::of(&deleted.code, deleted.created_at, at))?;
-            Event::new(
-                &deleted.tenant,
-                EventType::CouponDeleted,
-                &subject,
-                at,
-                data,
-            )
+            let subject = made(deleted.code.as_str(), deleted.created_at);
+            (deleted.tenant, EventType::CouponDeleted, subject, at, data)
         }
         StreamChange::CouponEmptied {
             tenant,
@@ -69,13 +70,7 @@ async fn event_of(store: &DynamoStore, change: StreamChange) -> StoreResult<Opti
             at,
         } => {
             let data = json(ExhaustedCouponView::of(&code, created_at, &redemption_id))?;
-            Event::new(
-                &tenant,
-                EventType::CouponExhausted,
-                &redemption_id,
-                at,
-                data,
-            )
+            (tenant, EventType::CouponExhausted, redemption_id, at, data)
         }
         StreamChange::ShardEmptied {
             tenant,
@@ -86,34 +81,40 @@ async fn event_of(store: &DynamoStore, change: StreamChange) -> StoreResult<Opti
             else {
                 return Ok(None);
             };
-            let at =
-                crate::redemption::Redemption::time_of_id(&redemption_id).unwrap_or(created_at);
+            let at = Redemption::time_of_id(&redemption_id).unwrap_or(created_at);
             let data = json(ExhaustedCouponView::of(&code, created_at, &redemption_id))?;
-            Event::new(
-                &tenant,
-                EventType::CouponExhausted,
-                &redemption_id,
-                at,
-                data,
-            )
+            (tenant, EventType::CouponExhausted, redemption_id, at, data)
         }
         StreamChange::JobFinished(tenant, job) => {
             let at = job.completed_at.unwrap_or(job.updated_at);
             let data = json(JobView::of(&job))?;
-            Event::new(&tenant, EventType::JobCompleted, &job.job_id, at, data)
+            (
+                tenant,
+                EventType::JobCompleted,
+                job.job_id.clone(),
+                at,
+                data,
+            )
         }
         StreamChange::ExportWritten(tenant, record) => {
-            let subject = format!("{}@{}", record.key, record.created_at.timestamp_millis());
             let data = json(WrittenExportView::of(&record))?;
-            Event::new(
-                &tenant,
+            let subject = made(&record.key, record.created_at);
+            (
+                tenant,
                 EventType::ExportCompleted,
-                &subject,
+                subject,
                 record.created_at,
                 data,
             )
         }
-    }))
+    };
+    Ok(Some(Event::new(&tenant, kind, &subject, at, data)))
+}
+
+/// A thing made under a name that may be made again (a coupon's code, an
+/// export's key): the name and when this one was made.
+fn made(name: &str, at: DateTime<Utc>) -> String {
+    format!("{name}@{}", at.timestamp_millis())
 }
 
 fn json(view: impl Serialize) -> StoreResult<Value> {

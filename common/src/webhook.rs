@@ -29,7 +29,7 @@ pub struct WebhookId(String);
 
 impl WebhookId {
     pub fn generate() -> WebhookId {
-        WebhookId(format!("wh_{}", random_hex(12)))
+        WebhookId(format!("wh_{}", crate::tenant::random_hex(12)))
     }
 
     pub fn parse(text: &str) -> Option<WebhookId> {
@@ -226,12 +226,6 @@ impl Delivery {
         self.status_code
             .is_some_and(|code| (200..300).contains(&code))
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    hex::encode(buf)
 }
 
 #[cfg(test)]

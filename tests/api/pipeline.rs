@@ -36,8 +36,26 @@ impl Pipeline {
     /// The pipeline of `t`'s table; `schedule` is the deliveries' retry schedule.
     pub async fn new(t: &TestApp, schedule: &str) -> Pipeline {
         let sdk = sdk_config().await;
+        Pipeline::with_clients(
+            t,
+            schedule,
+            aws_sdk_sqs::Client::new(&sdk),
+            aws_sdk_eventbridge::Client::new(&sdk),
+        )
+        .await
+    }
+
+    /// As [`Pipeline::new`], with the SQS and EventBridge clients given
+    /// (metered ones, say). The functions and the test's own helpers
+    /// (`deliver_once`'s receives and deletes, `queued`, `bus_events`)
+    /// share the SQS client.
+    pub async fn with_clients(
+        t: &TestApp,
+        schedule: &str,
+        sqs: aws_sdk_sqs::Client,
+        eventbridge: aws_sdk_eventbridge::Client,
+    ) -> Pipeline {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
         let queue = |name: String| {
             let sqs = sqs.clone();
             async move {
@@ -52,7 +70,6 @@ impl Pipeline {
         };
         let queue_url = queue(format!("webhooks-{id}")).await;
         let bus_copy_url = queue(format!("bus-copy-{id}")).await;
-        let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
         let bus = format!("bus-{id}");
         eventbridge
             .create_event_bus()

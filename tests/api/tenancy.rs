@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use common::store::WebhookStore;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -43,6 +44,8 @@ struct Objects {
     campaign_cursor: String,
     /// A cursor into A's redemption log (A has two rows).
     log_cursor: String,
+    /// A webhook of A's.
+    webhook: String,
 }
 
 async fn make_objects(t: &TestApp) -> Objects {
@@ -110,7 +113,14 @@ async fn make_objects(t: &TestApp) -> Objects {
         .await
         .json();
     let campaign_cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let hook = t
+        .send(post("/webhooks").token(&t.token_a).json(json!({
+            "url": "http://127.0.0.1:9/a-only", "events": ["*"]
+        })))
+        .await;
+    let webhook = hook.expect(201).string("id");
     Objects {
+        webhook,
         code,
         redemption,
         reservation,
@@ -139,6 +149,9 @@ async fn snapshot(t: &TestApp, o: &Objects) -> Value {
         "/coupon?customer_id=alice".to_owned(),
         "/redemptions".to_owned(),
         format!("/redemptions/{}", o.redemption),
+        "/webhooks".to_owned(),
+        format!("/webhooks/{}", o.webhook),
+        format!("/webhooks/{}/deliveries", o.webhook),
     ] {
         let response = t.send(get(&path).token(&t.token_a)).await;
         assert_eq!(response.status, 200, "{path}: {}", response.text());
@@ -160,6 +173,16 @@ async fn snapshot(t: &TestApp, o: &Objects) -> Value {
         .collect();
     rows.sort();
     seen.insert("redemption log".into(), json!(rows));
+    // The secret is never shown again: read it from the store.
+    let hook = common::webhook::WebhookId::parse(&o.webhook).unwrap();
+    let stored = t
+        .app()
+        .store
+        .get_webhook(&t.tenant_a, &hook)
+        .await
+        .unwrap()
+        .unwrap();
+    seen.insert("webhook secret".into(), json!(stored.secret.expose()));
     Value::Object(seen)
 }
 
@@ -375,6 +398,34 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
             "getRedemption",
             get(&format!("/redemptions/{redemption}")).token(b),
             Expect::NotFound,
+        ),
+        ("listWebhooks", get("/webhooks").token(b), Expect::EmptyList),
+        (
+            "getWebhook",
+            get(&format!("/webhooks/{}", o.webhook)).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "deleteWebhook",
+            delete(&format!("/webhooks/{}", o.webhook)).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "rotateWebhookSecret",
+            post(&format!("/webhooks/{}/rotate-secret", o.webhook)).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "listWebhookDeliveries",
+            get(&format!("/webhooks/{}/deliveries", o.webhook)).token(b),
+            Expect::NotFound,
+        ),
+        (
+            "createWebhook (B's own)",
+            post("/webhooks")
+                .token(b)
+                .json(json!({"url": "http://127.0.0.1:9/b", "events": ["*"]})),
+            Expect::Created,
         ),
     ];
     let mut covered = std::collections::BTreeSet::new();

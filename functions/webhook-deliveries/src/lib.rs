@@ -14,7 +14,7 @@
 
 mod http;
 
-pub use http::{DELIVERY_TIMEOUT, WebhookClient};
+pub use http::{DELIVERY_TIMEOUT, Posted, WebhookClient};
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
@@ -126,9 +126,9 @@ impl Courier {
             .and_then(|count| count.parse().ok())
             .unwrap_or(1);
         let now = self.clock.now();
-        let status = self.post(&hook, &delivery, now).await;
-        let delivered = status
-            .0
+        let posted = self.post(&hook, &delivery, now).await;
+        let delivered = posted
+            .status
             .as_ref()
             .is_ok_and(|code| (200..300).contains(code));
         let wait = (!delivered).then(|| self.schedule.after(attempt)).flatten();
@@ -137,13 +137,13 @@ impl Courier {
             event_type: delivery.event_type.clone(),
             attempt,
             attempted_at: now,
-            status_code: status.0.as_ref().ok().copied(),
-            error: match &status.0 {
+            status_code: posted.status.as_ref().ok().copied(),
+            error: match &posted.status {
                 Ok(code) if !delivered => Some(format!("the receiver answered {code}")),
                 Ok(_) => None,
                 Err(reason) => Some(reason.clone()),
             },
-            duration_ms: status.1,
+            duration_ms: posted.took.as_millis() as u64,
             next_attempt_at: wait.map(|w| now + chrono::Duration::from_std(w).unwrap_or_default()),
         };
         self.store
@@ -172,22 +172,20 @@ impl Courier {
         Ok(Outcome::Again)
     }
 
-    /// POSTs the event, signed; the status (or why there is none) and the
-    /// milliseconds it took.
-    async fn post(
-        &self,
-        hook: &Webhook,
-        delivery: &DeliveryMessage,
-        now: DateTime<Utc>,
-    ) -> (Result<u16, String>, u64) {
+    /// POSTs the event, signed: the status (or why there is none).
+    async fn post(&self, hook: &Webhook, delivery: &DeliveryMessage, now: DateTime<Utc>) -> Posted {
         // Checked at every attempt: what a name resolves to can change.
+        let refused = |e: common::ssrf::UnsafeTarget| Posted {
+            status: Err(e.to_string()),
+            took: std::time::Duration::ZERO,
+        };
         let url = match WebhookUrl::parse(&hook.url, self.policy) {
             Ok(url) => url,
-            Err(e) => return (Err(e.to_string()), 0),
+            Err(e) => return refused(e),
         };
         let addresses = match url.resolve(self.policy).await {
             Ok(addresses) => addresses,
-            Err(e) => return (Err(e.to_string()), 0),
+            Err(e) => return refused(e),
         };
         let timestamp = now.timestamp();
         let signature = signature_header(
@@ -203,11 +201,9 @@ impl Courier {
             ("webhook-timestamp", timestamp.to_string()),
             ("webhook-signature", signature),
         ];
-        let posted = self
-            .client
+        self.client
             .post(url.as_str(), addresses, &headers, delivery.body.clone())
-            .await;
-        (posted.status, posted.took.as_millis() as u64)
+            .await
     }
 
     /// Makes the message invisible for `wait`, so SQS hands it over again
