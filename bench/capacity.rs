@@ -71,6 +71,7 @@ use exports::{Exporter, ExportsApp};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::pipeline::{Pipeline, Receiver};
 
 // ------------------------------------------------------------- the meter ---
 
@@ -1559,4 +1560,401 @@ async fn warm_validate_and_consume_capacity_units() {
         200
     );
     assert_eq!(units(meter.take()).0, (0.5, 5.0, 3.0));
+}
+
+// ------------------------------------------------------ events pipeline ---
+
+/// us-east-1 list prices of the events pipeline's other services, as of
+/// 2026-11 (DynamoDB and Lambda's are above).
+const EVENTBRIDGE_EVENT_PRICE: f64 = 1.00; // $ per million custom events put (per 64 KB chunk of an entry)
+const SQS_REQUEST_PRICE: f64 = 0.40; // $ per million requests, standard queue (per 64 KB chunk of a payload)
+/// template.yaml's `MemorySize` (Globals) of both functions.
+const PIPELINE_MEMORY_MB: f64 = 256.0;
+/// Assumed billed durations: an events batch does a handful of sequential
+/// AWS round trips; a deliveries batch waits on its slowest receiver.
+const EVENTS_BATCH_MS: f64 = 100.0;
+const DELIVERIES_BATCH_MS: f64 = 300.0;
+/// The events function's `BatchSize` (template.yaml, EventsFunction).
+const STREAM_BATCH: usize = 100;
+/// Consumes measured: each is one `redemption.succeeded` event.
+const PIPELINE_EVENTS: usize = 300;
+
+/// Whether Lambda's event source mapping hands `record` to the events
+/// function: the `FilterCriteria` of template.yaml's EventsFunction.
+/// Filtered records are never handed over, so they make no invocation.
+fn passes_stream_filter(record: &Value) -> bool {
+    let event_name = record["eventName"].as_str().unwrap_or_default();
+    let image = &record["dynamodb"]["NewImage"];
+    let s = |name: &str| image[name]["S"].as_str();
+    match s("type") {
+        Some("redemption" | "coupon" | "coupon_cleanup") if event_name == "INSERT" => true,
+        Some("export") => true,
+        Some("job") => matches!(s("status"), Some("succeeded" | "failed")),
+        Some("coupon" | "coupon_shard") if event_name == "MODIFY" => {
+            image["uses_left"]["N"].as_str() == Some("0")
+        }
+        _ => false,
+    }
+}
+
+/// One step of the events pipeline over a run of events: what its
+/// function asked of AWS, and what Lambda's event source mapping did for it.
+#[derive(Default)]
+struct PipelineStep {
+    name: String,
+    /// The function's own requests (DynamoDB, EventBridge, SQS).
+    calls: Vec<Call>,
+    /// Events put on the bus (EventBridge bills entries, not requests).
+    bus_entries: usize,
+    /// The event source mapping's SQS requests: one `ReceiveMessage` per
+    /// batch, one `DeleteMessageBatch` per batch with messages done.
+    esm_receives: usize,
+    esm_delete_batches: usize,
+    invocations: usize,
+    /// Assumed billed Lambda time over all invocations.
+    lambda_ms: f64,
+}
+
+impl PipelineStep {
+    fn new(name: &str) -> PipelineStep {
+        PipelineStep {
+            name: name.to_owned(),
+            ..PipelineStep::default()
+        }
+    }
+
+    /// Both steps as one.
+    fn and(&self, other: &PipelineStep, name: &str) -> PipelineStep {
+        PipelineStep {
+            name: name.to_owned(),
+            calls: self.calls.iter().chain(&other.calls).cloned().collect(),
+            bus_entries: self.bus_entries + other.bus_entries,
+            esm_receives: self.esm_receives + other.esm_receives,
+            esm_delete_batches: self.esm_delete_batches + other.esm_delete_batches,
+            invocations: self.invocations + other.invocations,
+            lambda_ms: self.lambda_ms + other.lambda_ms,
+        }
+    }
+
+    /// The calls as [`Measured`] per event (conditional writes refused are
+    /// expected here: they are billed, and counted by `refused`).
+    fn measured(&self, events: usize) -> Measured {
+        Measured {
+            name: self.name.clone(),
+            runs: events,
+            calls: self.calls.clone(),
+            rounds: 0,
+            assumed_latency_ms: 0.0,
+        }
+    }
+
+    fn count(&self, service: &str) -> usize {
+        self.calls.iter().filter(|c| c.service == service).count()
+    }
+
+    /// SQS bills a request per started 64 KB of its payload.
+    fn sqs_billed(&self) -> f64 {
+        let billed: u64 = self
+            .calls
+            .iter()
+            .filter(|c| c.service == "SQS")
+            .map(|c| c.bytes_sent.max(1).div_ceil(64 * 1024))
+            .sum();
+        (billed + (self.esm_receives + self.esm_delete_batches) as u64) as f64
+    }
+
+    fn refused(&self) -> Vec<String> {
+        let mut refused: Vec<String> = Vec::new();
+        for call in self.calls.iter().filter(|c| c.error.is_some()) {
+            refused.push(format!("{} {}", call.op, call.error.as_deref().unwrap()));
+        }
+        refused
+    }
+}
+
+/// Up to three decimals, trailing zeros dropped.
+fn per(x: f64, events: usize) -> String {
+    let text = format!("{:.3}", x / events as f64);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// "0.06: BatchGetItem 0.01, Query 0.01, BatchWriteItem 0.04", per event.
+fn requests_per_event(step: &PipelineStep, service: &str, events: usize) -> String {
+    let mut order: Vec<&str> = Vec::new();
+    for call in step.calls.iter().filter(|c| c.service == service) {
+        if !order.contains(&call.op.as_str()) {
+            order.push(&call.op);
+        }
+    }
+    if order.is_empty() {
+        return "0".to_owned();
+    }
+    let count = |op: &str| {
+        step.calls
+            .iter()
+            .filter(|c| c.service == service && c.op == op)
+            .count() as f64
+    };
+    let parts: Vec<String> = order
+        .iter()
+        .map(|op| format!("{op} {}", per(count(op), events)))
+        .collect();
+    format!(
+        "{}: {}",
+        per(step.count(service) as f64, events),
+        parts.join(", ")
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Receiving {
+    /// No webhook: the bus alone.
+    NoWebhook,
+    /// One catch-all webhook, answering 204.
+    Accepts,
+    /// One catch-all webhook that refuses each event's first attempt.
+    RefusesFirstAttempts,
+}
+
+/// `PIPELINE_EVENTS` consumes through the events function, then the
+/// deliveries: the two steps, metered, the consumes themselves not.
+async fn event_pipeline_run(
+    app: &TestApp,
+    m: &TestApp,
+    meter: &Meter,
+    receiving: Receiving,
+) -> (PipelineStep, PipelineStep) {
+    let sdk = sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&sdk)
+            .interceptor(meter.clone())
+            .build(),
+    );
+    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .interceptor(meter.clone())
+            .build(),
+    );
+    // A retry at once: the second attempt is the next round's.
+    let mut pipeline = Pipeline::with_clients(m, "0", sqs, eventbridge).await;
+    let receiver = Receiver::start();
+    if receiving != Receiving::NoWebhook {
+        crate::event_stream::catch_all_hook(app, &receiver.url("bench")).await;
+    }
+    let code = app
+        .create_coupon(json!({"availability_count": 1_000}))
+        .await;
+    // The coupon's coupon.created, handed on and delivered unmeasured.
+    pipeline.pump().await;
+    pipeline.deliver().await;
+    for i in 0..PIPELINE_EVENTS {
+        app.send(
+            post("/coupon/consume")
+                .token(&app.token_a)
+                .json(json!({"code": code, "customer_id": format!("c-{i}")})),
+        )
+        .await
+        .expect(200);
+    }
+    let records = pipeline.new_records().await;
+    let all_records = records.len();
+    let handed: Vec<Value> = records.into_iter().filter(passes_stream_filter).collect();
+    eprintln!(
+        "{receiving:?}: {all_records} stream records, {} through the filter",
+        handed.len()
+    );
+    meter.take();
+
+    let mut events = PipelineStep::new("events function");
+    let mut deliveries_queued = 0;
+    for chunk in handed.chunks(STREAM_BATCH) {
+        let report = pipeline.hand_on(chunk).await;
+        events.bus_entries += report["events"].as_u64().unwrap() as usize;
+        deliveries_queued += report["deliveries"].as_u64().unwrap() as usize;
+        events.invocations += 1;
+        events.lambda_ms += EVENTS_BATCH_MS;
+    }
+    events.calls = meter.take();
+    assert_eq!(events.bus_entries, PIPELINE_EVENTS);
+    let wanted = match receiving {
+        Receiving::NoWebhook => 0,
+        _ => PIPELINE_EVENTS,
+    };
+    assert_eq!(deliveries_queued, wanted);
+
+    // Lambda's SQS event source, one round a batch: the harness receives
+    // and deletes with the same (metered) client, so each round's calls
+    // are split into the function's and the event source mapping's. The
+    // harness deletes a message at a time where Lambda's poller sends one
+    // `DeleteMessageBatch` per batch: counted as that.
+    let mut deliveries = PipelineStep::new("webhook-deliveries function");
+    let mut round = 0;
+    loop {
+        if receiving == Receiving::RefusesFirstAttempts && round % 2 == 0 {
+            // moto hands the oldest visible messages first, so a round's
+            // refused messages (shown again at once) are the next round's:
+            // fresh rounds and retry rounds alternate.
+            receiver.control("/fail/bench/10", "");
+        }
+        let handed = pipeline.deliver_once().await;
+        let calls = meter.take();
+        if handed == 0 {
+            // The poll that finds the queue empty: idle polling, a fixed
+            // cost of the event source, not a cost per event.
+            break;
+        }
+        round += 1;
+        deliveries.invocations += 1;
+        deliveries.lambda_ms += DELIVERIES_BATCH_MS;
+        let mut deleted = false;
+        for call in calls {
+            match call.op.as_str() {
+                "ReceiveMessage" => deliveries.esm_receives += 1,
+                "DeleteMessage" => deleted = true,
+                _ => deliveries.calls.push(call),
+            }
+        }
+        if deleted {
+            deliveries.esm_delete_batches += 1;
+        }
+    }
+
+    let received = receiver.received("bench");
+    let statuses = |status: u64| received.iter().filter(|r| r["status"] == status).count();
+    match receiving {
+        Receiving::NoWebhook => assert!(received.is_empty()),
+        // Plus the coupon's coupon.created, before.
+        Receiving::Accepts => assert_eq!((statuses(204), statuses(500)), (301, 0)),
+        Receiving::RefusesFirstAttempts => {
+            assert_eq!((statuses(204), statuses(500)), (301, 300));
+            let mut attempts: HashMap<String, Vec<u64>> = HashMap::new();
+            for r in &received {
+                let id = r["headers"]["webhook-id"].as_str().unwrap().to_owned();
+                attempts
+                    .entry(id)
+                    .or_default()
+                    .push(r["status"].as_u64().unwrap());
+            }
+            let twice = attempts.values().filter(|s| *s == &[500, 204]).count();
+            assert_eq!(
+                twice, PIPELINE_EVENTS,
+                "each event refused once, then taken"
+            );
+        }
+    }
+    (events, deliveries)
+}
+
+/// What the events pipeline asks of AWS per event: `PIPELINE_EVENTS`
+/// consumes (one `redemption.succeeded` each) handed to the events function
+/// in stream batches of 100, then delivered to one catch-all webhook in
+/// SQS batches of 10; again with no webhook (the bus alone); and with a
+/// receiver that refuses each event's first attempt (one retry each).
+#[tokio::test]
+#[ignore = "benchmark: run by `make bench`"]
+async fn event_pipeline_requests_per_event() {
+    let mut rows: Vec<(String, PipelineStep)> = Vec::new();
+    for (receiving, label) in [
+        (Receiving::Accepts, "one webhook"),
+        (Receiving::NoWebhook, "no webhook"),
+        (
+            Receiving::RefusesFirstAttempts,
+            "one webhook, each first attempt refused",
+        ),
+    ] {
+        let app = TestApp::new().await;
+        let meter = Meter::start();
+        let m = instance(&app, Some(&meter)).await;
+        let (events, deliveries) = event_pipeline_run(&app, &m, &meter, receiving).await;
+        let total = events.and(&deliveries, "total");
+        match receiving {
+            Receiving::Accepts => {
+                rows.push((label.to_owned(), events));
+                rows.push((label.to_owned(), deliveries));
+            }
+            Receiving::NoWebhook => rows.push((label.to_owned(), events)),
+            Receiving::RefusesFirstAttempts => rows.push((label.to_owned(), deliveries)),
+        }
+        rows.push((label.to_owned(), total));
+    }
+
+    let n = PIPELINE_EVENTS;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| scenario | step | DynamoDB requests (by API) | RCU | WCU | EventBridge requests | SQS requests by the function | SQS requests by the event source mapping (receive + batch delete) | Lambda invocations | $ per million events |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    let mut costs = String::new();
+    let _ = writeln!(
+        costs,
+        "| scenario | step | DynamoDB | EventBridge | SQS | Lambda requests | Lambda duration (assumed) | total |"
+    );
+    let _ = writeln!(costs, "|---|---|---|---|---|---|---|---|");
+    let mut notes = Vec::new();
+    for (scenario, step) in &rows {
+        let measured = step.measured(n);
+        let per_million = |x: f64, price: f64| x / n as f64 * price;
+        let dynamodb =
+            measured.read_units() * READ_UNIT_PRICE + measured.write_units() * WRITE_UNIT_PRICE;
+        let eventbridge = per_million(step.bus_entries as f64, EVENTBRIDGE_EVENT_PRICE);
+        let sqs = per_million(step.sqs_billed(), SQS_REQUEST_PRICE);
+        let lambda_requests = per_million(step.invocations as f64, LAMBDA_REQUEST_PRICE);
+        let lambda_duration = per_million(
+            PIPELINE_MEMORY_MB / 1024.0 * step.lambda_ms / 1e3,
+            LAMBDA_GB_SECOND_PRICE * 1e6,
+        );
+        let total = dynamodb + eventbridge + sqs + lambda_requests + lambda_duration;
+        let _ = writeln!(
+            out,
+            "| {scenario} | {} | {} | {} | {} ({} + {}) | {} | {} | {} ({} + {}) | {} | ${} |",
+            step.name,
+            requests_per_event(step, "DynamoDB", n),
+            per(measured.read_units(), 1),
+            per(measured.write_units(), 1),
+            per(measured.table_write_units(), 1),
+            per(measured.index_write_units(), 1),
+            requests_per_event(step, "EventBridge", n),
+            requests_per_event(step, "SQS", n),
+            per((step.esm_receives + step.esm_delete_batches) as f64, n),
+            per(step.esm_receives as f64, n),
+            per(step.esm_delete_batches as f64, n),
+            per(step.invocations as f64, n),
+            money(total),
+        );
+        let _ = writeln!(
+            costs,
+            "| {scenario} | {} | ${} | ${} | ${} | ${} | ${} | ${} |",
+            step.name,
+            money(dynamodb),
+            money(eventbridge),
+            money(sqs),
+            money(lambda_requests),
+            money(lambda_duration),
+            money(total),
+        );
+        let refused = step.refused();
+        if !refused.is_empty() && step.name != "total" {
+            let mut counted: Vec<(String, usize)> = Vec::new();
+            for r in refused {
+                match counted.iter_mut().find(|(what, _)| *what == r) {
+                    Some((_, count)) => *count += 1,
+                    None => counted.push((r, 1)),
+                }
+            }
+            notes.push(format!("{scenario}, {}: refused {counted:?}", step.name));
+        }
+    }
+    println!(
+        "{n} events (`redemption.succeeded`, one per consume); figures per event, costs per million events (us-east-1)\n\n{out}\n{costs}"
+    );
+    println!(
+        "Lambda: {PIPELINE_MEMORY_MB} MB arm64, an ASSUMED billed duration of {EVENTS_BATCH_MS} ms per events batch (100 stream records) and {DELIVERIES_BATCH_MS} ms per deliveries batch (10 messages; the receivers' latency dominates). \
+         Stream batches hold only the records the event source's filter passes (one log row per consume; the limiter's and the coupon's writes are filtered out, uninvoiced); Lambda's reads of the stream are free. \
+         EventBridge bills each event put (entry), SQS each request per 64 KB of payload. \
+         The SQS event source's idle polling (long polls of an empty queue) is a fixed cost, not counted here."
+    );
+    for note in notes {
+        println!("{note}");
+    }
 }

@@ -29,16 +29,21 @@
 //!   exactly the room a budget leaves, and its `coupon_count` is its live
 //!   codes; `budget_exhausted` only when a budget has no room left.
 //!
+//! After the last step, the events the table's stream gives are the log's
+//! rows, each once (`Run::check_events`).
+//!
 //! A failure shrinks to a short sequence and prints it as a list of
 //! operations. `MODEL_CASES` sets the number of sequences (default 24, what
 //! `make test` runs), `MODEL_SEED` fixes the random seed (`make soak`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::code::CouponCode;
+use common::event::{Event, EventType};
+use common::event_source::events_of;
 use common::limits::GuessingPolicy;
 use common::store::schema;
 use proptest::prelude::*;
@@ -835,6 +840,56 @@ impl Run {
         self.t.all_items().await
     }
 
+    /// The events of the whole sequence, from the table's stream: one
+    /// `redemption.succeeded` per consume row and one
+    /// `redemption.rolled_back` per reversal row, whatever came between
+    /// (retries, deletes, re-creates, jobs); every `coupon.exhausted` names
+    /// a consume; reading the stream again gives the same ids.
+    async fn check_events(&self) -> Checked {
+        let records = crate::pipeline::StreamReader::new(&self.t).await.read();
+        let store = &self.t.app().store;
+        let events = events_of(store, &records)
+            .await
+            .map_err(|e| e.to_string())?;
+        let again = events_of(store, &records)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ids = |events: &[Event]| events.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        ensure(ids(&events) == ids(&again), || {
+            "the same records gave other event ids".into()
+        })?;
+        let items = self.scan().await;
+        let rows = |kind: &str| -> BTreeSet<String> {
+            items
+                .iter()
+                .filter(|item| text(item, "type") == Some("redemption"))
+                .filter(|item| text(item, "kind") == Some(kind))
+                .filter_map(|item| text(item, "redemption_id").map(str::to_owned))
+                .collect()
+        };
+        let told = |kind: EventType| -> BTreeSet<String> {
+            events
+                .iter()
+                .filter(|e| e.kind == kind)
+                .filter_map(|e| e.data["redemption_id"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let consumes = rows("consume");
+        for (kind, rows) in [
+            (EventType::RedemptionSucceeded, consumes.clone()),
+            (EventType::RedemptionRolledBack, rows("reversal")),
+        ] {
+            let events = told(kind);
+            ensure(events == rows, || {
+                format!("{} events {events:?}, log rows {rows:?}", kind.as_str())
+            })?;
+        }
+        let exhausted = told(EventType::CouponExhausted);
+        ensure(exhausted.is_subset(&consumes), || {
+            format!("coupon.exhausted naming no consume: {exhausted:?}")
+        })
+    }
+
     /// The counts of a code's live coupon as stored, and what the log and
     /// the reservations say they must be.
     async fn books(&self, code: usize) -> Result<Books, String> {
@@ -1195,6 +1250,11 @@ async fn run_steps(ops: &[Op]) -> Result<(), (usize, String)> {
             outcome = Err((step, format!("step {step} ({op:?}): {e}")));
             break;
         }
+    }
+    if outcome.is_ok()
+        && let Err(e) = run.check_events().await
+    {
+        outcome = Err((ops.len() - 1, format!("after the last step, events: {e}")));
     }
     run.t.delete_table().await;
     outcome

@@ -289,7 +289,7 @@ impl Pipeline {
 /// HTTP (its JSON records are what Lambda hands a function). Each read
 /// starts from a fresh iterator after the last record read, as
 /// scripts/local_stream.py does.
-struct StreamReader {
+pub struct StreamReader {
     endpoint: String,
     arn: String,
     shard: String,
@@ -297,7 +297,7 @@ struct StreamReader {
 }
 
 impl StreamReader {
-    async fn new(t: &TestApp) -> StreamReader {
+    pub async fn new(t: &TestApp) -> StreamReader {
         let table = t
             .client
             .describe_table()
@@ -326,7 +326,7 @@ impl StreamReader {
         reader
     }
 
-    fn read(&mut self) -> Vec<Value> {
+    pub fn read(&mut self) -> Vec<Value> {
         let mut request = json!({ "StreamArn": self.arn, "ShardId": self.shard });
         match &self.last {
             Some(sequence) => {
