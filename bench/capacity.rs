@@ -1954,6 +1954,18 @@ async fn event_pipeline_requests_per_event() {
          EventBridge bills each event put (entry), SQS each request per 64 KB of payload. \
          The SQS event source's idle polling (long polls of an empty queue) is a fixed cost, not counted here."
     );
+    let batches: Vec<u64> = rows[0]
+        .1
+        .calls
+        .iter()
+        .filter(|c| c.op == "SendMessageBatch")
+        .map(|c| c.bytes_sent)
+        .collect();
+    notes.push(format!(
+        "SendMessageBatch (10 messages): {:.1} KB sent on average, {:.1} KB at most",
+        batches.iter().sum::<u64>() as f64 / batches.len() as f64 / 1024.0,
+        batches.iter().copied().max().unwrap_or(0) as f64 / 1024.0
+    ));
     for note in notes {
         println!("{note}");
     }

@@ -16,7 +16,12 @@ mod http;
 
 pub use http::{DELIVERY_TIMEOUT, Posted, WebhookClient};
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
 use chrono::{DateTime, Utc};
 use common::config::{Config, SettingError};
 use common::dates::Clock;
@@ -65,29 +70,72 @@ impl Courier {
 enum Outcome {
     /// Delivered, or never to be: the message is done.
     Done,
-    /// To be tried again when SQS shows the message again.
-    Again,
+    /// To be tried again when SQS shows the message again: after this wait,
+    /// or (`None`, the store failed) after the queue's visibility timeout.
+    Again(Option<Duration>),
 }
+
+/// A webhook as this batch read it (`None`: gone), once for all its
+/// messages, and whether a delivery of the batch already cleared or set
+/// its failing mark: one write does for the batch.
+struct BatchHook {
+    hook: Option<Webhook>,
+    cleared: AtomicBool,
+    marked: AtomicBool,
+}
+
+type HookKey = (TenantId, WebhookId);
 
 pub async fn handle(
     courier: &Courier,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
+    let messages = &event.payload.records;
+    let parsed: Vec<Option<(HookKey, DeliveryMessage)>> = messages.iter().map(parse).collect();
+    let mut hooks: HashMap<HookKey, Result<BatchHook, StoreError>> = HashMap::new();
+    for (key, _) in parsed.iter().flatten() {
+        if !hooks.contains_key(key) {
+            let read = courier.store.get_webhook(&key.0, &key.1).await;
+            let state = read.map(|hook| BatchHook {
+                hook,
+                cleared: AtomicBool::new(false),
+                marked: AtomicBool::new(false),
+            });
+            hooks.insert(key.clone(), state);
+        }
+    }
     // The batch's messages go to different receivers: one slow receiver
     // must not hold the others up.
-    let outcomes = join_all(event.payload.records.iter().map(|message| async move {
-        let outcome = courier.deliver(message).await.unwrap_or_else(|e| {
-            // The store failed: the message comes back after the queue's
-            // visibility timeout.
-            tracing::warn!(error = %e, "delivery not recorded; SQS will hand it over again");
-            Outcome::Again
-        });
-        (message, outcome)
+    let outcomes = join_all(messages.iter().zip(&parsed).map(|(message, parsed)| {
+        let hooks = &hooks;
+        async move {
+            let Some((key, delivery)) = parsed else {
+                tracing::error!(body = ?message.body, "not a delivery message; dropped");
+                return Outcome::Done;
+            };
+            let outcome = match &hooks[key] {
+                Ok(state) => courier.deliver(message, key, delivery, state).await,
+                Err(e) => Err(StoreError::Unavailable(e.to_string())),
+            };
+            outcome.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "delivery not recorded; SQS will hand it over again");
+                Outcome::Again(None)
+            })
+        }
     }))
     .await;
+    let waits: Vec<(&SqsMessage, Duration)> = messages
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(message, outcome)| match outcome {
+            Outcome::Again(Some(wait)) => Some((message, *wait)),
+            _ => None,
+        })
+        .collect();
+    courier.show_again_after(&waits).await;
     let mut response = SqsBatchResponse::default();
-    for (message, outcome) in outcomes {
-        if outcome == Outcome::Again {
+    for (message, outcome) in messages.iter().zip(&outcomes) {
+        if matches!(outcome, Outcome::Again(_)) {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = message.message_id.clone().unwrap_or_default();
             response.batch_item_failures.push(failure);
@@ -96,29 +144,26 @@ pub async fn handle(
     Ok(response)
 }
 
+/// The webhook a message is for, and the delivery it holds.
+fn parse(message: &SqsMessage) -> Option<(HookKey, DeliveryMessage)> {
+    let delivery: DeliveryMessage = serde_json::from_str(message.body.as_deref()?).ok()?;
+    let tenant = TenantId::parse(&delivery.tenant).ok()?;
+    let hook = WebhookId::parse(&delivery.webhook_id)?;
+    Some(((tenant, hook), delivery))
+}
+
 impl Courier {
-    async fn deliver(&self, message: &SqsMessage) -> Result<Outcome, StoreError> {
-        let body = message.body.as_deref().unwrap_or_default();
-        let Ok(delivery) = serde_json::from_str::<DeliveryMessage>(body) else {
-            tracing::error!(body, "not a delivery message; dropped");
+    async fn deliver(
+        &self,
+        message: &SqsMessage,
+        (tenant, hook_id): &HookKey,
+        delivery: &DeliveryMessage,
+        state: &BatchHook,
+    ) -> Result<Outcome, StoreError> {
+        let Some(hook) = state.hook.as_ref().filter(|hook| hook.disabled.is_none()) else {
+            // Gone or disabled: its deliveries stop.
             return Ok(Outcome::Done);
         };
-        let (Ok(tenant), Some(hook_id)) = (
-            TenantId::parse(&delivery.tenant),
-            WebhookId::parse(&delivery.webhook_id),
-        ) else {
-            tracing::error!(
-                body,
-                "a delivery message naming no tenant or webhook; dropped"
-            );
-            return Ok(Outcome::Done);
-        };
-        let Some(hook) = self.store.get_webhook(&tenant, &hook_id).await? else {
-            return Ok(Outcome::Done);
-        };
-        if hook.disabled.is_some() {
-            return Ok(Outcome::Done);
-        }
         // SQS counts the receives; the first is the first attempt.
         let attempt: u32 = message
             .attributes
@@ -126,7 +171,7 @@ impl Courier {
             .and_then(|count| count.parse().ok())
             .unwrap_or(1);
         let now = self.clock.now();
-        let posted = self.post(&hook, &delivery, now).await;
+        let posted = self.post(hook, delivery, now).await;
         let delivered = posted
             .status
             .as_ref()
@@ -146,30 +191,31 @@ impl Courier {
             duration_ms: posted.took.as_millis() as u64,
             next_attempt_at: wait.map(|w| now + chrono::Duration::from_std(w).unwrap_or_default()),
         };
-        self.store
-            .record_delivery(&tenant, &hook_id, &record)
-            .await?;
+        self.store.record_delivery(tenant, hook_id, &record).await?;
         tracing::info!(tenant = %tenant, webhook = hook_id.as_str(), event_id = %delivery.event_id, attempt, delivered, error = ?record.error, "webhook delivery");
         if delivered {
-            if hook.failing_since.is_some() {
-                self.store.delivery_succeeded(&tenant, &hook_id).await?;
+            if hook.failing_since.is_some() && !state.cleared.swap(true, Ordering::Relaxed) {
+                self.store.delivery_succeeded(tenant, hook_id).await?;
             }
             return Ok(Outcome::Done);
         }
-        let after = self
-            .store
-            .delivery_failed(&tenant, &hook_id, now, self.disable_after)
-            .await?;
-        if after.is_none_or(|hook| hook.disabled.is_some()) {
-            tracing::warn!(tenant = %tenant, webhook = hook_id.as_str(), "webhook disabled or gone; its deliveries stop");
-            return Ok(Outcome::Done);
+        if !state.marked.swap(true, Ordering::Relaxed) {
+            let after = self
+                .store
+                .delivery_failed(tenant, hook_id, now, self.disable_after)
+                .await?;
+            if after.is_none_or(|hook| hook.disabled.is_some()) {
+                tracing::warn!(tenant = %tenant, webhook = hook_id.as_str(), "webhook disabled or gone; its deliveries stop");
+                return Ok(Outcome::Done);
+            }
         }
-        let Some(wait) = wait else {
-            tracing::warn!(tenant = %tenant, webhook = hook_id.as_str(), event_id = %delivery.event_id, attempt, "last attempt failed; the event is not delivered");
-            return Ok(Outcome::Done);
-        };
-        self.show_again_after(message, wait).await;
-        Ok(Outcome::Again)
+        match wait {
+            Some(wait) => Ok(Outcome::Again(Some(wait))),
+            None => {
+                tracing::warn!(tenant = %tenant, webhook = hook_id.as_str(), event_id = %delivery.event_id, attempt, "last attempt failed; the event is not delivered");
+                Ok(Outcome::Done)
+            }
+        }
     }
 
     /// POSTs the event, signed: the status (or why there is none).
@@ -206,23 +252,41 @@ impl Courier {
             .await
     }
 
-    /// Makes the message invisible for `wait`, so SQS hands it over again
-    /// then. If that fails, the queue's visibility timeout applies instead.
-    async fn show_again_after(&self, message: &SqsMessage, wait: std::time::Duration) {
-        let Some(receipt) = &message.receipt_handle else {
-            return;
-        };
-        let result = self
-            .queue
-            .client()
-            .change_message_visibility()
-            .queue_url(self.queue.url())
-            .receipt_handle(receipt)
-            .visibility_timeout(wait.as_secs() as i32)
-            .send()
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "could not set the next attempt's time");
+    /// Makes each message invisible for its wait, so SQS hands it over
+    /// again then: one `ChangeMessageVisibilityBatch` for the batch. Where
+    /// that fails, the queue's visibility timeout applies instead.
+    async fn show_again_after(&self, waits: &[(&SqsMessage, Duration)]) {
+        let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = waits
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (message, wait))| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(message.receipt_handle.as_deref()?)
+                    .visibility_timeout(wait.as_secs() as i32)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        // SQS takes ten entries a call; a batch holds at most ten messages.
+        for chunk in entries.chunks(10) {
+            let result = self
+                .queue
+                .client()
+                .change_message_visibility_batch()
+                .queue_url(self.queue.url())
+                .set_entries(Some(chunk.to_vec()))
+                .send()
+                .await;
+            match result {
+                Ok(output) if output.failed().is_empty() => {}
+                Ok(output) => {
+                    tracing::warn!(failed = ?output.failed(), "could not set some next attempts' times")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "could not set the next attempts' times")
+                }
+            }
         }
     }
 }
