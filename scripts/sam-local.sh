@@ -106,6 +106,9 @@ pids+=("$(scripts/moto.sh start "$moto_port" "$dir/moto.log")")
 . scripts/stack.sh
 queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" daily-export-sam \
   DailyExportQueue)
+webhook_queue=$(.venv/bin/python scripts/local_queue.py create "http://127.0.0.1:$moto_port" webhooks-sam \
+  WebhookQueue)
+.venv/bin/python scripts/local_queue.py create-bus "http://127.0.0.1:$moto_port" coupon-events-sam
 stack_env "$dir/env" "$moto_port" sam info "DAILY_EXPORT_QUEUE_URL=$queue"
 cargo build -q --bin cms-admin
 target/debug/cms-admin setup --bucket "$EXPORT_BUCKET" >/dev/null
@@ -117,6 +120,7 @@ pids+=("$!")
 cat >"$dir/env.json" <<JSON
 {"Parameters": {"AWS_ENDPOINT_URL": "http://$gateway:$moto_port", "TABLE_NAME": "$TABLE_NAME",
   "EXPORT_BUCKET": "$EXPORT_BUCKET", "DAILY_EXPORT_QUEUE_URL": "$queue",
+  "EVENT_BUS_NAME": "coupon-events-sam", "WEBHOOK_QUEUE_URL": "$webhook_queue",
   "RUST_LOG": "warn"}}
 JSON
 sam_args=(--template "$dir/build/template.yaml" --env-vars "$dir/env.json"
@@ -151,6 +155,10 @@ elif outcome == "jobs-finished":
     print("jobs-finished" if done else answer)
 elif outcome == "exported":
     print("exported" if answer.get("batchItemFailures") == [] else answer)
+elif outcome == "handed-on":
+    print(answer.get("events"))
+elif outcome == "delivered":
+    print("delivered" if answer.get("batchItemFailures") == [] else answer)
 PY
   )
   want=${value:-$outcome}
