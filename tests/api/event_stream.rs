@@ -228,6 +228,21 @@ async fn a_high_demand_coupon_is_exhausted_once_when_its_last_shard_runs_dry() {
     assert_eq!(exhausted[0]["data"]["code"], "SHARDED");
     assert_eq!(exhausted[0]["data"]["redemption_id"], last.as_str());
     assert_eq!(queued["redemption.succeeded"].len(), 3);
+
+    // A change of its terms writes every shard (still empty): that is no
+    // consume, so no event, even read without the markers' help.
+    t.send(
+        put("/coupon/SHARDED")
+            .token(&t.token_a)
+            .json(json!({"product_id": "tv-55"})),
+    )
+    .await
+    .expect(200);
+    let records = pipeline.new_records().await;
+    let events = common::event_source::events_of(&t.app().store, &records)
+        .await
+        .unwrap();
+    assert_eq!(events, [], "{} records read", records.len());
 }
 
 /// The filters of the events function's stream mapping in template.yaml

@@ -191,7 +191,7 @@ impl DynamoStore {
         }
         let (expression, values) = patch_expression(patch, now, false);
         if !self
-            .update_sharded(tenant, &current, &expression, values, patch.uses_left)
+            .update_sharded(tenant, &current, &expression, values, patch.uses_left, now)
             .await?
         {
             return Ok(None);

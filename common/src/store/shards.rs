@@ -5,6 +5,8 @@
 //! transaction; a consume that writes only a shard requires the revision it
 //! read, so it can never pass terms that changed under it.
 
+use chrono::{DateTime, Utc};
+
 use super::item::*;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts, Key};
@@ -157,6 +159,8 @@ impl DynamoStore {
     /// A change of a sharded coupon's terms (and maybe its uses), on the
     /// coupon and all its shards at once: `expression` and `values` update
     /// the coupon item; `uses_left`, if given, is spread over the shards.
+    /// Each shard's `updated_at` becomes `now`: the stream tells a consume
+    /// that emptied a shard by its `updated_at` (see `store::stream`).
     pub(super) async fn update_sharded(
         &self,
         tenant: &TenantId,
@@ -164,6 +168,7 @@ impl DynamoStore {
         expression: &str,
         mut values: Item,
         uses_left: Option<u64>,
+        now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let same_coupon = "attribute_exists(PK) AND created_at = :created_at";
         values.insert(":created_at".into(), time(current.created_at));
@@ -181,13 +186,14 @@ impl DynamoStore {
             let mut values = Item::from([
                 (":created_at".into(), time(current.created_at)),
                 (":one".into(), n(1)),
+                (":now".into(), time(now)),
             ]);
             let expression = match &shares {
                 Some(shares) => {
                     values.insert(":uses_left".into(), n(shares[shard as usize]));
-                    "SET uses_left = :uses_left ADD revision :one"
+                    "SET uses_left = :uses_left, updated_at = :now ADD revision :one"
                 }
-                None => "ADD revision :one",
+                None => "SET updated_at = :now ADD revision :one",
             };
             tx.update(
                 shard_key(tenant, &current.code, shard),
