@@ -5,13 +5,12 @@
 use std::collections::HashSet;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{DateTime, Duration, Utc};
 
 use super::item::*;
 use super::schema::*;
-use super::transact::{ATTEMPTS, Attempts, unavailable};
-use super::{DynamoStore, Page, StoreError, StoreResult};
+use super::transact::unavailable;
+use super::{DynamoStore, Page, StoreResult};
 use crate::event::Event;
 use crate::tenant::TenantId;
 use crate::webhook::{Delivery, WebhookId};
@@ -72,48 +71,19 @@ impl DeliveryStore for DynamoStore {
 
     async fn mark_handed_on(&self, events: &[Event], now: DateTime<Utc>) -> StoreResult<()> {
         let expires = (now + EVENT_MARKER_TTL).timestamp();
-        for chunk in events.chunks(25) {
-            let mut requests = chunk
-                .iter()
-                .map(|e| {
-                    let item = Item::from([
-                        (PK.into(), s(event_marker_pk(&e.tenant, &e.id))),
-                        (SK.into(), s(EVENT_MARKER_SK)),
-                        ("type".into(), s("event_marker")),
-                        ("event_type".into(), s(e.kind.as_str())),
-                        (EXPIRES_TTL.into(), n(expires)),
-                    ]);
-                    let put = PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
-            let mut attempts = Attempts::new(ATTEMPTS);
-            while !requests.is_empty() {
-                if !attempts.another() {
-                    return Err(StoreError::Unavailable(
-                        "DynamoDB kept event markers unprocessed".into(),
-                    ));
-                }
-                let output = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.table(), requests)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                requests = output
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(self.table()))
-                    .unwrap_or_default();
-                if !requests.is_empty() {
-                    attempts.back_off().await;
-                }
-            }
-        }
-        Ok(())
+        let markers = events
+            .iter()
+            .map(|e| {
+                Item::from([
+                    (PK.into(), s(event_marker_pk(&e.tenant, &e.id))),
+                    (SK.into(), s(EVENT_MARKER_SK)),
+                    ("type".into(), s("event_marker")),
+                    ("event_type".into(), s(e.kind.as_str())),
+                    (EXPIRES_TTL.into(), n(expires)),
+                ])
+            })
+            .collect();
+        self.put_items(markers).await
     }
 
     async fn record_delivery(

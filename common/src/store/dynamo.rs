@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 
 use super::item::*;
 use super::schema::*;
@@ -209,24 +209,46 @@ impl DynamoStore {
     /// Deletes items by key, 25 to a batch, retrying what DynamoDB leaves
     /// unprocessed; fails (with some deleted) if it stays unprocessed.
     pub(super) async fn delete_keys(&self, keys: Vec<(String, String)>) -> StoreResult<()> {
-        for chunk in keys.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|(pk, sk)| {
-                    let delete = DeleteRequest::builder()
-                        .key(PK, s(pk))
-                        .key(SK, s(sk))
-                        .build()
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                    Ok(WriteRequest::builder().delete_request(delete).build())
-                })
-                .collect::<StoreResult<_>>()?;
+        let requests = keys
+            .iter()
+            .map(|(pk, sk)| {
+                let delete = DeleteRequest::builder()
+                    .key(PK, s(pk))
+                    .key(SK, s(sk))
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.write_batches(requests, "deletes").await
+    }
+
+    /// Puts items, 25 to a batch, as `delete_keys` deletes them.
+    pub(super) async fn put_items(&self, items: Vec<Item>) -> StoreResult<()> {
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.write_batches(requests, "puts").await
+    }
+
+    /// `BatchWriteItem`s of 25 requests, each retried while DynamoDB leaves
+    /// some unprocessed; `what` names them in the error if that persists.
+    async fn write_batches(&self, requests: Vec<WriteRequest>, what: &str) -> StoreResult<()> {
+        for chunk in requests.chunks(25) {
+            let mut requests = chunk.to_vec();
             let mut attempts = Attempts::new(ATTEMPTS);
             while !requests.is_empty() {
                 if !attempts.another() {
-                    return Err(StoreError::Unavailable(
-                        "DynamoDB kept deletes unprocessed".into(),
-                    ));
+                    return Err(StoreError::Unavailable(format!(
+                        "DynamoDB kept {what} unprocessed"
+                    )));
                 }
                 let output = self
                     .client

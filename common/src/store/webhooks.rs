@@ -149,26 +149,19 @@ impl WebhookStore for DynamoStore {
         secret: &WebhookSecret,
         previous_until: DateTime<Utc>,
     ) -> StoreResult<Webhook> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(webhooks_pk(tenant)))
-            .key(SK, s(id.as_str()))
-            .update_expression(
-                "SET previous_secret = secret, previous_secret_until = :until, secret = :secret",
-            )
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":until", time(previous_until))
-            .expression_attribute_values(":secret", s(secret.expose()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => webhook_from(output.attributes().unwrap_or(&Item::new())),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound(Missing::Webhook)),
-            Err(e) => Err(write_failed(e)),
-        }
+        let values = Item::from([
+            (":until".into(), time(previous_until)),
+            (":secret".into(), s(secret.expose())),
+        ]);
+        self.update_webhook(
+            tenant,
+            id,
+            "SET previous_secret = secret, previous_secret_until = :until, secret = :secret",
+            "attribute_exists(PK)",
+            values,
+        )
+        .await?
+        .ok_or(StoreError::NotFound(Missing::Webhook))
     }
 
     async fn delivery_failed(
