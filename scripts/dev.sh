@@ -46,7 +46,7 @@ stack_env "$env_file" "$moto_port" local info "CMS_API_URL=http://127.0.0.1:$api
 
 # Build first: `cargo lambda watch` would otherwise compile on the first request.
 cargo build --bin ping --bin coupons --bin consume --bin exports --bin campaigns --bin redemptions --bin export-schedule \
-  --bin export-worker --bin coupon-jobs --bin webhooks --bin events --bin webhook-deliveries --bin cms-admin
+  --bin export-worker --bin coupon-jobs --bin webhooks --bin events --bin webhook-deliveries --bin console --bin cms-admin
 admin=target/debug/cms-admin
 "$admin" setup --bucket "$EXPORT_BUCKET"
 token_args=()
@@ -56,6 +56,7 @@ token=$("$admin" tenant create demo --id demo --exist-ok "${token_args[@]}" | ta
 cat <<MSG
 
   Coupon API:  http://127.0.0.1:$api_port
+  Console:     http://127.0.0.1:$api_port/console/  (sign in with the demo token)
   Demo token:  $token
 
   curl http://127.0.0.1:$api_port/ping

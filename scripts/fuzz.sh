@@ -43,7 +43,7 @@ trap 'exit 130' INT TERM
 pids+=("$(scripts/moto.sh start "$moto_port" "$dir/moto.log")")
 
 # cargo lambda watch compiles a function on its first request: build them all first.
-cargo build -p ping -p coupons -p consume -p exports -p campaigns -p redemptions -p webhooks -p cms-admin
+cargo build -p ping -p coupons -p consume -p exports -p campaigns -p redemptions -p webhooks -p console -p cms-admin
 admin=target/debug/cms-admin
 "$admin" setup --bucket "$EXPORT_BUCKET" >/dev/null
 # A high rate limit, so that the token bucket does not answer most requests.

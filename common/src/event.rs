@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::invalid::Invalid;
+use crate::stats::DayStats;
 use crate::tenant::TenantId;
 
 /// The kinds of event, by their `type`.
@@ -60,6 +61,9 @@ pub struct Event {
     /// When the change happened (not when it was read from the stream).
     pub created_at: DateTime<Utc>,
     pub data: serde_json::Value,
+    /// What a log row's event adds to its tenant's figures for the day of
+    /// `created_at` (`GET /stats`); `None` for other events.
+    pub stats: Option<DayStats>,
 }
 
 impl Event {
@@ -83,6 +87,7 @@ impl Event {
             kind,
             created_at,
             data,
+            stats: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::event::{Event, EventType};
 use crate::redemption::{Redemption, RedemptionKind};
+use crate::stats::DayStats;
 use crate::store::{DynamoStore, StoreError, StoreResult, StreamChange};
 use crate::views::{
     CouponView, DeletedCouponView, ExhaustedCouponView, JobView, RedemptionView, WrittenExportView,
@@ -31,8 +32,10 @@ pub async fn events_of(store: &DynamoStore, records: &[Value]) -> StoreResult<Ve
 }
 
 async fn event_of(store: &DynamoStore, change: StreamChange) -> StoreResult<Option<Event>> {
+    let mut stats = None;
     let (tenant, kind, subject, at, data) = match change {
         StreamChange::Logged(tenant, row) => {
+            stats = Some(DayStats::of_row(&row));
             let kind = match row.kind {
                 RedemptionKind::Consume => EventType::RedemptionSucceeded,
                 RedemptionKind::Reversal => EventType::RedemptionRolledBack,
@@ -108,7 +111,8 @@ async fn event_of(store: &DynamoStore, change: StreamChange) -> StoreResult<Opti
             )
         }
     };
-    Ok(Some(Event::new(&tenant, kind, &subject, at, data)))
+    let event = Event::new(&tenant, kind, &subject, at, data);
+    Ok(Some(Event { stats, ..event }))
 }
 
 /// A thing made under a name that may be made again (a coupon's code, an

@@ -33,6 +33,7 @@ pub mod refusal;
 pub mod request;
 pub mod routes;
 pub mod ssrf;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

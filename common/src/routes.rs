@@ -50,6 +50,12 @@ pub enum Route {
     WebhookSecretRotation,
     /// A webhook's recent delivery attempts.
     WebhookDeliveries,
+    /// Redemptions, reversals and discount given per day.
+    Stats,
+    /// The operator console's page.
+    Console,
+    /// One of the console's scripts, styles or images.
+    ConsoleAsset,
 }
 
 /// The Lambda function that serves a route, by its binary's name.
@@ -62,6 +68,7 @@ pub enum Function {
     Campaigns,
     Redemptions,
     Webhooks,
+    Console,
 }
 
 impl Function {
@@ -74,6 +81,7 @@ impl Function {
             Function::Campaigns => "campaigns",
             Function::Redemptions => "redemptions",
             Function::Webhooks => "webhooks",
+            Function::Console => "console",
         }
     }
 }
@@ -216,6 +224,24 @@ pub const ROUTES: &[RouteSpec] = &[
         function: Function::Redemptions,
     },
     RouteSpec {
+        route: Route::Stats,
+        path: "/stats",
+        methods: "GET",
+        function: Function::Redemptions,
+    },
+    RouteSpec {
+        route: Route::Console,
+        path: "/console",
+        methods: "GET",
+        function: Function::Console,
+    },
+    RouteSpec {
+        route: Route::ConsoleAsset,
+        path: "/console/{asset}",
+        methods: "GET",
+        function: Function::Console,
+    },
+    RouteSpec {
         route: Route::Webhooks,
         path: "/webhooks",
         methods: "GET, POST",
@@ -318,6 +344,9 @@ mod tests {
             ("/exports", Route::Exports, ""),
             ("/redemptions/", Route::Redemptions, ""),
             ("/redemptions/r-1", Route::Redemption, "r-1"),
+            ("/stats", Route::Stats, ""),
+            ("/console/", Route::Console, ""),
+            ("/console/app.js", Route::ConsoleAsset, "app.js"),
             ("/webhooks/", Route::Webhooks, ""),
             ("/webhooks/wh_1", Route::Webhook, "wh_1"),
             (

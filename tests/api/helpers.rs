@@ -177,6 +177,7 @@ impl TestApp {
         );
         let response = match function {
             Function::Ping => ping::handle(req).await,
+            Function::Console => console::handle(req).await,
             Function::Consume => consume::handle(self.app(), req).await,
             Function::Coupons => coupons::handle(self.app(), req).await,
             Function::Exports => exports::handle(&self.state, req).await,

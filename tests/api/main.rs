@@ -34,6 +34,7 @@ mod printed_export;
 mod rate_limits;
 mod request_counts;
 mod seed;
+mod stats;
 mod template;
 mod tenancy;
 mod validate_consume;

@@ -21,6 +21,8 @@ enum Expect {
     Refused,
     /// 201: B makes its own object (in B's tenant only).
     Created,
+    /// 200 with figures of zero (B's own, though A's days have some).
+    NoFigures,
 }
 
 /// The key tenant A's consume carried: kept per tenant, so B sending the
@@ -72,6 +74,10 @@ async fn make_objects(t: &TestApp) -> Objects {
     )
     .await
     .expect(200);
+    // A's two consumes counted in A's figures, from the stream.
+    crate::pipeline::Pipeline::new(t, "1").await.pump().await;
+    let figures = t.send(get("/stats").token(&t.token_a)).await.json();
+    assert_eq!(figures["totals"]["redemptions"], 2, "{figures}");
     let page = t
         .send(get("/redemptions?limit=1").token(&t.token_a))
         .await
@@ -201,6 +207,13 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
     // (operationId in openapi.yaml, request with B's token, expectation)
     let matrix = [
         ("ping", get("/ping").token(b), Expect::Ok),
+        ("getStats", get("/stats").token(b), Expect::NoFigures),
+        ("getConsole", get("/console/").token(b), Expect::Ok),
+        (
+            "getConsoleAsset",
+            get("/console/app.js").token(b),
+            Expect::Ok,
+        ),
         (
             "getCoupons (list)",
             get("/coupon").token(b),
@@ -453,6 +466,17 @@ async fn another_tenant_gets_404_on_every_route_and_changes_nothing() {
             Expect::Ok => assert_eq!(response.status, 200, "{route}"),
             Expect::Refused => response.assert_problem(422, "invalid_request"),
             Expect::Created => assert_eq!(response.status, 201, "{route}: {}", response.text()),
+            Expect::NoFigures => {
+                let totals = response.json()["totals"].clone();
+                assert_eq!(
+                    (response.status, totals),
+                    (
+                        200,
+                        json!({"redemptions": 0, "reversals": 0, "discount": []})
+                    ),
+                    "{route}: tenant B sees none of tenant A's figures"
+                );
+            }
         }
     }
 

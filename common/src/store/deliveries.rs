@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::item::*;
 use super::schema::*;
+use super::stats::StatsStore;
 use super::transact::unavailable;
 use super::{DynamoStore, Page, StoreResult};
 use crate::event::Event;
@@ -50,6 +51,17 @@ pub trait DeliveryStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Page<Delivery, String>>> + Send;
 }
 
+/// The mark of an event handed on; it expires after the stream's records.
+pub(super) fn event_marker(event: &Event, now: DateTime<Utc>) -> Item {
+    Item::from([
+        (PK.into(), s(event_marker_pk(&event.tenant, &event.id))),
+        (SK.into(), s(EVENT_MARKER_SK)),
+        ("type".into(), s("event_marker")),
+        ("event_type".into(), s(event.kind.as_str())),
+        (EXPIRES_TTL.into(), n((now + EVENT_MARKER_TTL).timestamp())),
+    ])
+}
+
 impl DeliveryStore for DynamoStore {
     async fn events_handed_on(&self, events: &[Event]) -> StoreResult<HashSet<String>> {
         let keys = events
@@ -70,20 +82,11 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn mark_handed_on(&self, events: &[Event], now: DateTime<Utc>) -> StoreResult<()> {
-        let expires = (now + EVENT_MARKER_TTL).timestamp();
-        let markers = events
-            .iter()
-            .map(|e| {
-                Item::from([
-                    (PK.into(), s(event_marker_pk(&e.tenant, &e.id))),
-                    (SK.into(), s(EVENT_MARKER_SK)),
-                    ("type".into(), s("event_marker")),
-                    ("event_type".into(), s(e.kind.as_str())),
-                    (EXPIRES_TTL.into(), n(expires)),
-                ])
-            })
-            .collect();
-        self.put_items(markers).await
+        let (counted, plain): (Vec<&Event>, Vec<&Event>) =
+            events.iter().partition(|e| e.stats.is_some());
+        self.mark_and_count(&counted, now).await?;
+        self.put_items(plain.into_iter().map(|e| event_marker(e, now)).collect())
+            .await
     }
 
     async fn record_delivery(

@@ -190,6 +190,13 @@ pub fn event_marker_pk(tenant: &TenantId, event_id: &str) -> String {
     format!("T#{tenant}#EVENT#{event_id}")
 }
 pub const EVENT_MARKER_SK: &str = "EVENT";
+/// A tenant's daily figures (`GET /stats`), one item a UTC day.
+pub fn stats_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#STATS")
+}
+pub fn stats_sk(day: chrono::NaiveDate) -> String {
+    format!("DAY#{day}")
+}
 
 /// The table's TTL attribute (epoch seconds), as `template.yaml` declares it.
 pub const EXPIRES_TTL: &str = "expires_ttl";

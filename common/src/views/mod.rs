@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 mod events;
 mod exports;
 mod jobs;
+mod stats;
 
 pub use events::{
     BusEventView, DeletedCouponView, DeliveryView, EventView, ExhaustedCouponView,
@@ -24,6 +25,7 @@ pub use events::{
 };
 pub use exports::{CodesExportView, ExportView};
 pub use jobs::JobView;
+pub use stats::StatsView;
 
 #[derive(Serialize)]
 pub struct CouponView<'a> {
