@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help bootstrap print-tools dev test bench soak fmt lint unit-and-integration template-lint openapi-lint fuzz dev-stays-up sam-local clean
+.PHONY: help bootstrap print-tools dev test e2e bench soak fmt lint unit-and-integration template-lint openapi-lint fuzz dev-stays-up sam-local clean
 
 help:
 	@echo "make dev    - local AWS emulator + the whole API on http://127.0.0.1:9000"
 	@echo "make test   - formatting, clippy, unit and integration tests, template lint"
 	@echo "make fuzz   - schemathesis against a local stack (part of make test)"
+	@echo "make e2e    - the operator console in headless Chromium against a local stack (part of make test)"
 	@echo "make bench  - the measurements in BENCHMARKS.md (not part of make test)"
 	@echo "make soak   - the model-based test with many more sequences: make soak SEED=7 CASES=500"
 	@echo "make sam-local - sam build, every event through sam local invoke, the seed's examples through sam local start-api (not part of make test)"
@@ -65,9 +66,15 @@ fuzz: bootstrap
 	scripts/fuzz.sh
 
 # make dev's stack under a minute of git commands, then a source change:
-# it must keep answering (scripts/dev-stays-up.sh).
+# it must keep answering (scripts/dev-stays-up.sh); then the examples and
+# the console's browser test run against it.
 dev-stays-up: bootstrap
 	scripts/dev-stays-up.sh 60
+
+# The console's browser test against a stack of its own; make test runs it
+# against dev-stays-up's. E2E_SCREENSHOTS=docs renews the README's pictures.
+e2e: bootstrap
+	scripts/e2e.sh
 
 # The template as SAM runs it, in containers (scripts/sam-local.sh): minutes,
 # and it needs a Docker engine (installed from Debian if missing), so it is

@@ -9,7 +9,8 @@
 # so every request must be answered. Then it changes a Rust source, which
 # must restart the functions, and checks that every route answers again and
 # that the seed's five curl examples and a campaign's import and delete
-# jobs (scripts/campaign-jobs-example.sh) work against it.
+# jobs (scripts/campaign-jobs-example.sh), the webhook example and the
+# console's browser test (scripts/console-e2e.sh) work against it.
 # Bounded: each request waits at most 20 s, the whole run a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,25 +18,22 @@ scripts/bootstrap.sh
 duration=${1:-60}
 dir=.dev/stays-up
 rm -rf "$dir" && mkdir -p "$dir"
-moto_port=$(scripts/moto.sh free-port)
-api_port=$(scripts/moto.sh free-port)
-url="http://127.0.0.1:$api_port"
 token=cms_dev_stays_up_check_token
 
-DEV_DIR=$dir DEV_ENV_FILE=$dir/env MOTO_PORT=$moto_port API_PORT=$api_port \
-  CMS_DEMO_TOKEN=$token JOBS_INTERVAL=3600 setsid scripts/dev.sh >"$dir/dev.log" 2>&1 &
-stack=$!
-trap 'kill -- -"$stack" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 . scripts/stack.sh
+JOBS_INTERVAL=3600 stack_start_dev "$dir" "$token"
+url=$STACK_URL
+trap 'kill -- -"$STACK_PID" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 stack_wait_api "$url" "$dir/dev.log"
 
 restarts() { grep -c "outcome resolved" "$dir/dev.log" || true; }
 
 # One request to each HTTP function (validate without a code: a 422 that is not
 # a guess); prints the statuses, 000 for no answer.
-expected="200 200 422 200 200 200 200 "
+expected="200 200 422 200 200 200 200 200 200 "
 round() {
-  for path in /ping "/coupon?limit=1" /coupon/consume /exports /campaigns /redemptions /webhooks; do
+  for path in /ping "/coupon?limit=1" /coupon/consume /exports /campaigns /redemptions /webhooks \
+    /stats /console/; do
     curl -s -o /dev/null -w '%{http_code} ' -m 20 -H "Authorization: Bearer $token" "$url$path"
   done
 }
@@ -99,4 +97,6 @@ worker="cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port
 scripts/campaign-jobs-example.sh "$url" "$token" "$worker" || failed=1
 # Events from the table's stream to a webhook, through make dev's pollers.
 scripts/webhook-example.sh "$url" "$token" || failed=1
+# The operator console in headless Chromium (scripts/console-e2e.sh).
+scripts/console-e2e.sh "$url" "$token" "$dir/console" || failed=1
 exit "$failed"

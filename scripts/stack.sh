@@ -62,3 +62,18 @@ stack_wait_api() {
   echo "$(basename "$0"): the API did not answer on $url within 300 s; see $log" >&2
   return 1
 }
+
+# stack_start_dev DIR TOKEN: make dev's stack (scripts/dev.sh) beside any
+# other, on free loopback ports, with its logs and environment file in DIR
+# and TOKEN as the demo tenant's token, in its own process group. Sets
+# STACK_PID (stop it with `kill -- -"$STACK_PID"`) and STACK_URL; wait for
+# it with stack_wait_api "$STACK_URL" "DIR/dev.log".
+stack_start_dev() {
+  local dir=$1 token=$2 moto_port api_port
+  moto_port=$(scripts/moto.sh free-port)
+  api_port=$(scripts/moto.sh free-port)
+  STACK_URL="http://127.0.0.1:$api_port"
+  DEV_DIR=$dir DEV_ENV_FILE=$dir/env MOTO_PORT=$moto_port API_PORT=$api_port \
+    CMS_DEMO_TOKEN=$token setsid scripts/dev.sh >"$dir/dev.log" 2>&1 &
+  STACK_PID=$!
+}

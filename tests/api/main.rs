@@ -10,6 +10,7 @@ mod campaigns;
 #[path = "../../bench/capacity.rs"]
 mod capacity;
 mod concurrency;
+mod console;
 mod coupons;
 mod daily_export;
 mod event_stream;
