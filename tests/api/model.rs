@@ -36,16 +36,18 @@
 //! operations. `MODEL_CASES` sets the number of sequences (default 24, what
 //! `make test` runs), `MODEL_SEED` fixes the random seed (`make soak`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::NaiveDate;
 use common::code::CouponCode;
 use common::event::{Event, EventType};
 use common::event_source::events_of;
 use common::limits::GuessingPolicy;
-use common::store::schema;
+use common::stats::DayRange;
+use common::store::{DeliveryStore, StatsStore, schema};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use serde_json::{Value, json};
@@ -887,6 +889,53 @@ impl Run {
         let exhausted = told(EventType::CouponExhausted);
         ensure(exhausted.is_subset(&consumes), || {
             format!("coupon.exhausted naming no consume: {exhausted:?}")
+        })?;
+        // The day figures (`GET /stats`) kept from those events, handed
+        // over twice as Lambda may, are the log's: each row once, on its day.
+        for _ in 0..2 {
+            store
+                .mark_handed_on(&events, chrono::Utc::now())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut logged: BTreeMap<NaiveDate, [u64; 4]> = BTreeMap::new();
+        for item in items
+            .iter()
+            .filter(|i| text(i, "type") == Some("redemption"))
+        {
+            let at = number(item, "consumed_at").ok_or("a log row without consumed_at")?;
+            let day = common::dates::from_millis(at).date_naive();
+            let discount = number(item, "discount_amount").unwrap_or(0) as u64;
+            let figures = logged.entry(day).or_default();
+            // Uses, reversals, discount given, discount given back.
+            let (count, amount) = match text(item, "kind") {
+                Some("consume") => (0, 2),
+                _ => (1, 3),
+            };
+            figures[count] += 1;
+            figures[amount] += discount;
+        }
+        let (Some(first), Some(last)) = (logged.keys().next(), logged.keys().last()) else {
+            return Ok(());
+        };
+        let range = DayRange::parse(Some(&first.to_string()), Some(&last.to_string()), *last)
+            .map_err(|e| e.to_string())?;
+        let kept = store
+            .day_stats(&self.t.tenant_a, range)
+            .await
+            .map_err(|e| e.to_string())?;
+        let kept: BTreeMap<NaiveDate, [u64; 4]> = kept
+            .into_iter()
+            .map(|(day, s)| {
+                let given = s.discount.values().map(|d| d.given).sum();
+                let reversed = s.discount.values().map(|d| d.reversed).sum();
+                (day, [s.redemptions, s.reversals, given, reversed])
+            })
+            .collect();
+        ensure(kept == logged, || {
+            format!(
+                "day figures [uses, reversals, given, given back] {kept:?}, the log's {logged:?}"
+            )
         })
     }
 

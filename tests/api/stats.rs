@@ -136,3 +136,123 @@ async fn a_range_is_days_in_order_and_at_most_a_year() {
     }
     t.send(get("/stats")).await.expect(401);
 }
+
+/// The figures follow the log whatever happens around a use: a keyed retry
+/// (no second row), a hold released (none) or converted (one), a
+/// `high_demand` coupon's shards, a campaign's cap on the discount, a code
+/// deleted and made again, and a rollback on a later day (its own day).
+#[tokio::test]
+async fn figures_follow_the_log_through_retries_holds_shards_campaigns_and_later_rollbacks() {
+    let t = TestApp::new().await;
+    let mut pipeline = Pipeline::new(&t, "1").await;
+    t.create_coupon(
+        json!({"code": "KEYED", "availability_count": 5, "discount_fixed": "2", "currency": "EUR"}),
+    )
+    .await;
+    let keyed = || {
+        consume(&t, json!({"code": "KEYED", "order_amount": "10"}))
+            .header("idempotency-key", "order-1")
+    };
+    let first = t.send(keyed()).await;
+    first.expect(200);
+    t.send(keyed()).await.expect(200);
+    for convert in [false, true] {
+        let held = t
+            .send(
+                post("/coupon/reserve")
+                    .token(&t.token_a)
+                    .json(json!({"code": "KEYED"})),
+            )
+            .await;
+        let id = held.expect(201).string("reservation_id");
+        if convert {
+            t.send(consume(
+                &t,
+                json!({"code": "KEYED", "reservation_id": id, "order_amount": "10"}),
+            ))
+            .await
+            .expect(200);
+        } else {
+            t.send(delete(&format!("/coupon/reserve/{id}")).token(&t.token_a))
+                .await
+                .expect(204);
+        }
+    }
+    t.create_coupon(json!({"code": "SHARDED", "availability_count": 50, "high_demand": true, "discount_fixed": "1", "currency": "EUR"}))
+        .await;
+    for _ in 0..3 {
+        t.send(consume(
+            &t,
+            json!({"code": "SHARDED", "order_amount": "10"}),
+        ))
+        .await
+        .expect(200);
+    }
+    let campaign = t
+        .send(post("/campaigns").token(&t.token_a).json(json!({
+            "name": "Capped", "discount_percent": "50", "max_discount_amount": "4", "currency": "EUR",
+        })))
+        .await;
+    let campaign_id = campaign.expect(201).string("campaign_id");
+    let made = t
+        .send(
+            post("/coupon")
+                .token(&t.token_a)
+                .json(json!({"campaign_id": campaign_id, "code": "CAPPED"})),
+        )
+        .await;
+    made.expect(201);
+    t.send(consume(
+        &t,
+        json!({"code": "CAPPED", "order_amount": "100"}),
+    ))
+    .await
+    .expect(200);
+    // Deleted and made again: the new coupon's use is one more row.
+    t.send(delete("/coupon/KEYED").token(&t.token_a))
+        .await
+        .expect(204);
+    t.create_coupon(
+        json!({"code": "KEYED", "availability_count": 5, "discount_fixed": "2", "currency": "EUR"}),
+    )
+    .await;
+    t.send(consume(&t, json!({"code": "KEYED", "order_amount": "10"})))
+        .await
+        .expect(200);
+    pipeline.pump().await;
+    // Uses: keyed 1, converted hold 1, shards 3, campaign 1, re-made 1.
+    // Discount: 2 + 2 + 3 x 1 + 4 (50 % of 100, capped) + 2.
+    let totals = today(&t, &t.token_a).await;
+    assert_eq!(totals["redemptions"], 7, "{totals}");
+    assert_eq!(totals["discount"][0]["given"], "13.00", "{totals}");
+
+    // The first use is rolled back tomorrow: tomorrow's figures have it.
+    t.app().clock.advance(chrono::Duration::days(1));
+    t.send(
+        post(&format!(
+            "/coupon/consume/{}/rollback",
+            first.string("redemption_id")
+        ))
+        .token(&t.token_a),
+    )
+    .await
+    .expect(200);
+    pipeline.pump().await;
+    let day = Utc::now().date_naive();
+    let next = day.succ_opt().unwrap();
+    let two_days = t
+        .send(get(&format!("/stats?from={day}&to={next}")).token(&t.token_a))
+        .await
+        .json();
+    let days = two_days["days"].as_array().unwrap();
+    assert_eq!(
+        (days[0]["redemptions"].clone(), days[0]["reversals"].clone()),
+        (json!(7), json!(0))
+    );
+    assert_eq!(
+        (days[1]["redemptions"].clone(), days[1]["reversals"].clone()),
+        (json!(0), json!(1))
+    );
+    assert_eq!(days[1]["discount"][0]["reversed"], "2.00", "{two_days}");
+    assert_eq!(two_days["totals"]["reversals"], 1);
+}
