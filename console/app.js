@@ -50,6 +50,12 @@ function append(el, children) {
   return el;
 }
 
+/** Replaces an element's children, with append()'s rules (unlike replaceChildren, null and arrays are fine). */
+function fill(el, ...children) {
+  el.textContent = "";
+  return append(el, children);
+}
+
 let idSeq = 0;
 const newId = (prefix = "f") => `${prefix}-${++idSeq}`;
 
@@ -159,7 +165,7 @@ async function api(path, { method = "GET", query, body, signal } = {}) {
   let message = data?.detail || data?.title || `The API answered ${res.status} ${res.statusText}.`;
   const retry = res.headers.get("retry-after");
   if (retry && (res.status === 429 || res.status === 503)) message += ` Try again in ${retry} s.`;
-  if (res.status === 401) signOut(`Signed out: ${message}`);
+  if (res.status === 401) signOut(`The API refused the token (${message}). Sign in with a valid one.`);
   throw new ApiError(message, res.status, data?.code);
 }
 
@@ -186,7 +192,7 @@ function say(text, kind = "info") {
   status.className = `toast ${kind}`;
   status.textContent = text;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { status.textContent = ""; }, kind === "error" ? 10000 : 6000);
+  toastTimer = setTimeout(() => { status.textContent = ""; }, kind === "error" ? 10000 : 5000);
 }
 
 const errorBox = (err) => h("p", { class: "error", role: "alert" }, err.message || String(err));
@@ -196,7 +202,7 @@ const spinner = (label) => h("p", { class: "loading" }, h("span", { class: "spin
 function fail(box, err, signal) {
   if (isAbort(err, signal)) return;
   if (!(err instanceof ApiError)) console.error(err);
-  box.replaceChildren(errorBox(err));
+  fill(box, errorBox(err));
 }
 
 /** Runs `work` with the button disabled and marked busy. */
@@ -204,13 +210,13 @@ async function busy(button, label, work) {
   const before = [...button.childNodes];
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
-  button.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), " ", label);
+  fill(button, h("span", { class: "spinner", "aria-hidden": "true" }), " ", label);
   try {
     return await work();
   } finally {
     button.disabled = false;
     button.removeAttribute("aria-busy");
-    button.replaceChildren(...before);
+    fill(button, ...before);
   }
 }
 
@@ -266,9 +272,10 @@ function terms(pairs) {
  * A table in a box that scrolls sideways on its own, so the page never
  * does. `columns`: [label, cell(row), class?]; `rowAttrs(row)` adds data-*.
  */
-function table(columns, rowAttrs = () => ({})) {
+function table(columns, rowAttrs = () => ({}), label = "Table") {
   const tbody = h("tbody");
-  const el = h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Table" },
+  // Focusable, so a keyboard can scroll it sideways.
+  const el = h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label },
     h("table", {},
       h("thead", {}, h("tr", {}, columns.map(([label, , cls]) => h("th", { scope: "col", class: cls }, label)))),
       tbody));
@@ -290,7 +297,8 @@ function pager({ load, tbl, empty, signal }) {
   const status = h("div", { class: "pager" });
   const more = button("Load more", () => next(), "ghost");
   async function next() {
-    status.replaceChildren(spinner("Loading…"));
+    const refocus = document.activeElement === more; // keep a keyboard user's place
+    fill(status, spinner("Loading…"));
     try {
       let page;
       let found = 0;
@@ -301,12 +309,12 @@ function pager({ load, tbl, empty, signal }) {
         found += page.data.length;
         if (found || !page.has_more || !cursor) break;
       }
-      if (!tbl.size) {
-        tbl.el.hidden = true;
-        status.replaceChildren(h("p", { class: "empty" }, empty));
-      } else {
-        status.replaceChildren(page.has_more && cursor ? more : "");
-      }
+      const hasMore = page.has_more && cursor;
+      tbl.el.hidden = !tbl.size;
+      if (!tbl.size && !hasMore) fill(status, h("p", { class: "empty" }, empty));
+      else if (!tbl.size) fill(status, h("p", { class: "empty" }, "Nothing in the latest slice. "), more);
+      else fill(status, hasMore ? more : "");
+      if (refocus && more.isConnected) more.focus();
     } catch (err) {
       fail(status, err, signal);
       if (!isAbort(err, signal)) status.append(more);
@@ -350,7 +358,7 @@ function renderSignIn(message) {
   const note = h("div", { class: "form-note" }, message && h("p", { class: "error", role: "alert" }, message));
   const form = h("form", { class: "signin", onsubmit: async (e) => {
     e.preventDefault();
-    const value = tokenInput.value.trim();
+    const value = tokenInput.value.trim().replace(/^Bearer\s+/i, ""); // pasted with its scheme
     if (!value) return;
     sessionStorage.setItem(TOKEN_KEY, value);
     try {
@@ -359,10 +367,11 @@ function renderSignIn(message) {
     } catch (err) {
       if (err.status === 401) return; // api() signed out and said why
       sessionStorage.removeItem(TOKEN_KEY);
-      note.replaceChildren(errorBox(err));
+      fill(note, errorBox(err));
       return;
     }
     say("Signed in.");
+    firstRoute = false; // the sign-in form goes away: focus the new page's heading
     if (!location.hash.startsWith("#/")) location.hash = "#/overview";
     else route();
   } },
@@ -372,7 +381,7 @@ function renderSignIn(message) {
   field("Tenant token", tokenInput),
   note,
   submit);
-  document.getElementById("main").replaceChildren(form);
+  fill(document.getElementById("main"), form);
   tokenInput.focus();
 }
 
@@ -411,7 +420,7 @@ function route() {
     else link.removeAttribute("aria-current");
   }
   const root = h("div", { class: "view" });
-  document.getElementById("main").replaceChildren(root);
+  fill(document.getElementById("main"), root);
   const params = match.slice(1).map(decodeURIComponent);
   view({ root, params, signal: controller.signal });
   // Views draw their heading at once: move focus there so screen readers
@@ -426,6 +435,8 @@ function viewOverview({ root, signal }) {
   let days = 30;
   let currency = null;
   let stats = null;
+  let width = 0; // the chart's, to redraw when it changes
+  let loads = 0; // only the latest load's answer is drawn (the range can change meanwhile)
 
   const rangeSelect = select("range", [["7", "Last 7 days"], ["30", "Last 30 days"], ["90", "Last 90 days"], ["365", "Last 365 days"]], "30");
   rangeSelect.setAttribute("aria-label", "Range");
@@ -459,7 +470,7 @@ function viewOverview({ root, signal }) {
       // The currency with the most discount given.
       currency = [...totals.discount].sort((a, b) => b.given_minor - a.given_minor)[0]?.currency ?? null;
     }
-    cards.replaceChildren(
+    fill(cards,
       card("Redemptions", fmtInt(totals.redemptions), "stat-redemptions"),
       card("Reversals", fmtInt(totals.reversals), "stat-reversals"),
       card("Net uses", fmtInt(totals.redemptions - totals.reversals), "stat-net"),
@@ -468,42 +479,46 @@ function viewOverview({ root, signal }) {
           ? totals.discount.map((d) => h("span", { class: "money-line" },
             fmtMoney(fromMinor(d.given_minor - d.reversed_minor), d.currency === "XXX" ? "" : d.currency),
             d.currency === "XXX" ? " (no currency)" : "",
-            d.reversed_minor ? h("small", {}, ` ${d.reversed} reversed`) : ""))
+            d.reversed_minor ? h("small", {}, ` after ${d.reversed} reversed`) : ""))
           : "—",
         "stat-discount"),
     );
     if (currencies.length > 1) {
       const pick = select("currency", currencies.map((c) => [c, currencyName(c)]), currency);
       pick.addEventListener("change", () => { currency = pick.value; renderStats(); });
-      currencyBox.replaceChildren(field("Discount currency", pick));
+      fill(currencyBox, field("Discount currency", pick));
     } else {
-      currencyBox.replaceChildren();
+      fill(currencyBox);
     }
-    legend.replaceChildren(
+    fill(legend,
       h("span", { class: "key bars" }, "Redemptions"),
       currency ? h("span", { class: "key line" }, `Discount given (${currencyName(currency)})`)
         : h("span", { class: "key muted" }, "No priced redemptions in this range"));
     drawChart(chartBox, stats, currency);
+    width = chartBox.clientWidth;
     updated.textContent = `${fmtDay(stats.from, { dateStyle: "medium" })} to ${fmtDay(stats.to, { dateStyle: "medium" })}, UTC. Loaded ${new Date().toLocaleTimeString()}.`;
   }
 
   async function load() {
     const to = todayUTC();
     const from = daysAgoUTC(days - 1);
+    const mine = ++loads;
     refresh.disabled = true;
     refresh.setAttribute("aria-busy", "true");
-    if (!stats) chartBox.replaceChildren(spinner("Loading the figures…"));
+    if (!stats) fill(chartBox, spinner("Loading the figures…"));
     try {
-      stats = await api("/stats", { query: { from, to }, signal });
-      statsError.replaceChildren();
+      const answer = await api("/stats", { query: { from, to }, signal });
+      if (mine !== loads) return;
+      stats = answer;
+      fill(statsError);
       renderStats();
     } catch (err) {
       if (isAbort(err, signal)) return;
       // The rest of the console works without the figures.
-      statsError.replaceChildren(errorBox(new Error(`The figures could not be loaded: ${err.message}`)));
+      fill(statsError, errorBox(new Error(`The figures could not be loaded: ${err.message}`)));
       if (!stats) {
-        cards.replaceChildren(card("Redemptions", "—"), card("Reversals", "—"), card("Net uses", "—"), card("Discount given", "—"));
-        chartBox.replaceChildren(h("p", { class: "empty" }, "No chart without the figures."));
+        fill(cards, card("Redemptions", "—"), card("Reversals", "—"), card("Net uses", "—"), card("Discount given", "—"));
+        fill(chartBox, h("p", { class: "empty" }, "No chart without the figures."));
       }
     } finally {
       refresh.disabled = false;
@@ -519,19 +534,18 @@ function viewOverview({ root, signal }) {
       ["Kind", (r) => kindBadge(r)],
       ["Order", (r) => fmtMoney(r.pricing?.order_amount, r.pricing?.currency), "num"],
       ["Discount", (r) => fmtMoney(r.pricing?.discount_amount, r.pricing?.currency), "num"],
-    ], (r) => ({ "data-redemption-id": r.redemption_id }));
+    ], (r) => ({ "data-redemption-id": r.redemption_id }), "Latest redemptions");
     // One page only: the overview shows the latest; the log is in exports.
     const p = pager({
       tbl, signal, empty: "No redemptions lately.",
       load: (cursor) => api("/redemptions", { query: { limit: 8, cursor }, signal }),
     });
-    latest.replaceChildren(p.el);
+    fill(latest, p.el);
     await p.next();
     p.el.querySelector(".pager button")?.remove();
   }
 
   // Redraw at the new width when the box changes size (rotation, resize).
-  let width = 0;
   const resize = new ResizeObserver(() => {
     if (stats && Math.abs(chartBox.clientWidth - width) > 8) {
       width = chartBox.clientWidth;
@@ -649,7 +663,7 @@ function drawChart(box, stats, currency) {
   if (currency) {
     const points = days.map((d, i) => [m.left + band * (i + 0.5), yMoney((given(d)?.given_minor ?? 0) / 100)]);
     chart.append(svg("path", { class: "line", d: points.map(([x, y], i) => `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`).join("") }));
-    if (days.length <= 92) {
+    if (band >= 8) { // dots only where they do not crowd
       const dots = svg("g", { class: "dots" });
       points.forEach(([x, y], i) => dots.append(svg("circle", { cx: x, cy: y, r: 2.5, "data-date": days[i].date })));
       chart.append(dots);
@@ -661,9 +675,9 @@ function drawChart(box, stats, currency) {
     ["Redemptions", (d) => fmtInt(d.redemptions), "num"],
     ["Reversals", (d) => fmtInt(d.reversals), "num"],
     ["Discount given", (d) => d.discount.map((x) => fmtMoney(x.given, currencyName(x.currency))).join(", ") || "—", "num"],
-  ]);
+  ], (d) => ({ "data-date": d.date }), "Figures per day");
   data.add([...days].reverse());
-  box.replaceChildren(chart, h("details", { class: "chart-data" }, h("summary", {}, "Figures as a table"), data.el));
+  fill(box, chart, h("details", { class: "chart-data" }, h("summary", {}, "Figures as a table"), data.el));
 }
 
 // ------------------------------------------------------------------- coupons
@@ -675,7 +689,7 @@ function viewCoupons({ root, signal }) {
     e.preventDefault();
     const code = codeInput.value.trim();
     if (!code) return;
-    findNote.replaceChildren();
+    fill(findNote);
     try {
       const c = await busy(find.querySelector("button"), "Looking…", () => api("/coupon", { query: { code }, signal }));
       location.hash = `#/coupons/${encodeURIComponent(c.code)}`;
@@ -692,7 +706,7 @@ function viewCoupons({ root, signal }) {
     ["Redeemed", (c) => fmtInt(c.redeemed_count), "num"],
     ["Product", (c) => c.product_id ?? "—", "wrap"],
     ["Expires", (c) => fmtTime(c.expiry_date)],
-  ], (c) => ({ "data-code": c.code }));
+  ], (c) => ({ "data-code": c.code }), "Coupons");
   const list = pager({
     tbl, signal, empty: "No coupons yet. Create the first one.",
     load: (cursor) => api("/coupon", { query: { limit: 25, cursor }, signal }),
@@ -723,24 +737,31 @@ function viewCoupon({ root, params: [code], signal }) {
     render(c);
   }
 
-  function render(c) {
+  // `focus`: the action button to give the focus back to after a re-render.
+  function render(c, focus) {
+    const heading = root.querySelector("h1");
+    heading.textContent = c.code; // the API's spelling (upper case)
+    heading.dataset.code = c.code;
     const actionsBox = root.querySelector(".page-head .actions");
     const panel = h("div");
     const toggle = button(c.active ? "Switch off" : "Switch on", () => busy(toggle, "Saving…", async () => {
       try {
         const updated = await api(`/coupon/${encodeURIComponent(c.code)}`, { method: "PUT", body: { active: !c.active }, signal });
         say(updated.active ? `${c.code} is on again.` : `${c.code} is switched off: consumes are refused as inactive.`);
-        render(updated);
+        render(updated, "toggle");
       } catch (err) {
         fail(panel, err, signal);
       }
     }), "ghost");
-    actionsBox.replaceChildren(
+    toggle.dataset.action = "toggle";
+    const edit = button("Edit terms", () => openEdit(c, panel, (updated) => render(updated, "edit"), signal), "ghost");
+    edit.dataset.action = "edit";
+    fill(actionsBox,
       button("Refresh", () => load(), "ghost"),
-      button("Edit terms", () => openEdit(c, panel, render, signal), "ghost"),
+      edit,
       toggle,
       button("Delete…", () => confirmDelete(c, panel, signal), "danger"));
-    root.querySelector(".page-head .sub").replaceChildren(couponState(c), c.campaign_id ? [" in campaign ", campaignLink(c.campaign_id)] : " Coupon");
+    fill(root.querySelector(".page-head .sub"), couponState(c), c.campaign_id ? [" in campaign ", campaignLink(c.campaign_id)] : "");
 
     const redemptions = table([
       ["When", (r) => fmtTime(r.consumed_at)],
@@ -751,17 +772,17 @@ function viewCoupon({ root, params: [code], signal }) {
       ["Customer", (r) => r.customer_id ?? "—", "wrap"],
       ["Product", (r) => r.product_id ?? "—", "wrap"],
       ["Redemption id", (r) => h("span", { class: "mono small" }, r.redemption_id)],
-    ], (r) => ({ "data-redemption-id": r.redemption_id, "data-kind": r.object }));
+    ], (r) => ({ "data-redemption-id": r.redemption_id, "data-kind": r.object }), "Redemptions of this code");
     const log = pager({
       tbl: redemptions, signal, empty: "Not redeemed yet.",
       load: (cursor) => api("/redemptions", { query: { code: c.code, limit: 25, cursor }, signal }),
     });
 
     const meta = Object.entries(c.metadata || {});
-    const metaTable = table([["Key", ([k]) => k, "wrap"], ["Value", ([, v]) => v, "wrap"]]);
+    const metaTable = table([["Key", ([k]) => k, "wrap"], ["Value", ([, v]) => v, "wrap"]], () => ({}), "Metadata");
     metaTable.add(meta);
 
-    body.replaceChildren(
+    fill(body,
       panel,
       section("Terms", terms([
         ["Discount", fmtDiscount(c.discount, c.currency)],
@@ -786,11 +807,12 @@ function viewCoupon({ root, params: [code], signal }) {
       section("Metadata", meta.length ? metaTable.el : h("p", { class: "empty" }, "No metadata.")),
       section("Redemptions", log.el));
     log.next();
+    if (focus) actionsBox.querySelector(`[data-action="${focus}"]`)?.focus();
   }
 }
 
 function confirmDelete(c, panel, signal) {
-  const cancel = button("Cancel", () => { panel.replaceChildren(); }, "ghost");
+  const cancel = button("Cancel", () => { fill(panel); }, "ghost");
   const del = button(`Delete ${c.code}`, () => busy(del, "Deleting…", async () => {
     try {
       await api(`/coupon/${encodeURIComponent(c.code)}`, { method: "DELETE", signal });
@@ -801,7 +823,7 @@ function confirmDelete(c, panel, signal) {
     }
   }), "danger");
   const note = h("div");
-  panel.replaceChildren(h("div", { class: "panel confirm", role: "group", "aria-label": "Confirm deletion" },
+  fill(panel, h("div", { class: "panel confirm", role: "group", "aria-label": "Confirm deletion" },
     h("p", {}, "Delete ", h("strong", { class: "mono" }, c.code), "? The code stops working at once; its redemption log stays. This cannot be undone."),
     note, h("div", { class: "actions" }, del, cancel)));
   cancel.focus(); // the safe choice has the focus
@@ -820,7 +842,7 @@ function termsFieldset(c = {}, { campaign = false } = {}) {
   discountType.addEventListener("change", syncDiscount);
   syncDiscount();
   const uses = field("Uses", input("availability_count", { type: "number", min: "0", step: "1", value: c.availability_count ?? "1", required: true }), "How many times the code can be consumed (left, when editing).");
-  const active = checkbox("active", "Active (switched off, every consume is refused)", c.active ?? true);
+  const active = checkbox("active", "Active (when off, every consume is refused)", c.active ?? true);
   if (campaign) {
     return h("fieldset", {}, h("legend", {}, "Terms"),
       h("p", { class: "sub" }, "The other terms are the campaign's; change them on the campaign."),
@@ -925,7 +947,7 @@ function openEdit(c, panel, render, signal) {
     if ("discount_percent" in body && body.discount_percent != null) body.discount_fixed = null;
     if (!campaign && JSON.stringify(meta.value()) !== JSON.stringify(c.metadata || {})) body.metadata = meta.value();
     if (!Object.keys(body).length) {
-      note.replaceChildren(h("p", { class: "sub" }, "Nothing changed."));
+      fill(note, h("p", { class: "sub" }, "Nothing changed."));
       return;
     }
     try {
@@ -940,8 +962,8 @@ function openEdit(c, panel, render, signal) {
   termsFieldset(c, { campaign }),
   !campaign && meta.el,
   note,
-  h("div", { class: "actions" }, save, button("Cancel", () => panel.replaceChildren(), "ghost")));
-  panel.replaceChildren(form);
+  h("div", { class: "actions" }, save, button("Cancel", () => fill(panel), "ghost")));
+  fill(panel, form);
   form.querySelector("h2").focus();
 }
 
@@ -965,7 +987,7 @@ function viewNewCoupon({ root, signal }) {
 
   const form = h("form", { class: "create", onsubmit: async (e) => {
     e.preventDefault();
-    note.replaceChildren();
+    fill(note);
     const batch = form.elements.mode.value === "batch";
     const v = (name) => form.elements[name].value.trim();
     const body = {};
@@ -1025,7 +1047,7 @@ function viewNewCoupon({ root, signal }) {
     ], (c) => ({ "data-code": c.code }));
     tbl.add(coupons);
     const codes = coupons.map((c) => c.code).join("\n");
-    result.replaceChildren(section(`${fmtInt(coupons.length)} coupons created`,
+    fill(result, section(`${fmtInt(coupons.length)} coupons created`,
       h("div", { class: "actions" }, button("Copy the codes", () => copy(codes, `${coupons.length} codes copied.`), "ghost")),
       tbl.el));
     say(`${coupons.length} coupons created.`);
@@ -1049,23 +1071,29 @@ async function copy(text, done) {
 
 function viewJob({ root, params: [id], signal }) {
   const status = h("div", {}, spinner("Loading the job…"));
+  const notice = h("div");
   const codes = h("div");
-  root.append(pageHead("Job", { sub: h("span", { class: "mono" }, id) }), section("Progress", status), codes);
+  root.append(pageHead("Job", { sub: h("span", { class: "mono" }, id) }), notice, section("Progress", status), codes);
   poll();
 
-  // Polls until the job ends or the view is left.
+  // Polls until the job ends or the view is left; rides out passing
+  // failures (429, 503, a dropped connection) and stops on others.
   async function poll() {
     for (;;) {
-      let job;
+      let wait = 1500;
       try {
-        job = await api(`/coupon/jobs/${encodeURIComponent(id)}`, { signal });
+        const job = await api(`/coupon/jobs/${encodeURIComponent(id)}`, { signal });
+        renderJob(job);
+        if (job.status === "succeeded" || job.status === "failed") return showCodes(job);
       } catch (err) {
-        return fail(status, err, signal);
+        if (isAbort(err, signal)) return;
+        const passing = err.status === 0 || err.status === 429 || err.status >= 500;
+        if (!passing || !status.querySelector(".job-state")) return fail(status, err, signal);
+        fill(notice, errorBox(new Error(`${err.message} Trying again…`)));
+        wait = 5000;
       }
-      renderJob(job);
-      if (job.status === "succeeded" || job.status === "failed") return showCodes(job);
       try {
-        await sleep(1500, signal);
+        await sleep(wait, signal);
       } catch {
         return;
       }
@@ -1073,12 +1101,13 @@ function viewJob({ root, params: [id], signal }) {
   }
 
   function renderJob(job) {
+    fill(notice);
     const done = job.kind === "delete_campaign_codes" ? job.deleted ?? 0 : job.created ?? 0;
     const verb = { generate: "written", import: "imported", delete_campaign_codes: "deleted" }[job.kind] ?? "done";
     const pct = job.quantity ? Math.floor((done / job.quantity) * 100) : 0;
     const bar = h("progress", { max: job.quantity || 1, value: job.status === "succeeded" ? job.quantity || 1 : done, "aria-label": "Job progress" });
     if (job.status === "pending") bar.removeAttribute("value"); // indeterminate until it starts
-    status.replaceChildren(
+    fill(status,
       h("div", { class: "job-state", "data-status": job.status },
         badge(job.status, { succeeded: "ok", failed: "off" }[job.status] ?? "warn"),
         " ", `${fmtInt(done)} of ${fmtInt(job.quantity)} codes ${verb} (${pct} %)`),
@@ -1089,6 +1118,7 @@ function viewJob({ root, params: [id], signal }) {
         job.campaign_id && ["Campaign", campaignLink(job.campaign_id)],
         job.skipped != null && ["Skipped (existed)", fmtInt(job.skipped)],
         ["Started", fmtTime(job.created_at)],
+        ["Last progress", fmtTime(job.updated_at)],
         ["Finished", fmtTime(job.completed_at)],
       ]));
   }
@@ -1099,7 +1129,7 @@ function viewJob({ root, params: [id], signal }) {
       const page = await api(`/coupon/jobs/${encodeURIComponent(id)}/codes`, { signal });
       if (!page.data.length) return;
       const text = page.data.join("\n");
-      codes.replaceChildren(section(`Codes (first ${fmtInt(page.count)})`,
+      fill(codes, section(`Codes (first ${fmtInt(page.count)})`,
         h("p", { class: "sub" }, "The API pages the codes 10,000 at a time: ", h("span", { class: "mono" }, `GET /coupon/jobs/${id}/codes`), "."),
         h("div", { class: "actions" }, button("Copy these codes", () => copy(text, `${page.count} codes copied.`), "ghost")),
         h("pre", { class: "codes", tabindex: "0" }, page.data.slice(0, 500).join("\n"), page.data.length > 500 ? "\n…" : "")));
@@ -1127,7 +1157,7 @@ function viewCampaigns({ root, signal }) {
     ["Redeemed", (c) => fmtInt(c.redeemed_count), "num"],
     ["Discount given", (c) => fmtMoney(c.discount_total, c.currency), "num"],
     ["Budget left", (c) => budgetLeft(c)],
-  ], (c) => ({ "data-campaign-id": c.campaign_id }));
+  ], (c) => ({ "data-campaign-id": c.campaign_id }), "Campaigns");
   const list = pager({
     tbl, signal, empty: "No campaigns yet. Create them with POST /campaigns.",
     load: (cursor) => api("/campaigns", { query: { limit: 25, cursor }, signal }),
@@ -1158,7 +1188,7 @@ function viewCampaign({ root, params: [id], signal }) {
     }
     root.querySelector("h1").textContent = c.name;
     document.title = `${c.name} · Coupon console`;
-    root.querySelector(".page-head .sub").replaceChildren(
+    fill(root.querySelector(".page-head .sub"),
       c.active ? badge("active", "ok") : badge("switched off", "off"), " ", h("span", { class: "mono small" }, c.campaign_id));
 
     const budgets = [];
@@ -1204,7 +1234,7 @@ function viewCampaign({ root, params: [id], signal }) {
         ["Uses left", (x) => fmtInt(x.availability_count), "num"],
         ["Redeemed", (x) => fmtInt(x.redeemed_count), "num"],
         ["Customer", (x) => x.customer_id ?? "—", "wrap"],
-      ], (x) => ({ "data-code": x.code }));
+      ], (x) => ({ "data-code": x.code }), "Codes of this campaign");
       const list = pager({
         tbl, signal, empty: "No codes.",
         load: (cursor) => api("/coupon", { query: { campaign_id: c.campaign_id, limit: 25, cursor }, signal }),
@@ -1212,7 +1242,7 @@ function viewCampaign({ root, params: [id], signal }) {
       parts.push(section(`Codes (${fmtInt(c.coupon_count)})`, list.el));
       list.next();
     }
-    body.replaceChildren(...parts);
+    fill(body, ...parts);
   }
 }
 
@@ -1228,12 +1258,12 @@ function viewExports({ root, signal }) {
 
   const form = h("form", { class: "inline-form", onsubmit: async (e) => {
     e.preventDefault();
-    progress.replaceChildren(
+    fill(progress,
       h("p", { class: "loading" }, "Exporting the redemption log…"),
       h("progress", { "aria-label": "Export in progress" }));
     try {
       const made = await busy(submit, "Exporting…", () => api("/exports", { method: "POST", body: { from: from.value, to: to.value }, signal }));
-      progress.replaceChildren(h("p", { class: "ok-note" }, `Export ready: ${fmtInt(made.rows)} row${made.rows === 1 ? "" : "s"}. `, downloadLink(made)));
+      fill(progress, h("p", { class: "ok-note" }, `Export ready: ${fmtInt(made.rows)} row${made.rows === 1 ? "" : "s"}. `, downloadLink(made)));
       say(`Export ready: ${made.rows} rows.`);
       loadList();
     } catch (err) {
@@ -1249,12 +1279,12 @@ function viewExports({ root, signal }) {
       ["Rows", (x) => fmtInt(x.rows), "num"],
       ["File", (x) => downloadLink(x)],
       ["Link expires", (x) => fmtTime(x.expires_at)],
-    ], (x) => ({ "data-export-key": x.key }));
+    ], (x) => ({ "data-export-key": x.key }), "Exports");
     const list = pager({
       tbl, signal, empty: "No exports yet.",
       load: (cursor) => api("/exports", { query: { limit: 25, cursor }, signal }),
     });
-    listBox.replaceChildren(list.el);
+    fill(listBox, list.el);
     list.next();
   }
 
@@ -1283,6 +1313,10 @@ document.getElementById("sign-out").addEventListener("click", () => {
 document.querySelector(".skip").addEventListener("click", (e) => {
   e.preventDefault();
   (document.querySelector("main h1") || document.getElementById("main")).focus();
+});
+// Escape dismisses the message.
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") fill(document.getElementById("status"));
 });
 window.addEventListener("hashchange", route);
 route();

@@ -19,7 +19,10 @@ fn assert_locked_down(response: &TestResponse, what: &str) {
         "frame-ancestors 'none'",
         "base-uri 'none'",
     ] {
-        assert!(csp.split("; ").any(|d| d == directive), "{what}: {directive} in {csp}");
+        assert!(
+            csp.split("; ").any(|d| d == directive),
+            "{what}: {directive} in {csp}"
+        );
     }
     assert!(!csp.contains("unsafe-"), "{what}: {csp}");
 }
@@ -30,7 +33,10 @@ async fn the_page_and_its_files_are_served_locked_down_and_revalidated() {
     for path in ["/console", "/console/", "/console/index.html"] {
         let page = t.send(get(path)).await;
         page.expect(200);
-        assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
         assert!(page.text().contains("/console/app.js"), "{path}");
         assert_locked_down(&page, path);
     }
@@ -47,7 +53,9 @@ async fn the_page_and_its_files_are_served_locked_down_and_revalidated() {
         let again = t.send(get(&path).header("if-none-match", &etag)).await;
         again.expect(304);
         assert!(again.text().is_empty());
-        let stale = t.send(get(&path).header("if-none-match", "\"other\"")).await;
+        let stale = t
+            .send(get(&path).header("if-none-match", "\"other\""))
+            .await;
         stale.expect(200);
     }
     for (method, path, status) in [
@@ -70,7 +78,10 @@ fn the_files_load_nothing_inline_or_from_elsewhere_and_stay_small() {
     let page = ASSETS.iter().find(|a| a.name == "index.html").unwrap().body;
     for script in page.split("<script").skip(1) {
         let tag = &script[..script.find('>').unwrap()];
-        assert!(tag.contains("src=\"/console/"), "an inline or foreign script: <script{tag}>");
+        assert!(
+            tag.contains("src=\"/console/"),
+            "an inline or foreign script: <script{tag}>"
+        );
     }
     for asset in ASSETS {
         let body = asset.body;
@@ -89,7 +100,14 @@ fn the_files_load_nothing_inline_or_from_elsewhere_and_stay_small() {
     // The script builds the page from DOM nodes and text, never from
     // markup: no value from the API can become an element.
     let script = ASSETS.iter().find(|a| a.name == "app.js").unwrap().body;
-    for sink in [".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"] {
+    for sink in [
+        ".innerHTML",
+        ".outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+    ] {
         assert!(!script.contains(sink), "app.js uses {sink}");
     }
 }

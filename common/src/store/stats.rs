@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::deliveries::event_marker;
 use super::item::*;
 use super::schema::*;
-use super::transact::{ATTEMPTS, Attempts, Slot, unavailable};
+use super::transact::{ATTEMPTS, Attempts, Slot, Transaction, unavailable};
 use super::{DynamoStore, StoreError, StoreResult};
 use crate::event::Event;
 use crate::stats::{DayRange, DayStats};
@@ -125,7 +125,8 @@ impl DynamoStore {
                 let refused: Vec<bool> = markers.iter().map(|m| cancelled.refused(*m)).collect();
                 if refused.contains(&true) {
                     // Marked (and counted) already, by an attempt whose
-                    // answer was lost: the rest still need counting.
+                    // answer was lost or by another instance handed the
+                    // same batch: the rest still need counting.
                     let mut refused = refused.into_iter();
                     events.retain(|_| !refused.next().unwrap_or(false));
                     continue;
@@ -136,13 +137,16 @@ impl DynamoStore {
             }
             attempts.back_off().await;
         }
+        if events.is_empty() {
+            return Ok(());
+        }
         Err(Attempts::spent("counting events"))
     }
 }
 
 /// Adds `stats` to the tenant's item for `day`, creating it if needed.
 fn add_to_day(
-    tx: &mut super::transact::Transaction,
+    tx: &mut Transaction,
     tenant: &TenantId,
     day: NaiveDate,
     stats: &DayStats,
