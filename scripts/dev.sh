@@ -75,7 +75,8 @@ watch_pid=$!
 # locally, its scheduled event every few seconds does.
 (
   while sleep "${JOBS_INTERVAL:-5}"; do
-    cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port "$api_port" \
+    # Bounded: an invoke whose function cargo lambda watch restarted can hang.
+    timeout 960 cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port "$api_port" \
       --data-file events/10-resume-jobs.json >>"$dev_dir/jobs.log" 2>&1 || true
   done
 ) &
