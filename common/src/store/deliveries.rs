@@ -16,9 +16,6 @@ use crate::event::Event;
 use crate::tenant::TenantId;
 use crate::webhook::{Delivery, WebhookId};
 
-/// How long an event's marker is kept: longer than the stream keeps a
-/// record (24 hours), so no replay outlives it.
-const EVENT_MARKER_TTL: Duration = Duration::days(2);
 /// How long delivery attempts are listed.
 const DELIVERY_TTL: Duration = Duration::days(30);
 
@@ -51,17 +48,6 @@ pub trait DeliveryStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Page<Delivery, String>>> + Send;
 }
 
-/// The mark of an event handed on; it expires after the stream's records.
-pub(super) fn event_marker(event: &Event, now: DateTime<Utc>) -> Item {
-    Item::from([
-        (PK.into(), s(event_marker_pk(&event.tenant, &event.id))),
-        (SK.into(), s(EVENT_MARKER_SK)),
-        ("type".into(), s("event_marker")),
-        ("event_type".into(), s(event.kind.as_str())),
-        (EXPIRES_TTL.into(), n((now + EVENT_MARKER_TTL).timestamp())),
-    ])
-}
-
 impl DeliveryStore for DynamoStore {
     async fn events_handed_on(&self, events: &[Event]) -> StoreResult<HashSet<String>> {
         let keys = events
@@ -85,8 +71,13 @@ impl DeliveryStore for DynamoStore {
         let (counted, plain): (Vec<&Event>, Vec<&Event>) =
             events.iter().partition(|e| e.stats.is_some());
         self.mark_and_count(&counted, now).await?;
-        self.put_items(plain.into_iter().map(|e| event_marker(e, now)).collect())
-            .await
+        self.put_items(
+            plain
+                .into_iter()
+                .map(|e| event_marker_item(e, now))
+                .collect(),
+        )
+        .await
     }
 
     async fn record_delivery(

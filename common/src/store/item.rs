@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::StoreError;
 use super::schema::*;
@@ -12,6 +12,7 @@ use crate::campaign::{BudgetTaken, CampaignId};
 use crate::code::CouponCode;
 use crate::coupon::{Coupon, Reservation, ReservationState, shard_shares};
 use crate::dates::{from_millis, to_millis};
+use crate::event::Event;
 use crate::metadata::Metadata;
 use crate::money::{Money, Percent};
 use crate::offer::Discount;
@@ -310,6 +311,21 @@ pub fn coupon_from(item: &Item) -> Result<Coupon, StoreError> {
         metadata: metadata_of(item)?,
         owner: get_s(item, "customer_id").map(str::to_owned),
     })
+}
+
+/// How long an event's marker is kept: longer than the stream keeps a
+/// record (24 hours), so no replay outlives it.
+const EVENT_MARKER_TTL: Duration = Duration::days(2);
+
+/// The mark of an event handed on; it expires after the stream's records.
+pub(super) fn event_marker_item(event: &Event, now: DateTime<Utc>) -> Item {
+    Item::from([
+        (PK.into(), s(event_marker_pk(&event.tenant, &event.id))),
+        (SK.into(), s(EVENT_MARKER_SK)),
+        ("type".into(), s("event_marker")),
+        ("event_type".into(), s(event.kind.as_str())),
+        (EXPIRES_TTL.into(), n((now + EVENT_MARKER_TTL).timestamp())),
+    ])
 }
 
 /// A held reservation is in its coupon's GSI1 partition of held uses,

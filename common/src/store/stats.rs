@@ -12,7 +12,6 @@ use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::deliveries::event_marker;
 use super::item::*;
 use super::schema::*;
 use super::transact::{ATTEMPTS, Attempts, Slot, Transaction, unavailable};
@@ -97,7 +96,7 @@ impl DynamoStore {
             let mut markers: Vec<Slot> = Vec::with_capacity(events.len());
             for event in &events {
                 markers.push(tx.put(
-                    event_marker(event, now),
+                    event_marker_item(event, now),
                     Some("attribute_not_exists(PK)"),
                     Item::new(),
                 )?);
