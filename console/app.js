@@ -401,8 +401,12 @@ let firstRoute = true;
 function route() {
   if (!token()) return renderSignIn();
   const hash = location.hash || "#/overview";
-  // Only "#/…" is a route; the skip link's "#main" is not.
-  if (!hash.startsWith("#/")) return;
+  // Only "#/…" is a route. "#main" (the skip link's target, typed or
+  // bookmarked) is not, but a page loaded with it still needs a view.
+  if (!hash.startsWith("#/")) {
+    if (!app.view) location.replace("#/overview");
+    return;
+  }
   const found = ROUTES.map(([re, sec, view]) => [hash.match(re), sec, view]).find(([m]) => m);
   if (!found) {
     location.replace("#/overview");

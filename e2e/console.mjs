@@ -217,6 +217,17 @@ async function main() {
     await page.locator("h1", { hasText: "Overview" }).waitFor();
     await page.keyboard.press("Tab");
     assert.equal(await page.evaluate(() => document.activeElement?.className), "skip", "the skip link is the first stop");
+    // It moves focus past the navigation to the view's heading, leaving
+    // the route in the address as it is.
+    await page.keyboard.press("Enter");
+    const focused = await page.evaluate(() => document.activeElement?.textContent);
+    assert.equal(focused, "Overview", "the skip link focuses the content");
+    assert.equal(new URL(page.url()).hash, "#/overview");
+    // An address with the link's own #main (a bookmark) still shows a view.
+    await page.goto(`${BASE}/console/#main`);
+    await page.reload();
+    await page.locator("h1", { hasText: "Overview" }).waitFor();
+    await page.keyboard.press("Tab");
     for (let i = 0; i < 12; i++) {
       if (await page.evaluate(() => document.activeElement?.textContent === "Coupons")) break;
       await page.keyboard.press("Tab");

@@ -92,7 +92,7 @@ fi
 # And the seed's five curl examples, as the README prints them, over HTTP.
 scripts/seed-examples.sh "$url" "$token" || failed=1
 # A campaign's import and delete jobs, the worker run as make dev runs it.
-worker="cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port $api_port \
+worker="cargo lambda invoke coupon-jobs --invoke-address 127.0.0.1 --invoke-port ${url##*:} \
   --data-file events/10-resume-jobs.json"
 scripts/campaign-jobs-example.sh "$url" "$token" "$worker" || failed=1
 # Events from the table's stream to a webhook, through make dev's pollers.
