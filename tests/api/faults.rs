@@ -236,3 +236,70 @@ async fn consumes_under_injected_faults_lose_and_double_nothing() {
     assert_eq!(left + sold.len() as u64, USES, "uses left + sold = {USES}");
     assert_eq!(sold.len() as u64, USES, "500 buyers for 200 uses sell out");
 }
+
+/// The events function under the same faults, its batch handed over again
+/// after each failure as Lambda does: every log row is counted in its
+/// day's figures once, even when a transaction's answer was lost.
+#[tokio::test]
+async fn day_figures_under_injected_faults_count_each_row_once() {
+    const USES: usize = 40;
+    const TRIES: usize = 20;
+    let faults = Faults::new(0.35);
+    let t = TestApp::with(Options {
+        faults: Some(faults.clone()),
+        rate: (100_000, 100_000),
+        ..Options::default()
+    })
+    .await;
+    let mut pipeline = crate::pipeline::Pipeline::new(&t, "1").await;
+    t.create_coupon(json!({"code": "FAULTS", "availability_count": USES, "discount_fixed": "1", "currency": "EUR"}))
+        .await;
+    for _ in 0..USES {
+        t.send(
+            post("/coupon/consume")
+                .token(&t.token_a)
+                .json(json!({"code": "FAULTS", "order_amount": "5"})),
+        )
+        .await
+        .expect(200);
+    }
+    let records = pipeline.new_records().await;
+
+    // Small batches (BatchSize 5), so that the faults meet many transactions.
+    faults.switch_on();
+    let mut failures = 0;
+    for batch in records.chunks(5) {
+        let mut tries = 0;
+        loop {
+            let event = lambda_runtime::LambdaEvent::new(
+                json!({ "Records": batch }),
+                lambda_runtime::Context::default(),
+            );
+            tries += 1;
+            match events::handle(&pipeline.events, event).await {
+                Ok(_) => break,
+                Err(_) if tries < TRIES => failures += 1,
+                Err(e) => panic!("a batch still failed after {TRIES} tries: {e}"),
+            }
+        }
+    }
+    faults.switch_off();
+    // Lambda hands the batch over once more after a success it did not hear of.
+    pipeline.hand_on(&records).await;
+    let injected = faults.injected();
+    println!(
+        "{failures} failed invocations; faults injected {:?}: {injected:?}",
+        KINDS
+    );
+    assert!(injected[3] > 0, "some answers were lost after the write");
+    let day = Utc::now().date_naive();
+    let figures = t
+        .send(get(&format!("/stats?from={day}&to={day}")).token(&t.token_a))
+        .await
+        .json();
+    assert_eq!(figures["totals"]["redemptions"], USES, "{figures}");
+    assert_eq!(
+        figures["totals"]["discount"][0]["given"], "40.00",
+        "{figures}"
+    );
+}
