@@ -729,16 +729,21 @@ function viewCoupons({ root, signal }) {
 function viewCoupon({ root, params: [code], signal }) {
   const body = h("div", {}, spinner("Loading the coupon…"));
   root.append(pageHead(code, { sub: "Coupon", titleAttrs: { class: "mono", "data-code": code } }), body);
+  let loads = 0;
   load();
 
+  // Refresh may be pressed while a load is on its way: only the latest
+  // load's answer is drawn, so an older one cannot land over it.
   async function load() {
+    const mine = ++loads;
     let c;
     try {
       c = await api("/coupon", { query: { code }, signal });
     } catch (err) {
-      return fail(body, err, signal);
+      if (mine === loads) fail(body, err, signal);
+      return;
     }
-    render(c);
+    if (mine === loads) render(c);
   }
 
   // `focus`: the action button to give the focus back to after a re-render.

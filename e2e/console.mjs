@@ -282,9 +282,16 @@ async function main() {
     await page.locator(".page-head").getByRole("button", { name: "Refresh" }).click();
     await page.locator(`tr[data-redemption-id="${redemption.redemption_id}"]`).waitFor();
     await assertNoInjectedMarkup(page);
+    // The terms, the metadata and the redemptions load apart: wait until
+    // the page has settled with the payload in all three, each visible.
     const payloads = page.getByText(PAYLOAD, { exact: true });
-    assert.ok(await payloads.count() >= 3, "the payload shows as text: product id, metadata value, the redemption's product");
-    for (const el of await payloads.all()) assert.ok(await el.isVisible(), "the payload is visible text");
+    await until("the payload as visible text in product id, metadata value and the redemption's product", async () => {
+      const found = await payloads.all();
+      if (found.length < 3) return false;
+      for (const el of found) if (!(await el.isVisible())) return false;
+      return true;
+    }, STEP_TIMEOUT_MS, 200);
+    await assertNoInjectedMarkup(page);
     await page.keyboard.press("Escape"); // dismisses the message, if one shows
     await page.screenshot({ path: path.join(OUT_DIR, "console-coupon.png"), fullPage: true });
     noIncidents();
