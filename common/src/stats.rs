@@ -41,23 +41,20 @@ pub struct DayStats {
 impl DayStats {
     /// What `row` adds to the day it was written on.
     pub fn of_row(row: &Redemption) -> DayStats {
-        let mut stats = DayStats::default();
-        let discount = row.pricing.as_ref().map(|p| {
-            let currency = p.currency.as_deref().unwrap_or(NO_CURRENCY).to_owned();
-            (currency, p.discount_amount.minor())
-        });
-        match row.kind {
-            RedemptionKind::Consume => {
-                stats.redemptions = 1;
-                if let Some((currency, minor)) = discount {
-                    stats.discount.entry(currency).or_default().given = minor;
-                }
-            }
-            RedemptionKind::Reversal => {
-                stats.reversals = 1;
-                if let Some((currency, minor)) = discount {
-                    stats.discount.entry(currency).or_default().reversed = minor;
-                }
+        let reversal = row.kind == RedemptionKind::Reversal;
+        let mut stats = DayStats {
+            redemptions: u64::from(!reversal),
+            reversals: u64::from(reversal),
+            ..DayStats::default()
+        };
+        if let Some(pricing) = &row.pricing {
+            let currency = pricing.currency.as_deref().unwrap_or(NO_CURRENCY);
+            let sum = stats.discount.entry(currency.to_owned()).or_default();
+            let minor = pricing.discount_amount.minor();
+            if reversal {
+                sum.reversed = minor;
+            } else {
+                sum.given = minor;
             }
         }
         stats

@@ -13,6 +13,7 @@ use super::stats::StatsStore;
 use super::transact::unavailable;
 use super::{DynamoStore, Page, StoreResult};
 use crate::event::Event;
+use crate::stats::DayStats;
 use crate::tenant::TenantId;
 use crate::webhook::{Delivery, WebhookId};
 
@@ -68,16 +69,14 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn mark_handed_on(&self, events: &[Event], now: DateTime<Utc>) -> StoreResult<()> {
-        let (counted, plain): (Vec<&Event>, Vec<&Event>) =
-            events.iter().partition(|e| e.stats.is_some());
+        let counted: Vec<(&Event, &DayStats)> = events
+            .iter()
+            .filter_map(|e| Some((e, e.stats.as_ref()?)))
+            .collect();
         self.mark_and_count(&counted, now).await?;
-        self.put_items(
-            plain
-                .into_iter()
-                .map(|e| event_marker_item(e, now))
-                .collect(),
-        )
-        .await
+        let plain = events.iter().filter(|e| e.stats.is_none());
+        self.put_items(plain.map(|e| event_marker_item(e, now)).collect())
+            .await
     }
 
     async fn record_delivery(

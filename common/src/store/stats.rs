@@ -27,10 +27,10 @@ const EVENTS_PER_TRANSACTION: usize = 50;
 
 pub trait StatsStore: Send + Sync {
     /// Marks `events` handed on and adds each one's figures to its day,
-    /// skipping events already marked. Every event must have `stats`.
+    /// skipping events already marked.
     fn mark_and_count(
         &self,
-        events: &[&Event],
+        events: &[(&Event, &DayStats)],
         now: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// The tenant's figures for each day of `range` that has any.
@@ -42,7 +42,11 @@ pub trait StatsStore: Send + Sync {
 }
 
 impl StatsStore for DynamoStore {
-    async fn mark_and_count(&self, events: &[&Event], now: DateTime<Utc>) -> StoreResult<()> {
+    async fn mark_and_count(
+        &self,
+        events: &[(&Event, &DayStats)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         for chunk in events.chunks(EVENTS_PER_TRANSACTION) {
             self.mark_and_count_chunk(chunk.to_vec(), now).await?;
         }
@@ -84,7 +88,7 @@ impl StatsStore for DynamoStore {
 impl DynamoStore {
     async fn mark_and_count_chunk(
         &self,
-        mut events: Vec<&Event>,
+        mut events: Vec<(&Event, &DayStats)>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut attempts = Attempts::new(ATTEMPTS);
@@ -94,7 +98,7 @@ impl DynamoStore {
             }
             let mut tx = self.transaction();
             let mut markers: Vec<Slot> = Vec::with_capacity(events.len());
-            for event in &events {
+            for (event, _) in &events {
                 markers.push(tx.put(
                     event_marker_item(event, now),
                     Some("attribute_not_exists(PK)"),
@@ -102,10 +106,7 @@ impl DynamoStore {
                 )?);
             }
             let mut days: HashMap<(&TenantId, NaiveDate), DayStats> = HashMap::new();
-            for event in &events {
-                let stats = event.stats.as_ref().ok_or_else(|| {
-                    StoreError::Unavailable(format!("event {} has no figures to count", event.id))
-                })?;
+            for (event, stats) in &events {
                 let day = event.created_at.date_naive();
                 days.entry((&event.tenant, day)).or_default().add(stats);
             }
@@ -195,16 +196,12 @@ fn day_stats_from(item: &Item) -> Result<(NaiveDate, DayStats), StoreError> {
         reversals: get_n(item, "reversals").unwrap_or(0),
         ..DayStats::default()
     };
-    for (name, value) in item {
+    for name in item.keys() {
         let (field, currency) = match name.split_once('_') {
             Some((field @ ("given" | "reversed"), currency)) => (field, currency),
             _ => continue,
         };
-        let minor: u64 = value
-            .as_n()
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| corrupt(item, name))?;
+        let minor: u64 = get_n(item, name).ok_or_else(|| corrupt(item, name))?;
         let sum = stats.discount.entry(currency.to_owned()).or_default();
         match field {
             "given" => sum.given = minor,
